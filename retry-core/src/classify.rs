@@ -1,0 +1,290 @@
+//! Error classification: which handler failures are worth retrying.
+
+use std::error::Error as StdError;
+use std::fmt;
+
+use crate::record::DecodeError;
+
+/// An error type named in `include` / `exclude`, matched anywhere along a cause chain.
+#[derive(Clone, Copy)]
+pub struct ErrorType {
+    name: fn() -> &'static str,
+    matches: fn(&(dyn StdError + 'static)) -> bool,
+}
+
+impl ErrorType {
+    /// The error type `E`.
+    pub const fn of<E: StdError + 'static>() -> Self {
+        Self {
+            name: std::any::type_name::<E>,
+            matches: is_type::<E>,
+        }
+    }
+
+    /// The Rust type name, e.g. `items::NotFoundYet`.
+    pub fn name(&self) -> &'static str {
+        (self.name)()
+    }
+
+    /// True when `error` or one of its causes is of this type.
+    fn find_in(&self, error: &anyhow::Error) -> bool {
+        error.chain().any(|cause| (self.matches)(cause))
+    }
+}
+
+fn is_type<E: StdError + 'static>(error: &(dyn StdError + 'static)) -> bool {
+    error.is::<E>()
+}
+
+impl fmt::Debug for ErrorType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl PartialEq for ErrorType {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+/// Which handler errors are retried (Spring's `include` / `exclude`).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum ErrorFilter {
+    /// Every handler error is retried (decode failures never are).
+    #[default]
+    RetryAll,
+    /// Only errors with one of these types in their cause chain are retried.
+    Include(&'static [ErrorType]),
+    /// Errors with one of these types in their cause chain go straight to the DLT.
+    Exclude(&'static [ErrorType]),
+}
+
+/// What the classifier concluded about a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorClass {
+    /// Worth another delivery.
+    Retryable,
+    /// A handler error that retrying will not fix (by `include` / `exclude`).
+    NotRetryable,
+    /// The record itself is unusable (it could not be decoded): never retried.
+    Fatal,
+}
+
+impl ErrorFilter {
+    /// Classifies a failure.
+    ///
+    /// ```
+    /// use retry_core::{ErrorClass, ErrorFilter, ErrorType, HandlerError};
+    ///
+    /// #[derive(Debug, thiserror::Error)]
+    /// #[error("not yet")]
+    /// struct NotYet;
+    ///
+    /// static RETRYABLE: [ErrorType; 1] = [ErrorType::of::<NotYet>()];
+    /// let filter = ErrorFilter::Include(&RETRYABLE);
+    /// let wrapped = anyhow::Error::new(NotYet).context("loading item 7");
+    /// assert_eq!(filter.classify(&HandlerError::from(wrapped)), ErrorClass::Retryable);
+    /// let other = anyhow::anyhow!("disk full");
+    /// assert_eq!(filter.classify(&HandlerError::from(other)), ErrorClass::NotRetryable);
+    /// ```
+    pub fn classify(&self, error: &HandlerError) -> ErrorClass {
+        let failure = match error {
+            HandlerError::Decode(_) => return ErrorClass::Fatal,
+            HandlerError::Failed { error, .. } => Some(error),
+            HandlerError::Panicked(_) => None,
+        };
+        let listed =
+            |types: &[ErrorType]| failure.is_some_and(|e| types.iter().any(|t| t.find_in(e)));
+        let retry = match self {
+            ErrorFilter::RetryAll => true,
+            ErrorFilter::Include(types) => listed(types),
+            ErrorFilter::Exclude(types) => !listed(types),
+        };
+        if retry {
+            ErrorClass::Retryable
+        } else {
+            ErrorClass::NotRetryable
+        }
+    }
+
+    /// The listed type found in `error`'s cause chain, for the exception header.
+    fn listed_type(&self, error: &anyhow::Error) -> Option<&'static str> {
+        let types = match self {
+            ErrorFilter::RetryAll => return None,
+            ErrorFilter::Include(types) | ErrorFilter::Exclude(types) => types,
+        };
+        types.iter().find(|t| t.find_in(error)).map(ErrorType::name)
+    }
+}
+
+/// Why a handler did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// The record's value could not be decoded into the handler's type.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    /// The handler returned an error.
+    #[error("{error:#}")]
+    Failed {
+        /// The error, with its cause chain.
+        error: anyhow::Error,
+        /// The static type the handler returned, e.g. `sqlx::Error` or `anyhow::Error`.
+        type_name: &'static str,
+    },
+    /// The handler panicked; the payload's message.
+    #[error("handler panicked: {0}")]
+    Panicked(String),
+}
+
+impl HandlerError {
+    /// Wraps a handler's error, remembering its static type for the exception header.
+    pub fn failed<E: Into<anyhow::Error> + 'static>(error: E) -> Self {
+        Self::Failed {
+            error: error.into(),
+            type_name: std::any::type_name::<E>(),
+        }
+    }
+
+    /// What the `kafka_exception-*` headers carry about this failure.
+    pub fn exception(&self, filter: &ErrorFilter) -> ExceptionInfo {
+        let fqcn = match self {
+            HandlerError::Decode(_) => std::any::type_name::<DecodeError>(),
+            HandlerError::Failed { error, type_name } => {
+                filter.listed_type(error).unwrap_or(type_name)
+            }
+            HandlerError::Panicked(_) => "panic",
+        };
+        let stacktrace = match self {
+            HandlerError::Failed { error, .. } => format!("{error:?}"),
+            other => format!("{other:?}"),
+        };
+        ExceptionInfo {
+            fqcn: fqcn.to_owned(),
+            message: self.to_string(),
+            stacktrace,
+        }
+    }
+}
+
+impl From<anyhow::Error> for HandlerError {
+    fn from(error: anyhow::Error) -> Self {
+        Self::failed(error)
+    }
+}
+
+/// The failure description written to the `kafka_exception-*` headers.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExceptionInfo {
+    /// Rust type name of the error (`kafka_exception-fqcn`).
+    pub fqcn: String,
+    /// Display of the error chain (`kafka_exception-message`).
+    pub message: String,
+    /// Debug form with causes and backtrace when captured (`kafka_exception-stacktrace`).
+    pub stacktrace: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("item {0} not created yet")]
+    struct NotFoundYet(u32);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("invalid status")]
+    struct InvalidStatus;
+
+    static NOT_FOUND: [ErrorType; 1] = [ErrorType::of::<NotFoundYet>()];
+
+    fn failed<E: Into<anyhow::Error> + 'static>(e: E) -> HandlerError {
+        HandlerError::failed(e)
+    }
+
+    #[test]
+    fn classification_table() {
+        use ErrorClass::*;
+        let include = ErrorFilter::Include(&NOT_FOUND);
+        let exclude = ErrorFilter::Exclude(&NOT_FOUND);
+        let decode = || HandlerError::Decode(DecodeError::Missing);
+        let cases: Vec<(&str, ErrorFilter, HandlerError, ErrorClass)> = vec![
+            (
+                "all: anything",
+                ErrorFilter::RetryAll,
+                failed(InvalidStatus),
+                Retryable,
+            ),
+            (
+                "all: panic",
+                ErrorFilter::RetryAll,
+                HandlerError::Panicked("x".into()),
+                Retryable,
+            ),
+            ("all: decode", ErrorFilter::RetryAll, decode(), Fatal),
+            (
+                "include: listed",
+                include,
+                failed(NotFoundYet(1)),
+                Retryable,
+            ),
+            (
+                "include: listed under context",
+                include,
+                failed(
+                    anyhow::Error::new(NotFoundYet(1))
+                        .context("outer")
+                        .context("outermost"),
+                ),
+                Retryable,
+            ),
+            (
+                "include: other",
+                include,
+                failed(InvalidStatus),
+                NotRetryable,
+            ),
+            (
+                "include: panic",
+                include,
+                HandlerError::Panicked("x".into()),
+                NotRetryable,
+            ),
+            ("include: decode", include, decode(), Fatal),
+            (
+                "exclude: listed",
+                exclude,
+                failed(NotFoundYet(1)),
+                NotRetryable,
+            ),
+            ("exclude: other", exclude, failed(InvalidStatus), Retryable),
+            ("exclude: decode", exclude, decode(), Fatal),
+        ];
+        for (name, filter, error, expected) in cases {
+            assert_eq!(filter.classify(&error), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn exception_names_the_most_specific_type() {
+        let include = ErrorFilter::Include(&NOT_FOUND);
+        let wrapped = failed(anyhow::Error::new(NotFoundYet(7)).context("updating"));
+        let info = wrapped.exception(&include);
+        assert!(info.fqcn.ends_with("NotFoundYet"), "{}", info.fqcn);
+        assert_eq!(info.message, "updating: item 7 not created yet");
+        assert!(info.stacktrace.contains("Caused by"), "{}", info.stacktrace);
+
+        let typed = failed(InvalidStatus).exception(&ErrorFilter::RetryAll);
+        assert!(typed.fqcn.ends_with("InvalidStatus"), "{}", typed.fqcn);
+        assert_eq!(
+            failed(anyhow::anyhow!("x")).exception(&include).fqcn,
+            "anyhow::Error"
+        );
+        assert_eq!(
+            HandlerError::Panicked("boom".into())
+                .exception(&include)
+                .fqcn,
+            "panic"
+        );
+    }
+}

@@ -1,0 +1,68 @@
+//! The pure model of kafka-retry: everything needed to decide *what* happens to a record,
+//! with no Kafka client and no async runtime.
+//!
+//! * [`Backoff`] parses `DELAY[*MULTIPLIER]` (`"500ms"`, `"1s*2"`, `"250ms*1.5"`) and yields the
+//!   delay before each retry.
+//! * [`RetryPolicy`] is one listener's resolved settings; [`TopicPlan`] derives from it the
+//!   ordered destination topics and consumer groups (`orders-retry-1000`, …, `orders-dlt`).
+//! * [`decide`] is the heart: given a failure, it says done / retry on topic X at time T /
+//!   dead-letter / drop.
+//! * [`ErrorFilter`] classifies handler errors (`include` / `exclude` along the cause chain).
+//! * [`headers`] encodes and decodes the Spring Kafka compatible provenance headers.
+//! * [`Record`], [`DeadLetter`] and the [`registry`] are what the attributes generate code for.
+//!
+//! ```
+//! use retry_core::{Backoff, RetryPolicy, TopicPlan};
+//!
+//! let policy = RetryPolicy::builder("orders")
+//!     .attempts(4)
+//!     .backoff("1s*2".parse::<Backoff>().unwrap())
+//!     .build()
+//!     .unwrap();
+//! let plan = TopicPlan::new(&policy).unwrap();
+//! let names: Vec<&str> = plan.topics().map(|t| t.name.as_str()).collect();
+//! assert_eq!(
+//!     names,
+//!     ["orders", "orders-retry-1000", "orders-retry-2000", "orders-retry-4000", "orders-dlt"]
+//! );
+//! ```
+
+mod backoff;
+mod classify;
+mod decision;
+mod duration;
+pub mod headers;
+mod policy;
+mod record;
+pub mod registry;
+mod settings;
+mod topics;
+
+pub use backoff::{Backoff, BackoffError, Jitter};
+pub use classify::{ErrorClass, ErrorFilter, ErrorType, ExceptionInfo, HandlerError};
+pub use decision::{decide, DeadLetterReason, Decision, DltFailureAction, Failure};
+pub use duration::{parse_duration, DurationError, MAX_DELAY};
+pub use headers::{Header, Headers};
+pub use policy::{DltStrategy, PolicyError, RetryPolicy, RetryPolicyBuilder, SuffixStrategy};
+pub use record::{
+    Bytes, DeadLetter, DecodeError, FromRawRecord, Payload, RawRecord, Record, RecordMeta,
+    TimestampType,
+};
+pub use settings::{ConfigError, ListenerConfig, Origin, Setting};
+pub use topics::{validate_topic_name, DestinationKind, DestinationTopic, TopicError, TopicPlan};
+
+/// Items used by code that `#[retryable_topic]` and `#[dlt_handler]` generate. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::registry::{DltHandlerSpec, HandlerFn, ListenerSpec};
+    pub use crate::{ErrorFilter, ErrorType, FromRawRecord, HandlerError, Setting};
+    pub use inventory;
+
+    /// Turns whatever a handler returned into the framework's result type.
+    pub fn into_handler_result<E>(result: Result<(), E>) -> Result<(), HandlerError>
+    where
+        E: Into<anyhow::Error> + 'static,
+    {
+        result.map_err(HandlerError::failed::<E>)
+    }
+}

@@ -1,0 +1,209 @@
+//! One listener's resolved retry policy.
+
+use std::time::Duration;
+
+use crate::backoff::Backoff;
+use crate::classify::ErrorFilter;
+use crate::duration::MAX_DELAY;
+
+/// How retry topics are named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SuffixStrategy {
+    /// `-retry-<delay in ms>`, Spring's default: `orders-retry-1000`.
+    #[default]
+    Delay,
+    /// `-retry-<index>`: `orders-retry-0`, `orders-retry-1`.
+    Index,
+}
+
+/// What happens to dead letters, and when the DLT handler itself fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DltStrategy {
+    /// A failing DLT handler re-publishes the record to the DLT, to be handled again later.
+    #[default]
+    AlwaysRetry,
+    /// A failing DLT handler is logged and the record committed.
+    Fail,
+    /// There is no DLT: records that would go there are logged and dropped.
+    None,
+}
+
+/// Why a policy was rejected.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PolicyError {
+    /// `attempts` counts deliveries including the first, so it is at least 1.
+    #[error("attempts must be at least 1 (it counts deliveries including the first)")]
+    ZeroAttempts,
+    /// A retry would wait longer than a day.
+    #[error(
+        "retry {retry} would wait longer than a day ({backoff} over {attempts} attempts); \
+         set max_delay or lower attempts"
+    )]
+    DelayTooLong {
+        /// 1-based retry number.
+        retry: u32,
+        /// The backoff, as written.
+        backoff: String,
+        /// The configured attempts.
+        attempts: u32,
+    },
+    /// `timeout` is zero or longer than a day.
+    #[error("timeout must be between 1ms and one day, got {0:?}")]
+    TimeoutOutOfRange(Duration),
+}
+
+/// Everything that decides where a failed record goes next.
+///
+/// Built with [`RetryPolicy::builder`]; the `#[retryable_topic]` attribute builds one from its
+/// arguments and environment overrides (see [`crate::ListenerConfig`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RetryPolicy {
+    /// The main topic.
+    pub topic: String,
+    /// The consumer group of the main topic; retry and DLT groups derive from it.
+    pub group: String,
+    /// Deliveries including the first.
+    pub attempts: u32,
+    /// Delay before each retry.
+    pub backoff: Backoff,
+    /// Total time budget, counted from the original record's timestamp.
+    pub timeout: Option<Duration>,
+    /// Retry topic naming.
+    pub suffix: SuffixStrategy,
+    /// Dead-letter strategy.
+    pub dlt: DltStrategy,
+    /// Which errors are retried.
+    pub errors: ErrorFilter,
+}
+
+impl RetryPolicy {
+    /// Starts a policy for `topic` with Spring's defaults: 3 attempts, fixed 1 s backoff,
+    /// delay suffixes, a DLT, every error retryable, group named after the topic.
+    pub fn builder(topic: impl Into<String>) -> RetryPolicyBuilder {
+        let topic = topic.into();
+        RetryPolicyBuilder(RetryPolicy {
+            group: topic.clone(),
+            topic,
+            attempts: 3,
+            backoff: Backoff::default(),
+            timeout: None,
+            suffix: SuffixStrategy::default(),
+            dlt: DltStrategy::default(),
+            errors: ErrorFilter::RetryAll,
+        })
+    }
+
+    /// Number of retries (deliveries after the first).
+    pub fn retries(&self) -> u32 {
+        self.attempts - 1
+    }
+}
+
+/// Builder for [`RetryPolicy`]; [`build`](Self::build) validates.
+#[derive(Debug, Clone)]
+pub struct RetryPolicyBuilder(RetryPolicy);
+
+impl RetryPolicyBuilder {
+    /// Consumer group of the main topic.
+    pub fn group(mut self, group: impl Into<String>) -> Self {
+        self.0.group = group.into();
+        self
+    }
+
+    /// Deliveries including the first.
+    pub fn attempts(mut self, attempts: u32) -> Self {
+        self.0.attempts = attempts;
+        self
+    }
+
+    /// Delay before each retry.
+    pub fn backoff(mut self, backoff: Backoff) -> Self {
+        self.0.backoff = backoff;
+        self
+    }
+
+    /// Total time budget from the original record.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.0.timeout = Some(timeout);
+        self
+    }
+
+    /// Retry topic naming.
+    pub fn suffix(mut self, suffix: SuffixStrategy) -> Self {
+        self.0.suffix = suffix;
+        self
+    }
+
+    /// Dead-letter strategy.
+    pub fn dlt(mut self, dlt: DltStrategy) -> Self {
+        self.0.dlt = dlt;
+        self
+    }
+
+    /// Which errors are retried.
+    pub fn errors(mut self, errors: ErrorFilter) -> Self {
+        self.0.errors = errors;
+        self
+    }
+
+    /// Validates and returns the policy.
+    pub fn build(self) -> Result<RetryPolicy, PolicyError> {
+        let p = self.0;
+        if p.attempts == 0 {
+            return Err(PolicyError::ZeroAttempts);
+        }
+        if let Some(retry) = (0..p.retries()).find(|&n| p.backoff.exceeds_limit(n)) {
+            return Err(PolicyError::DelayTooLong {
+                retry: retry + 1,
+                backoff: p.backoff.to_string(),
+                attempts: p.attempts,
+            });
+        }
+        if let Some(t) = p.timeout {
+            if t.is_zero() || t > MAX_DELAY {
+                return Err(PolicyError::TimeoutOutOfRange(t));
+            }
+        }
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_spring() {
+        let p = RetryPolicy::builder("orders").build().unwrap();
+        assert_eq!((p.attempts, p.retries()), (3, 2));
+        assert!(p.backoff.is_fixed());
+        assert_eq!(p.backoff.initial(), Duration::from_secs(1));
+        assert_eq!(p.group, "orders");
+        assert_eq!(
+            (p.suffix, p.dlt),
+            (SuffixStrategy::Delay, DltStrategy::AlwaysRetry)
+        );
+    }
+
+    #[test]
+    fn rejects_zero_attempts_and_runaway_delays() {
+        assert_eq!(
+            RetryPolicy::builder("t").attempts(0).build(),
+            Err(PolicyError::ZeroAttempts)
+        );
+        let err = RetryPolicy::builder("t")
+            .attempts(30)
+            .backoff("1s*2".parse().unwrap())
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(err, PolicyError::DelayTooLong { retry: 18, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("set max_delay"));
+        assert_eq!(
+            RetryPolicy::builder("t").timeout(Duration::ZERO).build(),
+            Err(PolicyError::TimeoutOutOfRange(Duration::ZERO))
+        );
+    }
+}

@@ -1,0 +1,531 @@
+//! Listener settings: attribute arguments, overridden at start-up by environment variables,
+//! resolved into a validated [`ListenerConfig`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::backoff::{Backoff, Jitter};
+use crate::classify::ErrorFilter;
+use crate::duration::parse_duration;
+use crate::policy::{DltStrategy, PolicyError, RetryPolicy, SuffixStrategy};
+use crate::topics::TopicPlan;
+
+/// One setting of `#[retryable_topic]`, also settable as `RETRY_<HANDLER>_<SETTING>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// `topic`: the main topic (required).
+    Topic,
+    /// `group`: consumer group of the main topic (default: the handler's name).
+    Group,
+    /// `attempts`: deliveries including the first (default 3).
+    Attempts,
+    /// `backoff`: `DELAY[*MULTIPLIER]` (default `1s`).
+    Backoff,
+    /// `max_delay`: cap on any delay.
+    MaxDelay,
+    /// `jitter`: fraction in `[0, 1]` by which delays are spread.
+    Jitter,
+    /// `timeout`: total time budget from the original record.
+    Timeout,
+    /// `suffix`: `delay` or `index`.
+    Suffix,
+    /// `dlt`: `always_retry`, `fail` or `none`.
+    Dlt,
+    /// `partitions`: partitions of topics the runtime creates.
+    Partitions,
+    /// `replication`: replication factor of topics the runtime creates.
+    Replication,
+    /// `concurrency`: partitions handled in parallel by each consumer.
+    Concurrency,
+    /// `auto_create`: whether missing topics are created at start-up (default true).
+    AutoCreate,
+}
+
+impl Setting {
+    /// Every setting.
+    pub const ALL: [Setting; 13] = [
+        Setting::Topic,
+        Setting::Group,
+        Setting::Attempts,
+        Setting::Backoff,
+        Setting::MaxDelay,
+        Setting::Jitter,
+        Setting::Timeout,
+        Setting::Suffix,
+        Setting::Dlt,
+        Setting::Partitions,
+        Setting::Replication,
+        Setting::Concurrency,
+        Setting::AutoCreate,
+    ];
+
+    /// The attribute argument's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Setting::Topic => "topic",
+            Setting::Group => "group",
+            Setting::Attempts => "attempts",
+            Setting::Backoff => "backoff",
+            Setting::MaxDelay => "max_delay",
+            Setting::Jitter => "jitter",
+            Setting::Timeout => "timeout",
+            Setting::Suffix => "suffix",
+            Setting::Dlt => "dlt",
+            Setting::Partitions => "partitions",
+            Setting::Replication => "replication",
+            Setting::Concurrency => "concurrency",
+            Setting::AutoCreate => "auto_create",
+        }
+    }
+
+    /// The setting with this attribute name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The Rust variant name, as generated code spells it.
+    pub fn variant(self) -> &'static str {
+        match self {
+            Setting::Topic => "Topic",
+            Setting::Group => "Group",
+            Setting::Attempts => "Attempts",
+            Setting::Backoff => "Backoff",
+            Setting::MaxDelay => "MaxDelay",
+            Setting::Jitter => "Jitter",
+            Setting::Timeout => "Timeout",
+            Setting::Suffix => "Suffix",
+            Setting::Dlt => "Dlt",
+            Setting::Partitions => "Partitions",
+            Setting::Replication => "Replication",
+            Setting::Concurrency => "Concurrency",
+            Setting::AutoCreate => "AutoCreate",
+        }
+    }
+
+    /// The environment variable overriding this setting for `handler`:
+    /// `RETRY_UPDATE_ITEM_ATTEMPTS` for `update_item`.
+    pub fn env_var(self, handler: &str) -> String {
+        format!(
+            "RETRY_{}_{}",
+            handler.to_ascii_uppercase(),
+            self.name().to_ascii_uppercase()
+        )
+    }
+}
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The attribute argument.
+    Attribute,
+    /// The named environment variable.
+    Env(String),
+    /// Not written anywhere: the default.
+    Default,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Attribute => f.write_str("attribute"),
+            Origin::Env(var) => write!(f, "environment variable {var}"),
+            Origin::Default => f.write_str("default"),
+        }
+    }
+}
+
+/// A setting that could not be used, naming the listener, setting, value and where it came
+/// from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("listener `{listener}`: invalid {setting} `{value}` (from {origin}): {reason}")]
+pub struct ConfigError {
+    /// The handler's name.
+    pub listener: String,
+    /// The offending setting.
+    pub setting: Setting,
+    /// The value as written.
+    pub value: String,
+    /// Where it came from.
+    pub origin: Origin,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for Setting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One listener's settings, resolved and validated: what the runtime runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListenerConfig {
+    /// The handler's name.
+    pub name: String,
+    /// Retry behaviour.
+    pub policy: RetryPolicy,
+    /// Topics and groups.
+    pub topics: TopicPlan,
+    /// Partitions for created topics (`None`: the main topic's count, else the broker's).
+    pub partitions: Option<i32>,
+    /// Replication for created topics (`None`: the broker's default).
+    pub replication: Option<i16>,
+    /// Partitions handled in parallel per consumer.
+    pub concurrency: usize,
+    /// Whether missing topics are created at start-up.
+    pub auto_create: bool,
+}
+
+/// Looks up raw values: the environment first, then the attribute.
+struct Sources<'a, F> {
+    listener: &'a str,
+    attribute: &'a [(Setting, &'a str)],
+    env: F,
+}
+
+impl<F: Fn(&str) -> Option<String>> Sources<'_, F> {
+    fn raw(&self, setting: Setting) -> Option<(String, Origin)> {
+        let var = setting.env_var(self.listener);
+        if let Some(value) = (self.env)(&var) {
+            return Some((value, Origin::Env(var)));
+        }
+        self.attribute
+            .iter()
+            .find(|(s, _)| *s == setting)
+            .map(|(_, v)| (v.to_string(), Origin::Attribute))
+    }
+
+    fn error(
+        &self,
+        setting: Setting,
+        value: String,
+        origin: Origin,
+        reason: String,
+    ) -> ConfigError {
+        ConfigError {
+            listener: self.listener.to_owned(),
+            setting,
+            value,
+            origin,
+            reason,
+        }
+    }
+
+    /// Parses `setting` if written anywhere.
+    fn get<T>(
+        &self,
+        setting: Setting,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<Option<T>, ConfigError> {
+        self.raw(setting)
+            .map(|(value, origin)| {
+                parse(value.trim()).map_err(|reason| self.error(setting, value, origin, reason))
+            })
+            .transpose()
+    }
+
+    /// Blames `setting` (as currently written) for an error found after parsing.
+    fn blame(&self, setting: Setting, reason: impl ToString) -> ConfigError {
+        let (value, origin) = self
+            .raw(setting)
+            .unwrap_or((String::new(), Origin::Default));
+        self.error(setting, value, origin, reason.to_string())
+    }
+}
+
+fn parse_with<T: FromStr>(expected: &'static str) -> impl Fn(&str) -> Result<T, String> {
+    move |text| {
+        text.parse::<T>()
+            .map_err(|_| format!("expected {expected}"))
+    }
+}
+
+fn at_least_one<T: FromStr + PartialOrd + From<u8>>(
+    expected: &'static str,
+) -> impl Fn(&str) -> Result<T, String> {
+    move |text| {
+        parse_with::<T>(expected)(text).and_then(|v| {
+            if v >= T::from(1) {
+                Ok(v)
+            } else {
+                Err(format!("expected {expected}"))
+            }
+        })
+    }
+}
+
+fn choice<T: Copy>(options: &'static [(&'static str, T)]) -> impl Fn(&str) -> Result<T, String> {
+    move |text| {
+        options
+            .iter()
+            .find(|(name, _)| *name == text)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| {
+                let names: Vec<String> = options.iter().map(|(n, _)| format!("`{n}`")).collect();
+                format!("expected one of {}", names.join(", "))
+            })
+    }
+}
+
+impl ListenerConfig {
+    /// Resolves a listener's settings: each value from `env` (`RETRY_<HANDLER>_<SETTING>`)
+    /// if set, else from the attribute, else the default; then validates the whole.
+    ///
+    /// ```
+    /// use retry_core::{ErrorFilter, ListenerConfig, Setting};
+    ///
+    /// let attribute = [(Setting::Topic, "orders"), (Setting::Attempts, "4")];
+    /// let env = |var: &str| (var == "RETRY_BILL_ATTEMPTS").then(|| "6".to_string());
+    /// let config = ListenerConfig::resolve("bill", &attribute, ErrorFilter::RetryAll, env).unwrap();
+    /// assert_eq!(config.policy.attempts, 6);
+    /// assert_eq!(config.policy.group, "bill");
+    ///
+    /// let env = |var: &str| (var == "RETRY_BILL_ATTEMPTS").then(|| "many".to_string());
+    /// let err = ListenerConfig::resolve("bill", &attribute, ErrorFilter::RetryAll, env).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "listener `bill`: invalid attempts `many` (from environment variable RETRY_BILL_ATTEMPTS): \
+    ///      expected a whole number of at least 1"
+    /// );
+    /// ```
+    pub fn resolve(
+        name: &str,
+        attribute: &[(Setting, &str)],
+        errors: ErrorFilter,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let src = Sources {
+            listener: name,
+            attribute,
+            env,
+        };
+        let topic = src
+            .get(Setting::Topic, |t| Ok(t.to_owned()))?
+            .ok_or_else(|| src.blame(Setting::Topic, "a topic is required"))?;
+        let group = src
+            .get(Setting::Group, |g| {
+                if g.is_empty() {
+                    Err("a group name cannot be empty".into())
+                } else {
+                    Ok(g.to_owned())
+                }
+            })?
+            .unwrap_or_else(|| name.to_owned());
+        let mut backoff = src
+            .get(Setting::Backoff, |b| {
+                b.parse::<Backoff>().map_err(|e| e.to_string())
+            })?
+            .unwrap_or_default();
+        if let Some(max) = src.get(Setting::MaxDelay, |d| {
+            parse_duration(d).map_err(|e| e.to_string())
+        })? {
+            backoff = backoff
+                .with_max_delay(max)
+                .map_err(|e| src.blame(Setting::MaxDelay, e))?;
+        }
+        if let Some(jitter) = src.get(Setting::Jitter, |j| j.parse::<Jitter>())? {
+            backoff = backoff.with_jitter(jitter);
+        }
+        let mut builder = RetryPolicy::builder(topic)
+            .group(group)
+            .backoff(backoff)
+            .errors(errors);
+        if let Some(attempts) = src.get(
+            Setting::Attempts,
+            at_least_one::<u32>("a whole number of at least 1"),
+        )? {
+            builder = builder.attempts(attempts);
+        }
+        if let Some(timeout) = src.get(Setting::Timeout, |d| {
+            parse_duration(d).map_err(|e| e.to_string())
+        })? {
+            builder = builder.timeout(timeout);
+        }
+        if let Some(suffix) = src.get(
+            Setting::Suffix,
+            choice(&[
+                ("delay", SuffixStrategy::Delay),
+                ("index", SuffixStrategy::Index),
+            ]),
+        )? {
+            builder = builder.suffix(suffix);
+        }
+        let dlt_choices = &[
+            ("always_retry", DltStrategy::AlwaysRetry),
+            ("fail", DltStrategy::Fail),
+            ("none", DltStrategy::None),
+        ];
+        if let Some(dlt) = src.get(Setting::Dlt, choice(dlt_choices))? {
+            builder = builder.dlt(dlt);
+        }
+        let policy = builder.build().map_err(|e| {
+            let setting = match e {
+                PolicyError::ZeroAttempts => Setting::Attempts,
+                PolicyError::DelayTooLong { .. } => Setting::Backoff,
+                PolicyError::TimeoutOutOfRange(_) => Setting::Timeout,
+            };
+            src.blame(setting, e)
+        })?;
+        let topics = TopicPlan::new(&policy).map_err(|e| src.blame(Setting::Topic, e))?;
+        Ok(Self {
+            name: name.to_owned(),
+            policy,
+            topics,
+            partitions: src.get(
+                Setting::Partitions,
+                at_least_one::<i32>("a whole number of at least 1"),
+            )?,
+            replication: src.get(
+                Setting::Replication,
+                at_least_one::<i16>("a whole number of at least 1"),
+            )?,
+            concurrency: src
+                .get(
+                    Setting::Concurrency,
+                    at_least_one::<usize>("a whole number of at least 1"),
+                )?
+                .unwrap_or(1),
+            auto_create: src
+                .get(Setting::AutoCreate, parse_with::<bool>("`true` or `false`"))?
+                .unwrap_or(true),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    const ITEMS: &[(Setting, &str)] = &[
+        (Setting::Topic, "update-item"),
+        (Setting::Attempts, "4"),
+        (Setting::Backoff, "1s*2"),
+    ];
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn resolve(
+        attribute: &[(Setting, &str)],
+        env: &[(&str, &str)],
+    ) -> Result<ListenerConfig, ConfigError> {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ListenerConfig::resolve(
+            "update_item",
+            attribute,
+            ErrorFilter::RetryAll,
+            move |var| env.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone()),
+        )
+    }
+
+    #[test]
+    fn attribute_values_and_defaults() {
+        let c =
+            ListenerConfig::resolve("update_item", ITEMS, ErrorFilter::RetryAll, no_env).unwrap();
+        assert_eq!(
+            (c.policy.attempts, c.policy.group.as_str()),
+            (4, "update_item")
+        );
+        assert_eq!(
+            c.topics.retry_path(),
+            [
+                "update-item-retry-1000",
+                "update-item-retry-2000",
+                "update-item-retry-4000"
+            ]
+        );
+        assert_eq!(
+            (c.partitions, c.replication, c.concurrency, c.auto_create),
+            (None, None, 1, true)
+        );
+    }
+
+    #[test]
+    fn environment_overrides_every_kind_of_setting() {
+        let c = resolve(
+            ITEMS,
+            &[
+                ("RETRY_UPDATE_ITEM_ATTEMPTS", "6"),
+                ("RETRY_UPDATE_ITEM_BACKOFF", "500ms"),
+                ("RETRY_UPDATE_ITEM_SUFFIX", "index"),
+                ("RETRY_UPDATE_ITEM_DLT", "fail"),
+                ("RETRY_UPDATE_ITEM_GROUP", "items-svc"),
+                ("RETRY_UPDATE_ITEM_TIMEOUT", "1m"),
+                ("RETRY_UPDATE_ITEM_PARTITIONS", "6"),
+                ("RETRY_UPDATE_ITEM_CONCURRENCY", "3"),
+                ("RETRY_UPDATE_ITEM_AUTO_CREATE", "false"),
+                ("RETRY_UPDATE_ITEM_JITTER", "0.2"),
+                ("RETRY_OTHER_ATTEMPTS", "99"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.policy.attempts, 6);
+        assert_eq!(c.policy.backoff.initial(), Duration::from_millis(500));
+        assert_eq!(
+            (c.policy.suffix, c.policy.dlt),
+            (SuffixStrategy::Index, DltStrategy::Fail)
+        );
+        assert_eq!(c.policy.group, "items-svc");
+        assert_eq!(c.policy.timeout, Some(Duration::from_secs(60)));
+        assert_eq!(
+            (c.partitions, c.concurrency, c.auto_create),
+            (Some(6), 3, false)
+        );
+        assert_eq!(c.topics.retry_topics()[0].group, "items-svc-retry");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_value() {
+        let err = resolve(ITEMS, &[("RETRY_UPDATE_ITEM_ATTEMPTS", "lots")]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "listener `update_item`: invalid attempts `lots` (from environment variable \
+             RETRY_UPDATE_ITEM_ATTEMPTS): expected a whole number of at least 1"
+        );
+        let err = resolve(ITEMS, &[("RETRY_UPDATE_ITEM_DLT", "sometimes")]).unwrap_err();
+        assert!(
+            err.reason.contains("`always_retry`, `fail`, `none`"),
+            "{err}"
+        );
+        let err = resolve(ITEMS, &[("RETRY_UPDATE_ITEM_BACKOFF", "1s*0")]).unwrap_err();
+        assert_eq!(
+            (err.setting, err.value.as_str()),
+            (Setting::Backoff, "1s*0")
+        );
+        let err = resolve(ITEMS, &[("RETRY_UPDATE_ITEM_ATTEMPTS", "0")]).unwrap_err();
+        assert_eq!(err.setting, Setting::Attempts);
+        let err = resolve(ITEMS, &[("RETRY_UPDATE_ITEM_ATTEMPTS", "40")]).unwrap_err();
+        assert_eq!(
+            err.setting,
+            Setting::Backoff,
+            "a runaway chain blames the backoff: {err}"
+        );
+        let err = resolve(ITEMS, &[("RETRY_UPDATE_ITEM_TOPIC", "has space")]).unwrap_err();
+        assert_eq!(err.origin, Origin::Env("RETRY_UPDATE_ITEM_TOPIC".into()));
+        let err = resolve(
+            &[(Setting::Topic, "t"), (Setting::Backoff, "5s")],
+            &[("RETRY_UPDATE_ITEM_MAX_DELAY", "1s")],
+        )
+        .unwrap_err();
+        assert_eq!(err.setting, Setting::MaxDelay);
+        let err = resolve(&[], &[]).unwrap_err();
+        assert_eq!((err.setting, err.origin), (Setting::Topic, Origin::Default));
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in Setting::ALL {
+            assert_eq!(Setting::from_name(s.name()), Some(s));
+        }
+        assert_eq!(Setting::from_name("retries"), None);
+        assert_eq!(
+            Setting::MaxDelay.env_var("update_item"),
+            "RETRY_UPDATE_ITEM_MAX_DELAY"
+        );
+    }
+}
