@@ -55,7 +55,7 @@ pub use topics::{validate_topic_name, DestinationKind, DestinationTopic, TopicEr
 #[doc(hidden)]
 pub mod __private {
     pub use crate::registry::{DltHandlerSpec, HandlerFn, ListenerSpec};
-    pub use crate::{ErrorFilter, ErrorType, FromRawRecord, HandlerError, Setting};
+    pub use crate::{ErrorFilter, ErrorType, FromRawRecord, HandlerError, RawRecord, Setting};
     pub use inventory;
 
     /// Turns whatever a handler returned into the framework's result type.

@@ -196,6 +196,10 @@ impl<T> Deref for DeadLetter<T> {
 
 /// Builds a handler's argument from the raw record. Implemented by [`Record`] and
 /// [`DeadLetter`]; the attributes call it.
+#[diagnostic::on_unimplemented(
+    message = "a handler's argument must be `Record<T>` or `DeadLetter<T>`, not `{Self}`",
+    label = "expected `Record<T>` (or `DeadLetter<T>` for a #[dlt_handler])"
+)]
 pub trait FromRawRecord: Sized {
     /// Decodes `raw`.
     fn from_raw(raw: &RawRecord) -> Result<Self, DecodeError>;

@@ -1,1 +1,53 @@
-//! placeholder
+//! The `#[retryable_topic]` and `#[dlt_handler]` attributes of kafka-retry.
+//!
+//! Use them through `retry_runtime::prelude`; this crate only parses, checks and generates.
+//! Each attribute keeps the function as written and registers a static listener descriptor
+//! with `inventory`, which `retry_runtime::run()` collects.
+
+mod attr;
+mod expand;
+mod valid;
+
+use proc_macro::TokenStream;
+use proc_macro2::TokenStream as TokenStream2;
+
+/// Turns an `async fn(Record<T>) -> Result<(), E>` into a non-blocking retrying listener.
+///
+/// ```ignore
+/// #[retryable_topic(topic = "update-item", attempts = 4, backoff = "1s*2", include = [NotFoundYet])]
+/// async fn update_item(rec: Record<UpdateItem>) -> anyhow::Result<()> { Ok(()) }
+/// ```
+///
+/// Arguments: `topic` (required), `group`, `attempts`, `backoff`, `max_delay`, `jitter`,
+/// `timeout`, `suffix`, `dlt`, `partitions`, `replication`, `concurrency`, `auto_create`,
+/// and `include = [Type, ...]` or `exclude = [Type, ...]`. Every value except the error lists
+/// can be overridden at start-up with `RETRY_<FUNCTION>_<ARGUMENT>`.
+#[proc_macro_attribute]
+pub fn retryable_topic(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = TokenStream2::from(item);
+    expand::listener(args.into(), item.clone())
+        .unwrap_or_else(|error| error_with_item(error, item))
+        .into()
+}
+
+/// Handles the dead-letter topic of the `#[retryable_topic]` listener on `topic`.
+///
+/// ```ignore
+/// #[dlt_handler(topic = "update-item")]
+/// async fn update_item_dlt(rec: DeadLetter<UpdateItem>) -> anyhow::Result<()> { Ok(()) }
+/// ```
+#[proc_macro_attribute]
+pub fn dlt_handler(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = TokenStream2::from(item);
+    expand::dlt_handler(args.into(), item.clone())
+        .unwrap_or_else(|error| error_with_item(error, item))
+        .into()
+}
+
+/// The error plus the item as written, so one mistake in the attribute does not cascade into
+/// "unused import" or "function not found" errors elsewhere.
+fn error_with_item(error: syn::Error, item: TokenStream2) -> TokenStream2 {
+    let mut tokens = error.into_compile_error();
+    tokens.extend(item);
+    tokens
+}

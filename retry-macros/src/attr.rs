@@ -1,0 +1,138 @@
+//! Parsing of attribute arguments into spanned values.
+
+use proc_macro2::{Span, TokenStream};
+use retry_core::Setting;
+use syn::meta::ParseNestedMeta;
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::{bracketed, Lit, Path, Token};
+
+/// One `name = value` argument, its value rendered as text, with spans for errors.
+pub struct Entry {
+    pub setting: Setting,
+    pub value: String,
+    pub span: Span,
+}
+
+/// An `include = [..]` or `exclude = [..]` list.
+pub struct ErrorList {
+    pub include: bool,
+    pub span: Span,
+    pub types: Vec<Path>,
+}
+
+/// The parsed arguments of either attribute.
+pub struct Args {
+    pub entries: Vec<Entry>,
+    pub errors: Vec<ErrorList>,
+}
+
+impl Args {
+    pub fn get(&self, setting: Setting) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.setting == setting)
+    }
+}
+
+/// Parses `name = value, ...`; `allowed` lists the settings this attribute takes.
+pub fn parse(tokens: TokenStream, allowed: &[Setting], error_lists: bool) -> syn::Result<Args> {
+    let mut args = Args {
+        entries: Vec::new(),
+        errors: Vec::new(),
+    };
+    let parser = syn::meta::parser(|meta| {
+        let name = meta.path.require_ident()?.to_string();
+        if error_lists && (name == "include" || name == "exclude") {
+            let span = meta.path.require_ident()?.span();
+            if args
+                .errors
+                .iter()
+                .any(|l| (l.include) == (name == "include"))
+            {
+                return Err(meta.error(format!("duplicate argument `{name}`")));
+            }
+            args.errors.push(ErrorList {
+                include: name == "include",
+                span,
+                types: parse_type_list(&meta)?,
+            });
+            return Ok(());
+        }
+        let setting = Setting::from_name(&name)
+            .filter(|s| allowed.contains(s))
+            .ok_or_else(|| meta.error(unknown_argument(&name, allowed, error_lists)))?;
+        if args.get(setting).is_some() {
+            return Err(meta.error(format!("duplicate argument `{name}`")));
+        }
+        let lit: Lit = meta.value()?.parse()?;
+        let value = literal_text(setting, &lit)?;
+        args.entries.push(Entry {
+            setting,
+            value,
+            span: lit.span(),
+        });
+        Ok(())
+    });
+    parser.parse2(tokens)?;
+    Ok(args)
+}
+
+fn unknown_argument(name: &str, allowed: &[Setting], error_lists: bool) -> String {
+    let mut names: Vec<&str> = allowed.iter().map(|s| s.name()).collect();
+    if error_lists {
+        names.extend(["include", "exclude"]);
+    }
+    format!(
+        "unknown argument `{name}`; expected one of: {}",
+        names.join(", ")
+    )
+}
+
+fn parse_type_list(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<Path>> {
+    let input = meta.value()?;
+    let content;
+    bracketed!(content in input);
+    let types = Punctuated::<Path, Token![,]>::parse_terminated(&content)?;
+    if types.is_empty() {
+        return Err(meta.error("expected at least one error type, like `[NotFoundYet]`"));
+    }
+    Ok(types.into_iter().collect())
+}
+
+/// The literal's value as the text the runtime parses, checked for the right literal kind.
+fn literal_text(setting: Setting, lit: &Lit) -> syn::Result<String> {
+    let expected = match setting {
+        Setting::Attempts | Setting::Partitions | Setting::Replication | Setting::Concurrency => {
+            if let Lit::Int(i) = lit {
+                return Ok(i.base10_digits().to_owned());
+            }
+            "a whole number, like `4`"
+        }
+        Setting::Jitter => match lit {
+            Lit::Float(f) => return Ok(f.base10_digits().to_owned()),
+            Lit::Int(i) => return Ok(i.base10_digits().to_owned()),
+            _ => "a fraction, like `0.1`",
+        },
+        Setting::AutoCreate => {
+            if let Lit::Bool(b) = lit {
+                return Ok(b.value.to_string());
+            }
+            "`true` or `false`"
+        }
+        _ => {
+            if let Lit::Str(s) = lit {
+                return Ok(s.value());
+            }
+            match setting {
+                Setting::Backoff => "a string like `\"1s*2\"`",
+                Setting::MaxDelay | Setting::Timeout => "a duration string like `\"30s\"`",
+                Setting::Suffix => "`\"delay\"` or `\"index\"`",
+                Setting::Dlt => "`\"always_retry\"`, `\"fail\"` or `\"none\"`",
+                _ => "a string",
+            }
+        }
+    };
+    Err(syn::Error::new(
+        lit.span(),
+        format!("`{}` expects {expected}", setting.name()),
+    ))
+}

@@ -1,0 +1,128 @@
+//! Code generation: the function as written, plus an adapter and an `inventory` registration.
+
+use proc_macro2::{Span, TokenStream};
+use proc_macro_crate::{crate_name, FoundCrate};
+use quote::{format_ident, quote, quote_spanned};
+use retry_core::Setting;
+use syn::spanned::Spanned;
+use syn::{Ident, ItemFn, Type};
+
+use crate::attr::{self, Args, ErrorList};
+use crate::valid;
+
+/// Settings `#[retryable_topic]` accepts.
+const LISTENER_SETTINGS: &[Setting] = &Setting::ALL;
+
+/// Expands `#[retryable_topic(..)]`.
+pub fn listener(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let args = attr::parse(args, LISTENER_SETTINGS, true)?;
+    let func: ItemFn = syn::parse2(item)?;
+    let arg_ty = valid::handler_signature(&func, "retryable_topic")?;
+    let name = func.sig.ident.to_string();
+    valid::listener_args(&args, &name, Span::call_site())?;
+
+    let krate = runtime_path();
+    let adapter = adapter(&krate, &func, arg_ty);
+    let settings = args.entries.iter().map(|e| {
+        let variant = format_ident!("{}", e.setting.variant());
+        let value = &e.value;
+        quote!((#krate::__private::Setting::#variant, #value))
+    });
+    let errors = error_filter(&krate, args.errors.first());
+    Ok(quote! {
+        #func
+
+        const _: () = {
+            #adapter
+            #krate::__private::inventory::submit! {
+                #krate::__private::ListenerSpec {
+                    name: #name,
+                    module_path: ::core::module_path!(),
+                    settings: &[#(#settings),*],
+                    errors: #errors,
+                    handler: __retry_adapter,
+                }
+            }
+        };
+    })
+}
+
+/// Expands `#[dlt_handler(topic = "..")]`.
+pub fn dlt_handler(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let args: Args = attr::parse(args, &[Setting::Topic], false)?;
+    let func: ItemFn = syn::parse2(item)?;
+    let arg_ty = valid::handler_signature(&func, "dlt_handler")?;
+    valid::require_topic(&args, Span::call_site())?;
+
+    let krate = runtime_path();
+    let adapter = adapter(&krate, &func, arg_ty);
+    let name = func.sig.ident.to_string();
+    let topic = args.get(Setting::Topic).map(|e| e.value.as_str());
+    Ok(quote! {
+        #func
+
+        const _: () = {
+            #adapter
+            #krate::__private::inventory::submit! {
+                #krate::__private::DltHandlerSpec {
+                    name: #name,
+                    topic: #topic,
+                    handler: __retry_adapter,
+                }
+            }
+        };
+    })
+}
+
+/// A function of the registry's `HandlerFn` type that decodes the argument, calls the handler
+/// and converts its result. Type errors in the user's signature point at the user's tokens.
+fn adapter(krate: &TokenStream, func: &ItemFn, arg_ty: &Type) -> TokenStream {
+    let ident = &func.sig.ident;
+    let from_raw =
+        quote_spanned!(arg_ty.span()=> <#arg_ty as #krate::__private::FromRawRecord>::from_raw);
+    let convert = quote_spanned!(func.sig.output.span()=> #krate::__private::into_handler_result);
+    quote! {
+        fn __retry_adapter<'a>(
+            raw: &'a #krate::__private::RawRecord,
+        ) -> ::core::pin::Pin<::std::boxed::Box<
+            dyn ::core::future::Future<Output = ::core::result::Result<(), #krate::__private::HandlerError>>
+                + ::core::marker::Send
+                + 'a,
+        >> {
+            ::std::boxed::Box::pin(async move {
+                let record = #from_raw(raw)?;
+                #convert(#ident(record).await)
+            })
+        }
+    }
+}
+
+fn error_filter(krate: &TokenStream, list: Option<&ErrorList>) -> TokenStream {
+    let Some(list) = list else {
+        return quote!(#krate::__private::ErrorFilter::RetryAll);
+    };
+    let variant = Ident::new(if list.include { "Include" } else { "Exclude" }, list.span);
+    let types = list
+        .types
+        .iter()
+        .map(|t| quote_spanned!(t.span()=> #krate::__private::ErrorType::of::<#t>()));
+    quote! {
+        #krate::__private::ErrorFilter::#variant(&[#(#types),*])
+    }
+}
+
+/// How generated code names the runtime: `retry_runtime` for users, `retry_core` for code
+/// that depends on the core only (this crate's tests), whatever either is renamed to.
+fn runtime_path() -> TokenStream {
+    for candidate in ["retry-runtime", "retry-core"] {
+        match crate_name(candidate) {
+            Ok(FoundCrate::Itself) => return quote!(crate),
+            Ok(FoundCrate::Name(name)) => {
+                let ident = Ident::new(&name, Span::call_site());
+                return quote!(::#ident);
+            }
+            Err(_) => continue,
+        }
+    }
+    quote!(::retry_runtime)
+}

@@ -1,0 +1,143 @@
+//! The attributes register listeners that the registry finds, with the policy as written.
+
+use std::time::Duration;
+
+use retry_core::registry::{dlt_handlers, listeners};
+use retry_core::{
+    DeadLetter, ErrorClass, ErrorFilter, HandlerError, ListenerConfig, RawRecord, Record,
+    RecordMeta, SuffixStrategy,
+};
+use retry_macros::{dlt_handler, retryable_topic};
+
+#[derive(Debug, serde::Deserialize)]
+struct UpdateItem {
+    id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("item {0} not created yet")]
+struct NotFoundYet(String);
+
+#[retryable_topic(topic = "update-item", attempts = 4, backoff = "1s*2", include = [NotFoundYet])]
+async fn update_item(rec: Record<UpdateItem>) -> anyhow::Result<()> {
+    Err(NotFoundYet(rec.value().id.clone()).into())
+}
+
+#[retryable_topic(
+    topic = "audit",
+    group = "auditors",
+    suffix = "index",
+    backoff = "250ms*1.5",
+    max_delay = "1s",
+    jitter = 0.1,
+    timeout = "1m",
+    dlt = "fail",
+    partitions = 6,
+    replication = 1,
+    concurrency = 4,
+    auto_create = false
+)]
+async fn audit(_rec: Record<retry_core::Bytes>) -> Result<(), std::io::Error> {
+    Ok(())
+}
+
+#[dlt_handler(topic = "update-item")]
+async fn update_item_dlt(_rec: DeadLetter<UpdateItem>) -> anyhow::Result<()> {
+    Ok(())
+}
+
+fn resolved(name: &str) -> ListenerConfig {
+    let spec = listeners()
+        .find(|l| l.name == name)
+        .unwrap_or_else(|| panic!("{name} is not registered"));
+    ListenerConfig::resolve(spec.name, spec.settings, spec.errors, |_| None).unwrap()
+}
+
+#[test]
+fn listeners_are_registered_with_their_policy() {
+    let mut names: Vec<&str> = listeners().map(|l| l.name).collect();
+    names.sort();
+    assert_eq!(names, ["audit", "update_item"]);
+
+    let update = resolved("update_item");
+    assert_eq!(update.policy.attempts, 4);
+    assert_eq!(update.policy.group, "update_item");
+    let topics: Vec<&str> = update.topics.topics().map(|t| t.name.as_str()).collect();
+    assert_eq!(
+        topics,
+        [
+            "update-item",
+            "update-item-retry-1000",
+            "update-item-retry-2000",
+            "update-item-retry-4000",
+            "update-item-dlt"
+        ]
+    );
+    assert!(
+        matches!(update.policy.errors, ErrorFilter::Include(types) if types.len() == 1 && types[0].name().ends_with("NotFoundYet"))
+    );
+
+    let audit = resolved("audit");
+    assert_eq!(
+        (audit.policy.group.as_str(), audit.policy.suffix),
+        ("auditors", SuffixStrategy::Index)
+    );
+    assert_eq!(audit.policy.timeout, Some(Duration::from_secs(60)));
+    assert_eq!(audit.policy.backoff.max_delay(), Duration::from_secs(1));
+    assert_eq!(
+        (
+            audit.partitions,
+            audit.replication,
+            audit.concurrency,
+            audit.auto_create
+        ),
+        (Some(6), Some(1), 4, false)
+    );
+    assert_eq!(
+        audit.topics.retry_path(),
+        ["audit-retry-0", "audit-retry-1"]
+    );
+}
+
+#[test]
+fn dlt_handlers_are_registered() {
+    let dlts: Vec<(&str, &str)> = dlt_handlers().map(|d| (d.name, d.topic)).collect();
+    assert_eq!(dlts, [("update_item_dlt", "update-item")]);
+}
+
+fn raw(value: &str) -> RawRecord {
+    RawRecord {
+        meta: RecordMeta {
+            topic: "update-item".into(),
+            attempt: 1,
+            ..Default::default()
+        },
+        value: Some(value.as_bytes().to_vec()),
+    }
+}
+
+/// The generated adapter decodes, calls the function and classifies its error.
+#[test]
+fn adapter_calls_the_handler() {
+    let spec = listeners().find(|l| l.name == "update_item").unwrap();
+    let found = raw(r#"{"id":"42"}"#);
+    let err = block_on((spec.handler)(&found)).unwrap_err();
+    assert_eq!(err.to_string(), "item 42 not created yet");
+    assert_eq!(spec.errors.classify(&err), ErrorClass::Retryable);
+    let garbage = raw("{not json");
+    let err = block_on((spec.handler)(&garbage)).unwrap_err();
+    assert!(matches!(err, HandlerError::Decode(_)), "{err:?}");
+    assert_eq!(spec.errors.classify(&err), ErrorClass::Fatal);
+}
+
+/// A minimal executor: the handlers here never wait on anything.
+fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    use std::task::{Context, Poll, Waker};
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}

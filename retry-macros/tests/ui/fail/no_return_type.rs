@@ -1,0 +1,7 @@
+use retry_core::Record;
+use retry_macros::retryable_topic;
+
+#[retryable_topic(topic = "orders")]
+async fn handle(_rec: Record<String>) {}
+
+fn main() {}

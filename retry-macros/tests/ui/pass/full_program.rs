@@ -1,0 +1,39 @@
+//! Every argument at once, both attributes, handlers still callable as written.
+use retry_core::registry::{dlt_handlers, listeners};
+use retry_core::{Bytes, DeadLetter, Record, RecordMeta};
+use retry_macros::{dlt_handler, retryable_topic};
+
+#[derive(Debug, thiserror::Error)]
+#[error("not yet")]
+struct NotYet;
+
+#[retryable_topic(
+    topic = "orders",
+    group = "billing",
+    attempts = 5,
+    backoff = "500ms*1.5",
+    max_delay = "2s",
+    jitter = 0.2,
+    timeout = "10m",
+    suffix = "index",
+    dlt = "always_retry",
+    partitions = 3,
+    replication = 1,
+    concurrency = 2,
+    auto_create = true,
+    exclude = [NotYet, std::io::Error],
+)]
+async fn bill(rec: Record<Bytes>) -> Result<(), NotYet> {
+    if rec.value().is_empty() { Err(NotYet) } else { Ok(()) }
+}
+
+#[dlt_handler(topic = "orders")]
+async fn bill_dlt(_rec: DeadLetter<Bytes>) -> anyhow::Result<()> {
+    Ok(())
+}
+
+fn main() {
+    assert_eq!(listeners().count(), 1);
+    assert_eq!(dlt_handlers().count(), 1);
+    let _callable = bill(Record::new(Bytes(vec![1]), RecordMeta::default()));
+}
