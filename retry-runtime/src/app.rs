@@ -1,0 +1,322 @@
+//! The app: every listener's consumers, started together and shut down gracefully.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::admin::AdminClient;
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::Consumer;
+use rdkafka::producer::FutureProducer;
+use retry_core::registry;
+use retry_core::DestinationKind;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::consumer::consume;
+use crate::context::{ListenerConsumer, PartitionContext};
+use crate::error::StartError;
+use crate::forward::Forwarder;
+use crate::kafka_config::KafkaSettings;
+use crate::listener::{self, Listener};
+use crate::process::Processor;
+use crate::provision;
+
+/// Looks up `RETRY_<HANDLER>_<SETTING>` overrides.
+type SettingsEnv = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// Configures and starts the app; [`crate::run`] is `RetryApp::builder().run()`.
+///
+/// ```no_run
+/// # async fn demo() -> anyhow::Result<()> {
+/// let app = retry_runtime::RetryApp::builder()
+///     .bootstrap_servers("kafka-1:9092,kafka-2:9092")
+///     .client_property("security.protocol", "SSL")
+///     .start()
+///     .await?;
+/// app.ready().await;
+/// app.shutdown().await;
+/// # Ok(()) }
+/// ```
+pub struct RetryApp;
+
+impl RetryApp {
+    /// A builder reading `KAFKA_*` and `RETRY_*` from the process environment.
+    pub fn builder() -> RetryAppBuilder {
+        RetryAppBuilder {
+            bootstrap_servers: None,
+            properties: Vec::new(),
+            only: None,
+            settings_env: Arc::new(|var| std::env::var(var).ok()),
+            startup_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Builder of a [`RunningApp`].
+pub struct RetryAppBuilder {
+    bootstrap_servers: Option<String>,
+    properties: Vec<(String, String)>,
+    only: Option<Vec<String>>,
+    settings_env: SettingsEnv,
+    startup_timeout: Duration,
+    shutdown_grace: Duration,
+}
+
+impl RetryAppBuilder {
+    /// Overrides `KAFKA_BOOTSTRAP_SERVERS`.
+    pub fn bootstrap_servers(mut self, servers: impl Into<String>) -> Self {
+        self.bootstrap_servers = Some(servers.into());
+        self
+    }
+
+    /// Sets a librdkafka client property for every client of the app, over `KAFKA_*`.
+    pub fn client_property(
+        mut self,
+        property: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        self.properties.push((property.into(), value.into()));
+        self
+    }
+
+    /// Runs only the named `#[retryable_topic]` handlers (and their DLT handlers) instead of
+    /// every one linked into the program.
+    pub fn listeners<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.only = Some(names.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Where `RETRY_<HANDLER>_<SETTING>` overrides are looked up (default: the process
+    /// environment).
+    pub fn settings_env(
+        mut self,
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.settings_env = Arc::new(lookup);
+        self
+    }
+
+    /// How long start-up waits for the broker before failing (default 10 s).
+    pub fn startup_timeout(mut self, timeout: Duration) -> Self {
+        self.startup_timeout = timeout;
+        self
+    }
+
+    /// How long shutdown lets in-flight records finish before abandoning them uncommitted
+    /// (default 10 s).
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.shutdown_grace = grace;
+        self
+    }
+
+    /// Starts and runs until SIGINT or SIGTERM, then shuts down gracefully.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let app = self.start().await?;
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        app.shutdown().await;
+        Ok(())
+    }
+
+    /// Resolves the listeners, connects, creates missing topics and starts one consumer per
+    /// listener topic. Fails fast, naming the setting at fault.
+    pub async fn start(self) -> Result<RunningApp, StartError> {
+        let mut kafka = KafkaSettings::from_env(std::env::vars())?;
+        if let Some(servers) = &self.bootstrap_servers {
+            kafka.set_checked("bootstrap.servers", servers)?;
+        }
+        for (property, value) in &self.properties {
+            kafka.set_checked(property, value)?;
+        }
+        let listeners: Vec<Arc<Listener>> = listener::resolve(
+            registry::listeners(),
+            registry::dlt_handlers(),
+            self.only.as_deref(),
+            &*self.settings_env,
+        )?
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+
+        let admin: Arc<AdminClient<DefaultClientContext>> =
+            Arc::new(kafka.client_config(&[], &[]).create()?);
+        let existing =
+            provision::existing_topics(&admin, kafka.bootstrap_servers(), self.startup_timeout)
+                .await?;
+        let work = provision::plan(&listeners, &existing)?;
+        for warning in &work.warnings {
+            tracing::warn!("{warning}");
+        }
+        provision::create(&admin, &work.create, self.startup_timeout).await?;
+        let mut partitions = existing;
+        partitions.extend(work.create.iter().map(|t| (t.name.clone(), t.partitions)));
+
+        let stop = CancellationToken::new();
+        let abort = CancellationToken::new();
+        let producer: FutureProducer = kafka
+            .client_config(&[("acks", "all"), ("linger.ms", "1")], &[])
+            .create()?;
+        let forwarder = Arc::new(Forwarder::new(producer, partitions, abort.clone()));
+
+        let mut tasks = Vec::new();
+        let mut ready = Vec::new();
+        let mut topics = Vec::new();
+        for listener in &listeners {
+            for destination in listener.config.topics.topics() {
+                let (context, assigned) = PartitionContext::new();
+                let consumer = Arc::new(
+                    consumer_config(&kafka, destination.kind, &destination.group)
+                        .create_with_context::<_, ListenerConsumer>(context)?,
+                );
+                consumer.subscribe(&[&destination.name])?;
+                let processor = Arc::new(Processor::new(
+                    listener.clone(),
+                    destination.clone(),
+                    consumer.clone(),
+                    forwarder.clone(),
+                ));
+                tasks.push(tokio::spawn(consume(
+                    consumer,
+                    processor,
+                    listener.config.concurrency,
+                    stop.clone(),
+                )));
+                ready.push(assigned);
+                topics.push(destination.name.clone());
+            }
+        }
+        tracing::info!(
+            consumers = tasks.len(),
+            bootstrap = kafka.bootstrap_servers(),
+            "started"
+        );
+        Ok(RunningApp {
+            stop,
+            abort,
+            tasks,
+            ready,
+            topics,
+            shutdown_grace: self.shutdown_grace,
+        })
+    }
+}
+
+/// Consumer settings by role. Offsets are stored only after a record is done with and
+/// committed in the background from the store: at-least-once without a commit per record.
+/// Retry and DLT consumers poll more often so a resumed partition is fetched promptly.
+fn consumer_config(
+    kafka: &KafkaSettings,
+    kind: DestinationKind,
+    group: &str,
+) -> rdkafka::ClientConfig {
+    let fetch_wait = match kind {
+        DestinationKind::Main => "500",
+        DestinationKind::Retry { .. } | DestinationKind::Dlt => "50",
+    };
+    kafka.client_config(
+        &[
+            ("auto.offset.reset", "earliest"),
+            ("auto.commit.interval.ms", "1000"),
+            ("fetch.wait.max.ms", fetch_wait),
+        ],
+        &[
+            ("group.id", group),
+            ("enable.auto.commit", "true"),
+            ("enable.auto.offset.store", "false"),
+        ],
+    )
+}
+
+/// A started app; dropping it without [`shutdown`](Self::shutdown) stops nothing.
+pub struct RunningApp {
+    stop: CancellationToken,
+    abort: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+    ready: Vec<watch::Receiver<bool>>,
+    topics: Vec<String>,
+    shutdown_grace: Duration,
+}
+
+impl RunningApp {
+    /// Resolves once every consumer has partitions assigned.
+    pub async fn ready(&self) {
+        for assigned in &self.ready {
+            let mut assigned = assigned.clone();
+            // The sender lives as long as its consumer, which lives until shutdown.
+            let _ = assigned.wait_for(|ready| *ready).await;
+        }
+    }
+
+    /// Every topic consumed, one consumer each: main topics, retry topics, DLTs.
+    pub fn topics(&self) -> &[String] {
+        &self.topics
+    }
+
+    /// Stops fetching, lets in-flight records finish (forwards are abandoned, uncommitted,
+    /// after the grace period), commits what was done and leaves the consumer groups.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        let abort = self.abort.clone();
+        let grace = self.shutdown_grace;
+        let abort_timer = tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            tracing::warn!("shutdown grace period over: abandoning in-flight forwards");
+            abort.cancel();
+        });
+        let results: Vec<_> = futures::future::join_all(self.tasks).await;
+        abort_timer.abort();
+        for error in results.into_iter().filter_map(Result::err) {
+            tracing::error!(%error, "consumer task failed");
+        }
+        tracing::info!("stopped");
+    }
+}
+
+/// SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}
+
+/// Runs every `#[retryable_topic]` and `#[dlt_handler]` in the program until SIGINT or
+/// SIGTERM, configured from the environment (`KAFKA_BOOTSTRAP_SERVERS`, `KAFKA_*`,
+/// `RETRY_<HANDLER>_<SETTING>`).
+///
+/// Installs a `tracing` subscriber (filter from `RUST_LOG`, default `info`) unless the
+/// program installed one.
+pub async fn run() -> anyhow::Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .try_init();
+    RetryApp::builder().run().await
+}

@@ -1,0 +1,143 @@
+//! Records as read from Kafka, turned into the core model.
+
+use rdkafka::message::{Headers as _, Message, Timestamp};
+use retry_core::headers::{HeaderError, RetryState};
+use retry_core::{Header, Headers, RawRecord, RecordMeta, TimestampType};
+
+/// A record read from a topic with its retry bookkeeping.
+pub(crate) struct Inbound {
+    /// The record, `meta.attempt` filled from the headers.
+    pub raw: RawRecord,
+    /// The retry headers, or why they could not be read.
+    pub state: Result<RetryState, HeaderError>,
+}
+
+impl Inbound {
+    /// Copies `message` out of the client's buffers.
+    pub fn read(message: &impl Message) -> Self {
+        let headers: Headers = message
+            .headers()
+            .map(|hs| {
+                hs.iter()
+                    .map(|h| Header {
+                        key: h.key.to_owned(),
+                        value: h.value.map(<[u8]>::to_vec),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let state = RetryState::read(&headers);
+        let (timestamp_ms, timestamp_type) = match message.timestamp() {
+            Timestamp::NotAvailable => (None, TimestampType::CreateTime),
+            Timestamp::CreateTime(ms) => (Some(ms), TimestampType::CreateTime),
+            Timestamp::LogAppendTime(ms) => (Some(ms), TimestampType::LogAppendTime),
+        };
+        let raw = RawRecord {
+            meta: RecordMeta {
+                key: message.key().map(<[u8]>::to_vec),
+                headers,
+                topic: message.topic().to_owned(),
+                partition: message.partition(),
+                offset: message.offset(),
+                timestamp_ms,
+                timestamp_type,
+                attempt: state.as_ref().map_or(1, |s| s.attempt),
+            },
+            value: message.payload().map(<[u8]>::to_vec),
+        };
+        Self { raw, state }
+    }
+
+    /// Epoch ms when the record is due; `None` when it is due now (or its headers are bad,
+    /// which is handled, not waited for).
+    pub fn due_ms(&self) -> Option<i64> {
+        self.state.as_ref().ok().and_then(|s| s.due_ms)
+    }
+
+    /// Epoch ms of the record on the main topic: the retry header, else its own timestamp.
+    pub fn original_timestamp_ms(&self, now_ms: i64) -> i64 {
+        self.state
+            .as_ref()
+            .ok()
+            .and_then(|s| s.original_timestamp_ms)
+            .or(self.raw.meta.timestamp_ms)
+            .unwrap_or(now_ms)
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rdkafka::message::{Header as KHeader, OwnedHeaders, OwnedMessage};
+    use retry_core::headers::{encode_i32, encode_i64, ATTEMPTS, BACKOFF_TIMESTAMP};
+
+    fn message(headers: OwnedHeaders, timestamp: Timestamp) -> OwnedMessage {
+        OwnedMessage::new(
+            Some(b"v".to_vec()),
+            Some(b"k".to_vec()),
+            "orders-retry-1000".into(),
+            timestamp,
+            2,
+            40,
+            Some(headers),
+        )
+    }
+
+    #[test]
+    fn reads_metadata_and_retry_headers() {
+        let headers = OwnedHeaders::new()
+            .insert(KHeader {
+                key: ATTEMPTS,
+                value: Some(&encode_i32(3)),
+            })
+            .insert(KHeader {
+                key: BACKOFF_TIMESTAMP,
+                value: Some(&encode_i64(5_000)),
+            })
+            .insert(KHeader::<&[u8]> {
+                key: "null",
+                value: None,
+            });
+        let inbound = Inbound::read(&message(headers, Timestamp::LogAppendTime(1_000)));
+        let meta = &inbound.raw.meta;
+        assert_eq!(
+            (
+                meta.topic.as_str(),
+                meta.partition,
+                meta.offset,
+                meta.attempt
+            ),
+            ("orders-retry-1000", 2, 40, 3)
+        );
+        assert_eq!(
+            (meta.timestamp_ms, meta.timestamp_type),
+            (Some(1_000), TimestampType::LogAppendTime)
+        );
+        assert_eq!(meta.headers.len(), 3);
+        assert_eq!(inbound.due_ms(), Some(5_000));
+        assert_eq!(
+            inbound.original_timestamp_ms(9),
+            1_000,
+            "no retry header: the record's own time"
+        );
+    }
+
+    #[test]
+    fn bad_headers_are_reported_not_waited_for() {
+        let headers = OwnedHeaders::new().insert(KHeader {
+            key: BACKOFF_TIMESTAMP,
+            value: Some(&b"garbage-too-long"[..]),
+        });
+        let inbound = Inbound::read(&message(headers, Timestamp::NotAvailable));
+        assert!(inbound.state.is_err());
+        assert_eq!((inbound.due_ms(), inbound.raw.meta.attempt), (None, 1));
+        assert_eq!(inbound.original_timestamp_ms(9), 9);
+    }
+}

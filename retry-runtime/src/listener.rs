@@ -1,0 +1,236 @@
+//! From the registry to the listeners this app runs: settings resolved, DLT handlers paired.
+
+use retry_core::registry::{DltHandlerSpec, HandlerFn, ListenerSpec};
+use retry_core::{ConfigError, ListenerConfig, Setting};
+
+/// One `#[retryable_topic]` handler, ready to run.
+#[derive(Debug)]
+pub(crate) struct Listener {
+    /// Resolved settings and topics.
+    pub config: ListenerConfig,
+    /// The handler of the main and retry topics.
+    pub handler: HandlerFn,
+    /// The `#[dlt_handler]` for its DLT, by name.
+    pub dlt_handler: Option<(&'static str, HandlerFn)>,
+}
+
+/// Why the registered handlers cannot run as they are.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// A setting is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Nothing to run.
+    #[error("no #[retryable_topic] handler is linked into this program")]
+    NoListeners,
+    /// The builder named a listener that does not exist.
+    #[error("no #[retryable_topic] handler is named `{0}`")]
+    UnknownListener(String),
+    /// Two handlers share a name, and so their groups and environment variables.
+    #[error(
+        "two #[retryable_topic] handlers are named `{name}` (in {first} and {second}); rename one"
+    )]
+    DuplicateName {
+        /// The name.
+        name: &'static str,
+        /// Module of the first.
+        first: &'static str,
+        /// Module of the second.
+        second: &'static str,
+    },
+    /// A DLT handler names a topic no listener has.
+    #[error("#[dlt_handler] `{name}` names topic `{topic}`, which no #[retryable_topic] handler consumes")]
+    OrphanDltHandler {
+        /// The DLT handler.
+        name: &'static str,
+        /// The topic it names.
+        topic: &'static str,
+    },
+    /// Two DLT handlers for one topic.
+    #[error("topic `{topic}` has two #[dlt_handler]s: `{first}` and `{second}`")]
+    DuplicateDltHandler {
+        /// The topic.
+        topic: String,
+        /// One handler.
+        first: &'static str,
+        /// The other.
+        second: &'static str,
+    },
+}
+
+/// Resolves `specs` (all, or the ones named in `only`) with environment overrides from `env`,
+/// and pairs each with the DLT handler naming its topic.
+pub(crate) fn resolve<'a>(
+    specs: impl IntoIterator<Item = &'a ListenerSpec>,
+    dlt_specs: impl IntoIterator<Item = &'a DltHandlerSpec>,
+    only: Option<&[String]>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<Listener>, RegistryError> {
+    let specs: Vec<&ListenerSpec> = specs.into_iter().collect();
+    for (i, a) in specs.iter().enumerate() {
+        if let Some(b) = specs[i + 1..].iter().find(|b| b.name == a.name) {
+            return Err(RegistryError::DuplicateName {
+                name: a.name,
+                first: a.module_path,
+                second: b.module_path,
+            });
+        }
+    }
+    if let Some(unknown) = only
+        .into_iter()
+        .flatten()
+        .find(|n| !specs.iter().any(|s| s.name == n.as_str()))
+    {
+        return Err(RegistryError::UnknownListener(unknown.clone()));
+    }
+    let selected: Vec<&ListenerSpec> = specs
+        .into_iter()
+        .filter(|s| only.is_none_or(|names| names.iter().any(|n| n == s.name)))
+        .collect();
+    if selected.is_empty() {
+        return Err(RegistryError::NoListeners);
+    }
+    let dlt_specs: Vec<&DltHandlerSpec> = dlt_specs.into_iter().collect();
+    let mut listeners = Vec::with_capacity(selected.len());
+    for spec in &selected {
+        let config = ListenerConfig::resolve(spec.name, spec.settings, spec.errors, env)?;
+        let written_topic = spec
+            .settings
+            .iter()
+            .find(|(s, _)| *s == Setting::Topic)
+            .map(|(_, t)| *t);
+        let mut matching = dlt_specs
+            .iter()
+            .filter(|d| d.topic == config.policy.topic || Some(d.topic) == written_topic);
+        let dlt_handler = matching.next().map(|d| (d.name, d.handler));
+        if let (Some((first, _)), Some(second)) = (dlt_handler, matching.next()) {
+            return Err(RegistryError::DuplicateDltHandler {
+                topic: config.policy.topic.clone(),
+                first,
+                second: second.name,
+            });
+        }
+        listeners.push(Listener {
+            config,
+            handler: spec.handler,
+            dlt_handler,
+        });
+    }
+    if only.is_none() {
+        if let Some(orphan) = dlt_specs.iter().find(|d| {
+            !listeners
+                .iter()
+                .any(|l| l.dlt_handler.is_some_and(|(n, _)| n == d.name))
+        }) {
+            return Err(RegistryError::OrphanDltHandler {
+                name: orphan.name,
+                topic: orphan.topic,
+            });
+        }
+    }
+    Ok(listeners)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use retry_core::registry::HandlerFuture;
+    use retry_core::{ErrorFilter, RawRecord};
+
+    fn ok(_: &RawRecord) -> HandlerFuture<'_> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn spec(
+        name: &'static str,
+        module_path: &'static str,
+        settings: &'static [(Setting, &'static str)],
+    ) -> ListenerSpec {
+        ListenerSpec {
+            name,
+            module_path,
+            settings,
+            errors: ErrorFilter::RetryAll,
+            handler: ok,
+        }
+    }
+
+    fn dlt(name: &'static str, topic: &'static str) -> DltHandlerSpec {
+        DltHandlerSpec {
+            name,
+            topic,
+            handler: ok,
+        }
+    }
+
+    const ORDERS: &[(Setting, &str)] = &[(Setting::Topic, "orders")];
+    const ITEMS: &[(Setting, &str)] = &[(Setting::Topic, "items")];
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn pairs_dlt_handlers_by_topic_even_when_renamed_by_env() {
+        let specs = [spec("bill", "app", ORDERS), spec("stock", "app", ITEMS)];
+        let dlts = [dlt("bill_dlt", "orders")];
+        let env = |v: &str| (v == "RETRY_BILL_TOPIC").then(|| "orders-v2".to_string());
+        let listeners = resolve(&specs, &dlts, None, &env).unwrap();
+        assert_eq!(listeners[0].config.policy.topic, "orders-v2");
+        assert_eq!(listeners[0].dlt_handler.map(|(n, _)| n), Some("bill_dlt"));
+        assert!(listeners[1].dlt_handler.is_none());
+    }
+
+    #[test]
+    fn selects_by_name() {
+        let specs = [spec("bill", "app", ORDERS), spec("stock", "app", ITEMS)];
+        let only = ["stock".to_string()];
+        let listeners = resolve(&specs, &[], Some(&only), &no_env).unwrap();
+        assert_eq!(listeners.len(), 1);
+        assert_eq!(listeners[0].config.name, "stock");
+        let unknown = ["nope".to_string()];
+        assert!(
+            matches!(resolve(&specs, &[], Some(&unknown), &no_env), Err(RegistryError::UnknownListener(n)) if n == "nope")
+        );
+    }
+
+    #[test]
+    fn rejects_ambiguous_registries() {
+        let twins = [
+            spec("bill", "app::a", ORDERS),
+            spec("bill", "app::b", ITEMS),
+        ];
+        let err = resolve(&twins, &[], None, &no_env).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "two #[retryable_topic] handlers are named `bill` (in app::a and app::b); rename one"
+        );
+        let specs = [spec("bill", "app", ORDERS)];
+        let err = resolve(
+            &specs,
+            &[dlt("x", "orders"), dlt("y", "orders")],
+            None,
+            &no_env,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, RegistryError::DuplicateDltHandler { .. }),
+            "{err}"
+        );
+        let err = resolve(&specs, &[dlt("x", "payments")], None, &no_env).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                RegistryError::OrphanDltHandler {
+                    topic: "payments",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(matches!(
+            resolve(&[], &[], None, &no_env),
+            Err(RegistryError::NoListeners)
+        ));
+    }
+}

@@ -1,0 +1,287 @@
+//! Handling one record: call the handler, ask the core where the record goes next, forward
+//! it there, and only then mark its offset for commit.
+
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::FutureExt;
+use metrics::{Counter, Histogram};
+use rdkafka::consumer::Consumer;
+use retry_core::headers::{stamp_forward, Hop};
+use retry_core::registry::HandlerFn;
+use retry_core::{
+    decide, Decision, DecodeError, DestinationKind, DestinationTopic, DltFailureAction,
+    ExceptionInfo, Failure, HandlerError, Headers, RawRecord,
+};
+use tracing::Instrument;
+
+use crate::context::ListenerConsumer;
+use crate::forward::{Forwarder, Interrupted};
+use crate::inbound::{now_ms, Inbound};
+use crate::listener::Listener;
+
+/// Counters and the latency histogram of one listener topic, registered once.
+struct Meters {
+    handled: Counter,
+    retried: Counter,
+    dead_lettered: Counter,
+    dropped: Counter,
+    latency: Histogram,
+}
+
+impl Meters {
+    fn new(listener: &str, topic: &str) -> Self {
+        let labels = [
+            ("listener", listener.to_owned()),
+            ("topic", topic.to_owned()),
+        ];
+        Self {
+            handled: metrics::counter!("kafka_retry_handled_total", &labels),
+            retried: metrics::counter!("kafka_retry_retried_total", &labels),
+            dead_lettered: metrics::counter!("kafka_retry_dead_lettered_total", &labels),
+            dropped: metrics::counter!("kafka_retry_dropped_total", &labels),
+            latency: metrics::histogram!("kafka_retry_handler_seconds", &labels),
+        }
+    }
+}
+
+/// Handles the records of one listener topic.
+pub(crate) struct Processor {
+    listener: Arc<Listener>,
+    destination: DestinationTopic,
+    consumer: Arc<ListenerConsumer>,
+    forwarder: Arc<Forwarder>,
+    meters: Meters,
+}
+
+impl Processor {
+    pub fn new(
+        listener: Arc<Listener>,
+        destination: DestinationTopic,
+        consumer: Arc<ListenerConsumer>,
+        forwarder: Arc<Forwarder>,
+    ) -> Self {
+        let meters = Meters::new(&listener.config.name, &destination.name);
+        Self {
+            listener,
+            destination,
+            consumer,
+            forwarder,
+            meters,
+        }
+    }
+
+    /// Handles one record and stores its offset for commit once it is done with: handled,
+    /// or forwarded and acknowledged. An interrupted forward stores nothing.
+    pub async fn process(&self, inbound: Inbound) {
+        let span = tracing::info_span!(
+            "record",
+            listener = %self.listener.config.name,
+            topic = %inbound.raw.meta.topic,
+            partition = inbound.raw.meta.partition,
+            offset = inbound.raw.meta.offset,
+            attempt = inbound.raw.meta.attempt,
+        );
+        self.process_in_span(inbound).instrument(span).await
+    }
+
+    async fn process_in_span(&self, inbound: Inbound) {
+        let meta = &inbound.raw.meta;
+        let (topic, partition, offset) = (meta.topic.clone(), meta.partition, meta.offset);
+        let done = match self.destination.kind {
+            DestinationKind::Dlt => self.dead_letter(&inbound).await,
+            _ => self.retryable(&inbound).await,
+        };
+        if done.is_ok() {
+            if let Err(error) = self.consumer.store_offset(&topic, partition, offset + 1) {
+                tracing::debug!(%error, "offset not stored (partition revoked?)");
+            }
+        }
+    }
+
+    async fn call(&self, handler: HandlerFn, raw: &RawRecord) -> Result<(), HandlerError> {
+        let started = Instant::now();
+        let result = AssertUnwindSafe(handler(raw))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Err(HandlerError::Panicked(panic_message(&*panic))));
+        self.meters.latency.record(started.elapsed());
+        result
+    }
+
+    /// A record of the main topic or a retry topic.
+    async fn retryable(&self, inbound: &Inbound) -> Result<(), Interrupted> {
+        let raw = &inbound.raw;
+        let is_main = self.destination.kind == DestinationKind::Main;
+        let attempt = if is_main { 1 } else { raw.meta.attempt };
+        let result = match &inbound.state {
+            Err(bad_header) if !is_main => Err(HandlerError::Decode(DecodeError::Header(
+                bad_header.clone(),
+            ))),
+            _ => self.call(self.listener.handler, raw).await,
+        };
+        let now = now_ms();
+        let original_timestamp_ms = if is_main {
+            raw.meta.timestamp_ms.unwrap_or(now)
+        } else {
+            inbound.original_timestamp_ms(now)
+        };
+        let policy = &self.listener.config.policy;
+        let failure = result.as_ref().err().map(|error| Failure {
+            attempt,
+            original_timestamp_ms,
+            now_ms: now,
+            class: policy.errors.classify(error),
+            jitter_sample: rand::random(),
+        });
+        let error = match result {
+            Ok(()) => None,
+            Err(error) => Some(error),
+        };
+        let forward = |topic: &str, attempts: u32, due_ms: Option<i64>| {
+            let exception = error
+                .as_ref()
+                .map(|e| e.exception(&policy.errors))
+                .unwrap_or_default();
+            let headers =
+                self.forward_headers(raw, &exception, original_timestamp_ms, attempts, due_ms);
+            let topic = topic.to_owned();
+            async move { self.forwarder.send(raw, &topic, &headers).await }
+        };
+        match decide(policy, &self.listener.config.topics, failure) {
+            Decision::Done => {
+                self.meters.handled.increment(1);
+                tracing::debug!("handled");
+            }
+            Decision::Retry {
+                topic,
+                next_attempt,
+                due_ms,
+            } => {
+                forward(&topic.name, next_attempt, Some(due_ms)).await?;
+                self.meters.retried.increment(1);
+                tracing::info!(to = %topic.name, due_in_ms = due_ms - now, error = %error_text(&error), "retrying");
+            }
+            Decision::DeadLetter { topic, reason } => {
+                forward(&topic.name, attempt, None).await?;
+                self.meters.dead_lettered.increment(1);
+                tracing::warn!(to = %topic.name, %reason, error = %error_text(&error), "dead-lettered");
+            }
+            Decision::Drop { reason } => {
+                self.meters.dropped.increment(1);
+                tracing::warn!(%reason, error = %error_text(&error), "dropped: no dead-letter topic (dlt = \"none\")");
+            }
+        }
+        Ok(())
+    }
+
+    /// A record of the DLT.
+    async fn dead_letter(&self, inbound: &Inbound) -> Result<(), Interrupted> {
+        let raw = &inbound.raw;
+        let Some((dlt_handler_name, handler)) = self.listener.dlt_handler else {
+            self.meters.handled.increment(1);
+            let message = raw
+                .meta
+                .headers
+                .get_str(retry_core::headers::EXCEPTION_MESSAGE)
+                .unwrap_or("");
+            tracing::warn!(reason = %message, "dead letter (no #[dlt_handler]; committed)");
+            return Ok(());
+        };
+        let error = match self.call(handler, raw).await {
+            Ok(()) => {
+                self.meters.handled.increment(1);
+                tracing::debug!(handler = dlt_handler_name, "dead letter handled");
+                return Ok(());
+            }
+            Err(error) => error,
+        };
+        let policy = &self.listener.config.policy;
+        match policy.dlt.on_handler_failure() {
+            DltFailureAction::LogAndCommit => {
+                self.meters.dropped.increment(1);
+                tracing::error!(handler = dlt_handler_name, %error, "DLT handler failed; committed (dlt = \"fail\")");
+                Ok(())
+            }
+            DltFailureAction::Republish => {
+                // Unlike Spring, the re-published record waits one initial backoff delay, so a
+                // DLT handler that keeps failing does not spin.
+                let now = now_ms();
+                let due = now + policy.backoff.initial().as_millis() as i64;
+                let exception = error.exception(&policy.errors);
+                let original_timestamp_ms = inbound.original_timestamp_ms(now);
+                let headers = self.forward_headers(
+                    raw,
+                    &exception,
+                    original_timestamp_ms,
+                    raw.meta.attempt,
+                    Some(due),
+                );
+                self.forwarder
+                    .send(raw, &self.destination.name, &headers)
+                    .await?;
+                self.meters.retried.increment(1);
+                tracing::warn!(handler = dlt_handler_name, %error, "DLT handler failed; re-published to the DLT");
+                Ok(())
+            }
+        }
+    }
+
+    /// `raw`'s headers with the provenance of this hop stamped on them.
+    fn forward_headers(
+        &self,
+        raw: &RawRecord,
+        exception: &ExceptionInfo,
+        original_timestamp_ms: i64,
+        attempts: u32,
+        due_ms: Option<i64>,
+    ) -> Headers {
+        let mut headers = raw.meta.headers.clone();
+        let hop = Hop {
+            topic: &raw.meta.topic,
+            partition: raw.meta.partition,
+            offset: raw.meta.offset,
+            timestamp_ms: raw.meta.timestamp_ms.unwrap_or(original_timestamp_ms),
+            timestamp_type: raw.meta.timestamp_type,
+            group: &self.destination.group,
+            exception,
+            original_timestamp_ms,
+        };
+        stamp_forward(&mut headers, &hop, attempts, due_ms);
+        headers
+    }
+
+    /// The topic this processor handles.
+    pub fn topic(&self) -> &str {
+        &self.destination.name
+    }
+
+    /// True for retry topics and DLTs, whose records may have to wait for their due time.
+    pub fn holds_delayed_records(&self) -> bool {
+        self.destination.kind != DestinationKind::Main
+    }
+
+    /// How long the record waits before it may be handled, if it is not due yet. Main-topic
+    /// records are always due.
+    pub fn wait_for(&self, inbound: &Inbound) -> Option<Duration> {
+        if !self.holds_delayed_records() {
+            return None;
+        }
+        let wait = inbound.due_ms()? - now_ms();
+        (wait > 0).then(|| Duration::from_millis(wait as u64))
+    }
+}
+
+fn error_text(error: &Option<HandlerError>) -> String {
+    error.as_ref().map(ToString::to_string).unwrap_or_default()
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
+}

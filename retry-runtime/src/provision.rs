@@ -1,0 +1,227 @@
+//! Start-up topic provisioning: create what is missing, say what was created, warn about
+//! partition mismatches.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::types::RDKafkaErrorCode;
+
+use crate::error::StartError;
+use crate::listener::Listener;
+
+/// A topic to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TopicToCreate {
+    pub name: String,
+    pub partitions: i32,
+    /// `None`: the broker's default.
+    pub replication: Option<i16>,
+}
+
+/// What start-up must do about topics.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct TopicWork {
+    pub create: Vec<TopicToCreate>,
+    pub warnings: Vec<String>,
+}
+
+/// Decides what to create given the topics that exist (name → partition count). Partitions
+/// default to the main topic's count when it exists, else the `partitions` setting, else 1.
+pub(crate) fn plan(
+    listeners: &[Arc<Listener>],
+    existing: &HashMap<String, i32>,
+) -> Result<TopicWork, StartError> {
+    let mut work = TopicWork::default();
+    for listener in listeners {
+        let config = &listener.config;
+        let main = config.topics.main();
+        let main_partitions = existing.get(&main.name).copied();
+        let partitions = config.partitions.or(main_partitions).unwrap_or(1);
+        for topic in config.topics.topics() {
+            if let Some(&count) = existing.get(&topic.name) {
+                if topic.name != main.name && count < main_partitions.unwrap_or(0) {
+                    work.warnings.push(format!(
+                        "topic {} has {count} partitions, fewer than the {} of {}; records from the \
+                         higher partitions are forwarded to partitions chosen by key",
+                        topic.name,
+                        main_partitions.unwrap_or(0),
+                        main.name
+                    ));
+                }
+                continue;
+            }
+            if work.create.iter().any(|t| t.name == topic.name) {
+                continue;
+            }
+            if !config.auto_create {
+                return Err(StartError::MissingTopic {
+                    topic: topic.name.clone(),
+                    listener: config.name.clone(),
+                });
+            }
+            work.create.push(TopicToCreate {
+                name: topic.name.clone(),
+                partitions,
+                replication: config.replication,
+            });
+        }
+    }
+    Ok(work)
+}
+
+/// Partition counts of every topic in the cluster.
+pub(crate) async fn existing_topics(
+    admin: &Arc<AdminClient<DefaultClientContext>>,
+    bootstrap: &str,
+    timeout: Duration,
+) -> Result<HashMap<String, i32>, StartError> {
+    let admin = admin.clone();
+    let metadata = tokio::task::spawn_blocking(move || admin.inner().fetch_metadata(None, timeout))
+        .await
+        .expect("metadata task panicked")
+        .map_err(|source| StartError::Unreachable {
+            bootstrap: bootstrap.to_owned(),
+            source,
+        })?;
+    Ok(metadata
+        .topics()
+        .iter()
+        .filter(|t| t.error().is_none())
+        .map(|t| (t.name().to_owned(), t.partitions().len() as i32))
+        .collect())
+}
+
+/// Creates `topics`; one that appeared meanwhile (another instance starting) is fine.
+pub(crate) async fn create(
+    admin: &AdminClient<DefaultClientContext>,
+    topics: &[TopicToCreate],
+    timeout: Duration,
+) -> Result<(), StartError> {
+    if topics.is_empty() {
+        return Ok(());
+    }
+    let new_topics: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|t| {
+            let replication = TopicReplication::Fixed(t.replication.map_or(-1, i32::from));
+            NewTopic::new(&t.name, t.partitions, replication)
+        })
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(timeout));
+    let results = admin
+        .create_topics(&new_topics, &options)
+        .await
+        .map_err(|source| StartError::Admin { source })?;
+    for result in results {
+        match result {
+            Ok(name) => {
+                let t = topics.iter().find(|t| t.name == name);
+                tracing::info!(topic = %name, partitions = t.map_or(0, |t| t.partitions), "created topic");
+            }
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => return Err(StartError::CreateTopic { topic, code }),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use retry_core::registry::HandlerFuture;
+    use retry_core::{ErrorFilter, ListenerConfig, RawRecord, Setting};
+
+    fn ok(_: &RawRecord) -> HandlerFuture<'_> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn listener(settings: &[(Setting, &str)]) -> Arc<Listener> {
+        let config =
+            ListenerConfig::resolve("bill", settings, ErrorFilter::RetryAll, |_| None).unwrap();
+        Arc::new(Listener {
+            config,
+            handler: ok,
+            dlt_handler: None,
+        })
+    }
+
+    fn names(work: &TopicWork) -> Vec<(&str, i32)> {
+        work.create
+            .iter()
+            .map(|t| (t.name.as_str(), t.partitions))
+            .collect()
+    }
+
+    #[test]
+    fn creates_everything_missing_with_the_main_topics_partitions() {
+        let listeners = [listener(&[
+            (Setting::Topic, "orders"),
+            (Setting::Backoff, "1s*2"),
+        ])];
+        let existing = HashMap::from([("orders".to_string(), 6), ("orders-dlt".to_string(), 6)]);
+        let work = plan(&listeners, &existing).unwrap();
+        assert_eq!(
+            names(&work),
+            [("orders-retry-1000", 6), ("orders-retry-2000", 6)]
+        );
+        assert!(work.warnings.is_empty());
+
+        let work = plan(&listeners, &HashMap::new()).unwrap();
+        assert_eq!(
+            names(&work),
+            [
+                ("orders", 1),
+                ("orders-retry-1000", 1),
+                ("orders-retry-2000", 1),
+                ("orders-dlt", 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn partitions_setting_applies_to_new_topics_and_mismatches_warn() {
+        let listeners = [listener(&[
+            (Setting::Topic, "orders"),
+            (Setting::Partitions, "3"),
+            (Setting::Replication, "2"),
+        ])];
+        let existing = HashMap::from([("orders".to_string(), 4), ("orders-retry".to_string(), 2)]);
+        let work = plan(&listeners, &existing).unwrap();
+        assert_eq!(
+            work.create,
+            [TopicToCreate {
+                name: "orders-dlt".into(),
+                partitions: 3,
+                replication: Some(2)
+            }]
+        );
+        assert_eq!(work.warnings.len(), 1);
+        assert!(
+            work.warnings[0]
+                .starts_with("topic orders-retry has 2 partitions, fewer than the 4 of orders"),
+            "{:?}",
+            work.warnings
+        );
+    }
+
+    #[test]
+    fn shared_topics_are_created_once_and_auto_create_false_is_an_error() {
+        let listeners = [
+            listener(&[(Setting::Topic, "orders")]),
+            listener(&[(Setting::Topic, "orders"), (Setting::Group, "audit")]),
+        ];
+        assert_eq!(plan(&listeners, &HashMap::new()).unwrap().create.len(), 3);
+        let strict = [listener(&[
+            (Setting::Topic, "orders"),
+            (Setting::AutoCreate, "false"),
+        ])];
+        let err = plan(&strict, &HashMap::from([("orders".to_string(), 1)])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "topic orders-retry does not exist and listener `bill` has auto_create = false"
+        );
+    }
+}
