@@ -95,7 +95,9 @@ impl Processor {
             _ => self.retryable(&inbound).await,
         };
         if done.is_ok() {
-            if let Err(error) = self.consumer.store_offset(&topic, partition, offset + 1) {
+            // librdkafka's offset store records `offset + 1`, the next record to read:
+            // pass the handled record's own offset.
+            if let Err(error) = self.consumer.store_offset(&topic, partition, offset) {
                 tracing::debug!(%error, "offset not stored (partition revoked?)");
             }
         }

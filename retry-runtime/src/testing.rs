@@ -14,6 +14,7 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -72,6 +73,20 @@ impl TestKafka {
     /// `host:port` of the broker.
     pub fn bootstrap_servers(&self) -> &str {
         &self.bootstrap_servers
+    }
+
+    /// Every topic and its partition count.
+    pub async fn topics(&self) -> anyhow::Result<HashMap<String, i32>> {
+        let admin: AdminClient<DefaultClientContext> = client(&self.bootstrap_servers).create()?;
+        let metadata = tokio::task::spawn_blocking(move || {
+            admin.inner().fetch_metadata(None, Duration::from_secs(10))
+        })
+        .await??;
+        Ok(metadata
+            .topics()
+            .iter()
+            .map(|t| (t.name().to_owned(), t.partitions().len() as i32))
+            .collect())
     }
 
     /// Creates `topic` with `partitions` partitions.

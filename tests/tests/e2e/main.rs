@@ -1,4 +1,7 @@
-//! End-to-end behaviour on a real broker: the embedded one, or `KAFKA_BOOTSTRAP_SERVERS`.
+//! End-to-end behaviour on a real broker: the embedded one (one per test), or the cluster
+//! `KAFKA_BOOTSTRAP_SERVERS` names.
 
+mod errors;
 mod flow;
+mod lifecycle;
 mod support;

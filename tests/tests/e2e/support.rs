@@ -1,9 +1,9 @@
-//! Shared test plumbing: a broker per test, an app per test, and a journal of handler calls.
+//! Shared test plumbing: a broker and an app per test, and a journal of handler calls.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use retry_runtime::core::headers;
+use retry_runtime::core::headers::{self, Provenance};
 use retry_runtime::core::RecordMeta;
 use retry_runtime::testing::{ReadRecord, TestKafka};
 use retry_runtime::{RetryApp, RunningApp};
@@ -11,30 +11,31 @@ use retry_runtime::{RetryApp, RunningApp};
 /// One handler call, as the handler saw it.
 #[derive(Debug, Clone)]
 pub struct Call {
-    pub handler: &'static str,
     pub key: String,
     pub topic: String,
     pub attempt: u32,
     pub at_ms: i64,
     pub due_ms: Option<i64>,
+    pub provenance: Provenance,
 }
 
-static JOURNAL: Mutex<Vec<Call>> = Mutex::new(Vec::new());
+static JOURNAL: Mutex<Vec<(&'static str, Call)>> = Mutex::new(Vec::new());
 
-/// Records a call (handlers call this first).
+/// Records a call; every test handler does this first.
 pub fn record_call(handler: &'static str, meta: &RecordMeta) {
     let due_ms = meta
         .headers
         .get(headers::BACKOFF_TIMESTAMP)
         .and_then(|b| headers::decode_timestamp(headers::BACKOFF_TIMESTAMP, b).ok());
-    JOURNAL.lock().unwrap().push(Call {
-        handler,
+    let call = Call {
         key: meta.key_str().unwrap_or_default().to_owned(),
         topic: meta.topic.clone(),
         attempt: meta.attempt,
         at_ms: now_ms(),
         due_ms,
-    });
+        provenance: Provenance::read(&meta.headers),
+    };
+    JOURNAL.lock().unwrap().push((handler, call));
 }
 
 /// Calls of `handler`, in order.
@@ -43,8 +44,16 @@ pub fn calls(handler: &str) -> Vec<Call> {
         .lock()
         .unwrap()
         .iter()
-        .filter(|c| c.handler == handler)
-        .cloned()
+        .filter(|(h, _)| *h == handler)
+        .map(|(_, c)| c.clone())
+        .collect()
+}
+
+/// Calls of `handler` for `key`.
+pub fn calls_for(handler: &str, key: &str) -> Vec<Call> {
+    calls(handler)
+        .into_iter()
+        .filter(|c| c.key == key)
         .collect()
 }
 
@@ -55,36 +64,110 @@ pub fn now_ms() -> i64 {
         .as_millis() as i64
 }
 
-/// Starts the app with only `listeners`, waits until every consumer has partitions.
-pub async fn start_app(kafka: &TestKafka, listeners: &[&str]) -> RunningApp {
-    start_app_with(kafka, listeners, |_| None).await
+/// A test's broker and its topic naming. On the embedded broker (one per test) names are
+/// used as written; on an external cluster they get a per-run suffix so reruns start clean.
+pub struct Scenario {
+    pub kafka: TestKafka,
+    suffix: String,
 }
 
-/// Like [`start_app`] with `RETRY_*` overrides.
-pub async fn start_app_with(
-    kafka: &TestKafka,
-    listeners: &[&str],
-    env: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
-) -> RunningApp {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_test_writer()
-        .try_init();
-    let app = RetryApp::builder()
-        .bootstrap_servers(kafka.bootstrap_servers())
-        .listeners(listeners.iter().copied())
-        .settings_env(env)
-        .shutdown_grace(Duration::from_secs(5))
-        .start()
-        .await
-        .expect("app starts");
-    tokio::time::timeout(Duration::from_secs(30), app.ready())
-        .await
-        .expect("every consumer gets partitions within 30 s");
-    app
+impl Scenario {
+    pub async fn start() -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "off".into()),
+            )
+            .with_test_writer()
+            .try_init();
+        let suffix = match std::env::var("KAFKA_BOOTSTRAP_SERVERS") {
+            Ok(_) => format!("-{}", now_ms()),
+            Err(_) => String::new(),
+        };
+        Self {
+            kafka: TestKafka::start().await.expect("broker starts"),
+            suffix,
+        }
+    }
+
+    /// The actual name of the topic written `topic` in an attribute.
+    pub fn topic(&self, topic: &str) -> String {
+        format!("{topic}{}", self.suffix)
+    }
+
+    /// Starts the app with only `listeners` (handler name, topic as written) and waits until
+    /// every consumer has partitions.
+    pub async fn start_app(&self, listeners: &[(&str, &str)]) -> RunningApp {
+        self.start_app_with(listeners, &[]).await
+    }
+
+    /// Like [`start_app`](Self::start_app) with extra `RETRY_*` overrides.
+    pub async fn start_app_with(
+        &self,
+        listeners: &[(&str, &str)],
+        overrides: &[(&str, &str)],
+    ) -> RunningApp {
+        let mut env: Vec<(String, String)> = overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if !self.suffix.is_empty() {
+            for (name, topic) in listeners {
+                let upper = name.to_ascii_uppercase();
+                env.push((format!("RETRY_{upper}_TOPIC"), self.topic(topic)));
+                env.push((
+                    format!("RETRY_{upper}_GROUP"),
+                    format!("{name}{}", self.suffix),
+                ));
+            }
+        }
+        let app = RetryApp::builder()
+            .bootstrap_servers(self.kafka.bootstrap_servers())
+            .listeners(listeners.iter().map(|(name, _)| *name))
+            .settings_env(move |var| env.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone()))
+            .shutdown_grace(Duration::from_secs(5))
+            .start()
+            .await
+            .expect("app starts");
+        tokio::time::timeout(Duration::from_secs(30), app.ready())
+            .await
+            .expect("every consumer gets partitions within 30 s");
+        app
+    }
+
+    pub async fn produce(&self, topic: &str, key: &str, value: &str) {
+        self.kafka
+            .produce(&self.topic(topic), Some(key), value.as_bytes())
+            .await
+            .expect("produce");
+    }
+
+    /// Reads `topic` until it holds at least `n` records (or 20 s passed).
+    pub async fn read_n(&self, topic: &str, n: usize) -> Vec<ReadRecord> {
+        let start = Instant::now();
+        loop {
+            let records = self
+                .kafka
+                .read_all(&self.topic(topic))
+                .await
+                .expect("read topic");
+            if records.len() >= n || start.elapsed() > Duration::from_secs(20) {
+                return records;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Records on `topic` now.
+    pub async fn read_all(&self, topic: &str) -> Vec<ReadRecord> {
+        self.kafka
+            .read_all(&self.topic(topic))
+            .await
+            .expect("read topic")
+    }
 }
 
-/// Waits until `condition` holds, polling; panics with `what` after `timeout`.
+/// Waits until `condition` holds; panics naming `what` after `timeout`.
 pub async fn eventually(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
     let start = Instant::now();
     while !condition() {
@@ -93,18 +176,6 @@ pub async fn eventually(what: &str, timeout: Duration, mut condition: impl FnMut
             "timed out after {timeout:?} waiting for: {what}"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Reads `topic` until it holds `n` records (or fails after 20 s).
-pub async fn read_n(kafka: &TestKafka, topic: &str, n: usize) -> Vec<ReadRecord> {
-    let start = Instant::now();
-    loop {
-        let records = kafka.read_all(topic).await.expect("read topic");
-        if records.len() >= n || start.elapsed() > Duration::from_secs(20) {
-            return records;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

@@ -1,0 +1,143 @@
+//! Restarts, graceful shutdown and several instances: nothing lost, nothing redone needlessly.
+
+use std::time::Duration;
+
+use retry_runtime::prelude::*;
+
+use crate::support::*;
+
+/// Fails the first delivery of each record; later deliveries succeed.
+#[retryable_topic(topic = "life-restart", attempts = 3, backoff = "2s")]
+async fn life_restart(rec: Record<Bytes>) -> anyhow::Result<()> {
+    record_call("life_restart", &rec);
+    anyhow::ensure!(rec.attempt > 1, "first delivery fails");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_while_records_wait_in_a_retry_topic_loses_nothing() {
+    let s = Scenario::start().await;
+    let listeners = [("life_restart", "life-restart")];
+    let first = s.start_app(&listeners).await;
+    for i in 0..5 {
+        s.produce("life-restart", &format!("r{i}"), "x").await;
+    }
+    s.read_n("life-restart-retry", 5).await;
+    first.shutdown().await;
+    assert!(
+        (0..5).all(|i| calls_for("life_restart", &format!("r{i}")).len() == 1),
+        "stopped while all five waited"
+    );
+
+    let second = s.start_app(&listeners).await;
+    eventually(
+        "every record handled on its retry",
+        Duration::from_secs(20),
+        || {
+            (0..5).all(|i| {
+                calls_for("life_restart", &format!("r{i}"))
+                    .iter()
+                    .any(|c| c.attempt == 2)
+            })
+        },
+    )
+    .await;
+    second.shutdown().await;
+    assert!(s.read_all("life-restart-dlt").await.is_empty());
+    for i in 0..5 {
+        let attempts: Vec<u32> = calls_for("life_restart", &format!("r{i}"))
+            .iter()
+            .map(|c| c.attempt)
+            .collect();
+        assert_eq!(
+            attempts,
+            [1, 2],
+            "r{i}: failed once, retried once, after the restart"
+        );
+    }
+}
+
+#[retryable_topic(topic = "life-commit")]
+async fn life_commit(rec: Record<Bytes>) -> anyhow::Result<()> {
+    record_call("life_commit", &rec);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_commits_so_a_restart_does_not_redeliver() {
+    let s = Scenario::start().await;
+    let listeners = [("life_commit", "life-commit")];
+    let first = s.start_app(&listeners).await;
+    for i in 0..10 {
+        s.produce("life-commit", &format!("c{i}"), "x").await;
+    }
+    eventually("ten handled", Duration::from_secs(20), || {
+        calls("life_commit").len() >= 10
+    })
+    .await;
+    first.shutdown().await;
+
+    let second = s.start_app(&listeners).await;
+    s.produce("life-commit", "after", "x").await;
+    eventually("the new record handled", Duration::from_secs(20), || {
+        !calls_for("life_commit", "after").is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    second.shutdown().await;
+    assert_eq!(
+        calls("life_commit").len(),
+        11,
+        "nothing handled twice: {:?}",
+        calls("life_commit")
+            .iter()
+            .map(|c| &c.key)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[retryable_topic(topic = "life-shared", attempts = 2, backoff = "100ms")]
+async fn life_shared(rec: Record<Bytes>) -> anyhow::Result<()> {
+    record_call("life_shared", &rec);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_in_one_group_share_the_partitions() {
+    let s = Scenario::start().await;
+    s.kafka
+        .create_topic(&s.topic("life-shared"), 4)
+        .await
+        .unwrap();
+    let listeners = [("life_shared", "life-shared")];
+    let one = s.start_app(&listeners).await;
+    let existing = s.kafka.topics().await.unwrap();
+    assert_eq!(
+        existing.get(&s.topic("life-shared-retry")),
+        Some(&4),
+        "retry topic created with the main topic's partitions"
+    );
+    // `ready` means every consumer of the instance has partitions: with four partitions and
+    // two members, both being ready means the group split them.
+    let two = s.start_app(&listeners).await;
+    tokio::time::timeout(Duration::from_secs(30), one.ready())
+        .await
+        .expect("first instance keeps partitions");
+    for i in 0..40 {
+        s.kafka
+            .produce_to(
+                &s.topic("life-shared"),
+                Some(i % 4),
+                Some(&format!("s{i}")),
+                b"x",
+            )
+            .await
+            .unwrap();
+    }
+    eventually("all forty handled", Duration::from_secs(30), || {
+        (0..40).all(|i| !calls_for("life_shared", &format!("s{i}")).is_empty())
+    })
+    .await;
+    one.shutdown().await;
+    two.shutdown().await;
+}
