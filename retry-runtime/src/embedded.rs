@@ -32,7 +32,11 @@ pub struct EmbeddedKafka {
 impl EmbeddedKafka {
     /// Starts a broker on a free loopback port. It lives as long as this value.
     pub async fn start() -> anyhow::Result<Self> {
-        let port = free_port()?;
+        Self::start_on(free_port()?).await
+    }
+
+    /// Starts a broker on `127.0.0.1:port`.
+    pub async fn start_on(port: u16) -> anyhow::Result<Self> {
         let (started_tx, started_rx) = oneshot::channel();
         let (stop, stopped) = oneshot::channel::<()>();
         std::thread::Builder::new()

@@ -16,7 +16,7 @@ pub enum StartError {
     #[error(transparent)]
     Registry(#[from] RegistryError),
     /// No broker answered.
-    #[error("cannot reach Kafka at {bootstrap} (set KAFKA_BOOTSTRAP_SERVERS): {source}")]
+    #[error("cannot reach Kafka at {bootstrap} (set KAFKA_BOOTSTRAP_SERVERS)")]
     Unreachable {
         /// The bootstrap servers tried.
         bootstrap: String,
@@ -40,12 +40,12 @@ pub enum StartError {
         code: RDKafkaErrorCode,
     },
     /// The admin request failed.
-    #[error("topic creation failed: {source}")]
+    #[error("topic creation failed")]
     Admin {
         /// The client's error.
         source: KafkaError,
     },
     /// A Kafka client could not be created.
-    #[error("could not create a Kafka client: {0}")]
+    #[error("could not create a Kafka client")]
     Client(#[from] KafkaError),
 }

@@ -79,6 +79,7 @@ impl Processor {
         let span = tracing::info_span!(
             "record",
             listener = %self.listener.config.name,
+            key = %String::from_utf8_lossy(inbound.raw.meta.key.as_deref().unwrap_or_default()),
             topic = %inbound.raw.meta.topic,
             partition = inbound.raw.meta.partition,
             offset = inbound.raw.meta.offset,

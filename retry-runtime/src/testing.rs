@@ -48,8 +48,9 @@ pub struct ReadRecord {
 /// A broker for tests: the embedded one, or the cluster `KAFKA_BOOTSTRAP_SERVERS` names.
 pub struct TestKafka {
     bootstrap_servers: String,
-    _embedded: Option<EmbeddedKafka>,
+    // Fields drop in order: the producer before the broker it talks to.
     producer: FutureProducer,
+    _embedded: Option<EmbeddedKafka>,
 }
 
 impl TestKafka {
@@ -65,8 +66,8 @@ impl TestKafka {
         let producer = client(&bootstrap_servers).create()?;
         Ok(Self {
             bootstrap_servers,
-            _embedded: embedded,
             producer,
+            _embedded: embedded,
         })
     }
 
