@@ -139,10 +139,7 @@ impl Processor {
             class: policy.errors.classify(error),
             jitter_sample: rand::random(),
         });
-        let error = match result {
-            Ok(()) => None,
-            Err(error) => Some(error),
-        };
+        let error = result.err();
         let forward = |topic: &str, attempts: u32, due_ms: Option<i64>| {
             let exception = error
                 .as_ref()
