@@ -113,16 +113,18 @@ fn error_filter(krate: &TokenStream, list: Option<&ErrorList>) -> TokenStream {
 
 /// How generated code names the runtime: `retry_runtime` for users, `retry_core` for code
 /// that depends on the core only (this crate's tests), whatever either is renamed to.
+///
+/// Neither crate uses the attributes itself, so "itself" can only mean its doctests or
+/// examples, which name it by its crate name like any user.
 fn runtime_path() -> TokenStream {
     for candidate in ["retry-runtime", "retry-core"] {
-        match crate_name(candidate) {
-            Ok(FoundCrate::Itself) => return quote!(crate),
-            Ok(FoundCrate::Name(name)) => {
-                let ident = Ident::new(&name, Span::call_site());
-                return quote!(::#ident);
-            }
+        let name = match crate_name(candidate) {
+            Ok(FoundCrate::Itself) => candidate.replace('-', "_"),
+            Ok(FoundCrate::Name(name)) => name,
             Err(_) => continue,
-        }
+        };
+        let ident = Ident::new(&name, Span::call_site());
+        return quote!(::#ident);
     }
     quote!(::retry_runtime)
 }

@@ -186,24 +186,18 @@ pub fn header_str<'a>(record: &'a ReadRecord, name: &str) -> &'a str {
         .unwrap_or_else(|| panic!("header {name} missing"))
 }
 
+/// The raw value of header `name`; panics naming it when absent.
+fn header_bytes<'a>(record: &'a ReadRecord, name: &str) -> &'a [u8] {
+    record
+        .headers
+        .get(name)
+        .unwrap_or_else(|| panic!("header {name} missing"))
+}
+
 pub fn header_i32(record: &ReadRecord, name: &'static str) -> i32 {
-    headers::decode_i32(
-        name,
-        record
-            .headers
-            .get(name)
-            .unwrap_or_else(|| panic!("header {name} missing")),
-    )
-    .unwrap()
+    headers::decode_i32(name, header_bytes(record, name)).unwrap()
 }
 
 pub fn header_i64(record: &ReadRecord, name: &'static str) -> i64 {
-    headers::decode_i64(
-        name,
-        record
-            .headers
-            .get(name)
-            .unwrap_or_else(|| panic!("header {name} missing")),
-    )
-    .unwrap()
+    headers::decode_i64(name, header_bytes(record, name)).unwrap()
 }

@@ -1,0 +1,85 @@
+//! The two brokers the benchmarks run on: librdkafka's in-process mock cluster (fast, so the
+//! framework's own overhead shows) and the embedded tansu broker (a real broker's picture).
+
+use std::time::Duration;
+
+use rdkafka::message::OwnedHeaders;
+use rdkafka::mocking::MockCluster;
+use rdkafka::producer::{DefaultProducerContext, FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+use retry_runtime::testing::TestKafka;
+
+/// A broker to benchmark on.
+pub enum Broker {
+    Mock(MockCluster<'static, DefaultProducerContext>),
+    Embedded(TestKafka),
+}
+
+impl Broker {
+    pub async fn start(kind: &str) -> anyhow::Result<Self> {
+        Ok(match kind {
+            "mock" => Self::Mock(MockCluster::new(1)?),
+            _ => Self::Embedded(TestKafka::start().await?),
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Mock(_) => "mock",
+            Self::Embedded(_) => "embedded",
+        }
+    }
+
+    pub fn bootstrap_servers(&self) -> String {
+        match self {
+            Self::Mock(cluster) => cluster.bootstrap_servers(),
+            Self::Embedded(kafka) => kafka.bootstrap_servers().to_owned(),
+        }
+    }
+
+    /// Creates a listener's topics (`topic`, `topic-retry`, `topic-dlt`) up front: the mock
+    /// cluster cannot create topics on request, and the runtime finds them existing.
+    pub async fn create_listener_topics(&self, topic: &str) -> anyhow::Result<()> {
+        for name in [
+            topic.to_owned(),
+            format!("{topic}-retry"),
+            format!("{topic}-dlt"),
+        ] {
+            match self {
+                Self::Mock(cluster) => cluster.create_topic(&name, 1, 1)?,
+                Self::Embedded(kafka) => kafka.create_topic(&name, 1).await?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Produces `n` records keyed `0..n` with a small value, `headers` on each.
+    pub async fn produce(
+        &self,
+        topic: &str,
+        n: usize,
+        headers: Option<OwnedHeaders>,
+    ) -> anyhow::Result<()> {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap_servers())
+            .set("linger.ms", "5")
+            .set("queue.buffering.max.messages", "1000000")
+            .create()?;
+        let keys: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        for chunk in keys.chunks(10_000) {
+            let sends = chunk.iter().map(|key| {
+                let mut record = FutureRecord::<str, [u8]>::to(topic)
+                    .key(key)
+                    .payload(br#"{"item":"bench"}"#);
+                if let Some(headers) = &headers {
+                    record = record.headers(headers.clone());
+                }
+                producer.send(record, Duration::from_secs(30))
+            });
+            for sent in futures::future::join_all(sends).await {
+                sent.map_err(|(e, _)| e)?;
+            }
+        }
+        Ok(())
+    }
+}
