@@ -212,6 +212,35 @@ impl RetryState {
     }
 }
 
+impl RetryState {
+    /// How long the record must still wait at `now_ms` (`None`: it is due). A due time more
+    /// than `longest` away is an error: no retry of this listener waits that long, so the
+    /// header is corrupt or from a badly wrong clock, and waiting would stall the partition.
+    pub fn wait_at(
+        &self,
+        now_ms: i64,
+        longest: std::time::Duration,
+    ) -> Result<Option<std::time::Duration>, HeaderError> {
+        let Some(due) = self.due_ms else {
+            return Ok(None);
+        };
+        let wait = due.saturating_sub(now_ms);
+        if wait <= 0 {
+            return Ok(None);
+        }
+        let wait = std::time::Duration::from_millis(wait as u64);
+        if wait > longest {
+            return Err(HeaderError {
+                header: BACKOFF_TIMESTAMP,
+                reason: format!(
+                    "due in {wait:?}, longer than this listener ever waits ({longest:?})"
+                ),
+            });
+        }
+        Ok(Some(wait))
+    }
+}
+
 /// Where a record came from: the facts stamped on it when it is forwarded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hop<'a> {
@@ -436,6 +465,32 @@ mod tests {
         );
         assert_eq!(p.consumer_group.as_deref(), Some("billing"));
         assert_eq!(p.exception, boom);
+    }
+
+    #[test]
+    fn waits_until_due_but_not_for_an_absurd_due_time() {
+        let state = |due_ms| RetryState {
+            attempt: 2,
+            due_ms,
+            original_timestamp_ms: None,
+        };
+        let longest = std::time::Duration::from_secs(10);
+        assert_eq!(state(None).wait_at(1_000, longest), Ok(None));
+        assert_eq!(
+            state(Some(500)).wait_at(1_000, longest),
+            Ok(None),
+            "overdue: now"
+        );
+        assert_eq!(
+            state(Some(4_000)).wait_at(1_000, longest),
+            Ok(Some(std::time::Duration::from_secs(3)))
+        );
+        let err = state(Some(i64::MAX)).wait_at(1_000, longest).unwrap_err();
+        assert_eq!(err.header, BACKOFF_TIMESTAMP);
+        assert!(
+            err.reason.contains("longer than this listener ever waits"),
+            "{err}"
+        );
     }
 
     #[test]

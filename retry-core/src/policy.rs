@@ -97,6 +97,15 @@ impl RetryPolicy {
     pub fn retries(&self) -> u32 {
         self.attempts - 1
     }
+
+    /// The longest a record of this listener can legitimately wait: its longest delay with
+    /// jitter, plus a minute for clocks that disagree. A due time further away than this is
+    /// not one this listener wrote; honouring it would hold the record's partition.
+    pub fn longest_wait(&self) -> Duration {
+        const CLOCK_SKEW: Duration = Duration::from_secs(60);
+        let longest = self.backoff.delay(self.retries().saturating_sub(1));
+        longest.mul_f64(1.0 + self.backoff.jitter().fraction()) + CLOCK_SKEW
+    }
 }
 
 /// Builder for [`RetryPolicy`]; [`build`](Self::build) validates.
@@ -182,6 +191,29 @@ mod tests {
         assert_eq!(
             (p.suffix, p.dlt),
             (SuffixStrategy::Delay, DltStrategy::AlwaysRetry)
+        );
+    }
+
+    #[test]
+    fn longest_wait_covers_the_chain_jitter_and_clock_skew() {
+        let p = RetryPolicy::builder("t")
+            .attempts(4)
+            .backoff(
+                "1s*2"
+                    .parse::<crate::Backoff>()
+                    .unwrap()
+                    .with_jitter(crate::Jitter::new(0.5).unwrap()),
+            )
+            .build()
+            .unwrap();
+        assert_eq!(p.longest_wait(), Duration::from_secs(4 + 2 + 60));
+        assert_eq!(
+            RetryPolicy::builder("t")
+                .attempts(1)
+                .build()
+                .unwrap()
+                .longest_wait(),
+            Duration::from_secs(61)
         );
     }
 

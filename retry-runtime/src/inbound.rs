@@ -48,10 +48,18 @@ impl Inbound {
         Self { raw, state }
     }
 
-    /// Epoch ms when the record is due; `None` when it is due now (or its headers are bad,
-    /// which is handled, not waited for).
-    pub fn due_ms(&self) -> Option<i64> {
-        self.state.as_ref().ok().and_then(|s| s.due_ms)
+    /// How long the record must still wait (`None`: handle it now). A due time further away
+    /// than `longest` turns the record's state into a header error, handled (dead-lettered)
+    /// at once rather than waited for.
+    pub fn wait(&mut self, longest: std::time::Duration) -> Option<std::time::Duration> {
+        let state = self.state.as_ref().ok()?;
+        match state.wait_at(now_ms(), longest) {
+            Ok(wait) => wait,
+            Err(error) => {
+                self.state = Err(error);
+                None
+            }
+        }
     }
 
     /// Epoch ms of the record on the main topic: the retry header, else its own timestamp.
@@ -121,11 +129,36 @@ mod tests {
             (Some(1_000), TimestampType::LogAppendTime)
         );
         assert_eq!(meta.headers.len(), 3);
-        assert_eq!(inbound.due_ms(), Some(5_000));
+        assert_eq!(inbound.state.as_ref().unwrap().due_ms, Some(5_000));
         assert_eq!(
             inbound.original_timestamp_ms(9),
             1_000,
             "no retry header: the record's own time"
+        );
+    }
+
+    #[test]
+    fn a_due_time_beyond_the_longest_wait_becomes_a_header_error() {
+        let far = now_ms() + 3_600_000;
+        let headers = OwnedHeaders::new().insert(KHeader {
+            key: BACKOFF_TIMESTAMP,
+            value: Some(&encode_i64(far)),
+        });
+        let mut inbound = Inbound::read(&message(headers, Timestamp::NotAvailable));
+        assert_eq!(
+            inbound.wait(std::time::Duration::from_secs(60)),
+            None,
+            "not waited for"
+        );
+        assert!(inbound.state.is_err(), "dead-lettered with the reason");
+        let headers = OwnedHeaders::new().insert(KHeader {
+            key: BACKOFF_TIMESTAMP,
+            value: Some(&encode_i64(far)),
+        });
+        let mut inbound = Inbound::read(&message(headers, Timestamp::NotAvailable));
+        assert!(
+            inbound.wait(std::time::Duration::from_secs(7200)).is_some(),
+            "within the longest wait: waited for"
         );
     }
 
@@ -135,9 +168,15 @@ mod tests {
             key: BACKOFF_TIMESTAMP,
             value: Some(&b"garbage-too-long"[..]),
         });
-        let inbound = Inbound::read(&message(headers, Timestamp::NotAvailable));
+        let mut inbound = Inbound::read(&message(headers, Timestamp::NotAvailable));
         assert!(inbound.state.is_err());
-        assert_eq!((inbound.due_ms(), inbound.raw.meta.attempt), (None, 1));
+        assert_eq!(
+            (
+                inbound.wait(std::time::Duration::MAX),
+                inbound.raw.meta.attempt
+            ),
+            (None, 1)
+        );
         assert_eq!(inbound.original_timestamp_ms(9), 9);
     }
 }

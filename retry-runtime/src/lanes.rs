@@ -151,10 +151,14 @@ async fn run_lane(shared: Arc<Shared>, partition: i32, mut receiver: mpsc::Recei
                 None => return,
             },
         };
-        if queued.generation != shared.consumer.context().generation() {
+        let Queued {
+            mut inbound,
+            generation,
+        } = queued;
+        if generation != shared.consumer.context().generation() {
             continue; // read under an older assignment: the partition's owner reads it again
         }
-        if let Some(wait) = shared.processor.wait_for(&queued.inbound) {
+        if let Some(wait) = shared.processor.wait_for(&mut inbound) {
             tokio::select! {
                 biased;
                 _ = shared.stop.cancelled() => return,
@@ -163,7 +167,7 @@ async fn run_lane(shared: Arc<Shared>, partition: i32, mut receiver: mpsc::Recei
         }
         {
             let _permit = shared.permits.acquire().await.expect("never closed");
-            shared.processor.process(queued.inbound).await;
+            shared.processor.process(inbound).await;
         }
         if receiver.len() <= LANE_CAPACITY / 2 {
             resume_if_throttled(&shared, partition);

@@ -264,13 +264,13 @@ impl Processor {
     }
 
     /// How long the record waits before it may be handled, if it is not due yet. Main-topic
-    /// records are always due.
-    pub fn wait_for(&self, inbound: &Inbound) -> Option<Duration> {
+    /// records are always due; a due time no retry of this listener could have written is a
+    /// header error, dead-lettered at once.
+    pub fn wait_for(&self, inbound: &mut Inbound) -> Option<Duration> {
         if !self.holds_delayed_records() {
             return None;
         }
-        let wait = inbound.due_ms()? - now_ms();
-        (wait > 0).then(|| Duration::from_millis(wait as u64))
+        inbound.wait(self.listener.config.policy.longest_wait())
     }
 }
 
