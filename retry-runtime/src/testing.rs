@@ -71,6 +71,16 @@ impl TestKafka {
         })
     }
 
+    /// Uses the cluster at `bootstrap_servers` (any Kafka-protocol broker, such as
+    /// librdkafka's mock cluster).
+    pub fn connect(bootstrap_servers: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            bootstrap_servers: bootstrap_servers.to_owned(),
+            producer: client(bootstrap_servers).create()?,
+            _embedded: None,
+        })
+    }
+
     /// `host:port` of the broker.
     pub fn bootstrap_servers(&self) -> &str {
         &self.bootstrap_servers

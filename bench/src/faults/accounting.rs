@@ -1,0 +1,86 @@
+//! The accounting every scenario ends with: each key handled (at least once) or dead-lettered.
+
+use std::collections::{BTreeSet, HashMap};
+
+use retry_runtime::testing::ReadRecord;
+
+/// The outcome over a known set of keys.
+#[derive(Debug, Default)]
+pub struct Accounting {
+    pub expected: usize,
+    pub handled: usize,
+    pub dead_lettered: usize,
+    pub lost: Vec<String>,
+    pub duplicates: usize,
+    pub misplaced: Vec<String>,
+}
+
+impl Accounting {
+    /// `handled` records of `fault-handled` (key = order id) and `dlt` records (key = record
+    /// key) against `expected` keys. `should_die(key)` says which keys belong in the DLT.
+    pub fn of(
+        expected: &BTreeSet<String>,
+        handled: &[ReadRecord],
+        dlt: &[ReadRecord],
+        should_die: impl Fn(&str) -> bool,
+    ) -> Self {
+        let key = |r: &ReadRecord| {
+            String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned()
+        };
+        let mut counts: HashMap<String, usize> = HashMap::new();
+        for r in handled.iter().chain(dlt) {
+            *counts.entry(key(r)).or_default() += 1;
+        }
+        let handled_keys: BTreeSet<String> = handled.iter().map(key).collect();
+        let dlt_keys: BTreeSet<String> = dlt.iter().map(key).collect();
+        Self {
+            expected: expected.len(),
+            handled: handled_keys.intersection(expected).count(),
+            dead_lettered: dlt_keys.intersection(expected).count(),
+            lost: expected
+                .iter()
+                .filter(|k| !handled_keys.contains(*k) && !dlt_keys.contains(*k))
+                .cloned()
+                .collect(),
+            duplicates: counts.values().map(|c| c - 1).sum(),
+            misplaced: expected
+                .iter()
+                .filter(|k| {
+                    (should_die(k) && handled_keys.contains(*k))
+                        || (!should_die(k) && dlt_keys.contains(*k))
+                })
+                .cloned()
+                .collect(),
+        }
+    }
+
+    pub fn complete(&self) -> bool {
+        self.lost.is_empty()
+    }
+
+    pub fn print(&self, scenario: &str) {
+        let verdict = if self.lost.is_empty() && self.misplaced.is_empty() {
+            "PASS"
+        } else {
+            "FAIL"
+        };
+        println!(
+            "{scenario:<28} {verdict}  expected {:>5}  handled {:>5}  dead-lettered {:>4}  lost {:>3}  duplicates {:>4}  misplaced {:>3}",
+            self.expected,
+            self.handled,
+            self.dead_lettered,
+            self.lost.len(),
+            self.duplicates,
+            self.misplaced.len()
+        );
+        if !self.lost.is_empty() {
+            println!("    lost: {:?}", &self.lost[..self.lost.len().min(20)]);
+        }
+        if !self.misplaced.is_empty() {
+            println!(
+                "    misplaced: {:?}",
+                &self.misplaced[..self.misplaced.len().min(20)]
+            );
+        }
+    }
+}
