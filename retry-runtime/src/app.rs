@@ -209,21 +209,23 @@ impl RetryAppBuilder {
 
 /// Consumer settings by role. Offsets are stored only after a record is done with and
 /// committed in the background from the store: at-least-once without a commit per record.
-/// Retry and DLT consumers poll more often so a resumed partition is fetched promptly.
+/// Retry and DLT consumers poll more often, so a record forwarded with a short delay arrives
+/// before it is due, and prefetch less, since their lanes hold records already.
 fn consumer_config(
     kafka: &KafkaSettings,
     kind: DestinationKind,
     group: &str,
 ) -> rdkafka::ClientConfig {
-    let fetch_wait = match kind {
-        DestinationKind::Main => "500",
-        DestinationKind::Retry { .. } | DestinationKind::Dlt => "50",
+    let (fetch_wait, prefetch_kib) = match kind {
+        DestinationKind::Main => ("500", "65536"),
+        DestinationKind::Retry { .. } | DestinationKind::Dlt => ("50", "8192"),
     };
     kafka.client_config(
         &[
             ("auto.offset.reset", "earliest"),
             ("auto.commit.interval.ms", "1000"),
             ("fetch.wait.max.ms", fetch_wait),
+            ("queued.max.messages.kbytes", prefetch_kib),
         ],
         &[
             ("group.id", group),

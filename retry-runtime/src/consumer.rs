@@ -9,13 +9,15 @@ use tokio_util::sync::CancellationToken;
 use crate::context::ListenerConsumer;
 use crate::inbound::Inbound;
 use crate::lanes::Lanes;
+use crate::offsets::InOrderOffsets;
 use crate::process::Processor;
 
-/// Where records go: handled in the reading task (a main topic with `concurrency = 1`, the
-/// cheapest path), or queued on per-partition lanes (retry topics and DLTs, whose records
-/// wait for their due time, and any topic with `concurrency > 1`).
+/// Where records go: handled in the reading task, forwards pipelined with offsets stored in
+/// order (a main topic with `concurrency = 1`, the cheapest path), or queued on per-partition
+/// lanes (retry topics and DLTs, whose records wait for their due time, and any topic with
+/// `concurrency > 1`).
 enum Dispatch {
-    Inline(Arc<Processor>),
+    Inline(Arc<Processor>, InOrderOffsets),
     Lanes(Lanes),
 }
 
@@ -27,7 +29,7 @@ pub(crate) async fn consume(
     stop: CancellationToken,
 ) {
     let mut dispatch = if concurrency <= 1 && !processor.holds_delayed_records() {
-        Dispatch::Inline(processor.clone())
+        Dispatch::Inline(processor.clone(), InOrderOffsets::new(consumer.clone()))
     } else {
         Dispatch::Lanes(Lanes::new(
             consumer.clone(),
@@ -36,11 +38,22 @@ pub(crate) async fn consume(
             stop.clone(),
         ))
     };
+    let topic = processor.topic().to_owned();
+    let stopped = stop.cancelled();
+    tokio::pin!(stopped);
     loop {
-        let message = tokio::select! {
-            biased;
-            _ = stop.cancelled() => break,
-            message = consumer.recv() => message,
+        let message = match &mut dispatch {
+            Dispatch::Inline(_, offsets) => tokio::select! {
+                biased;
+                _ = &mut stopped => break,
+                _ = offsets.store_next(&topic) => continue,
+                message = consumer.recv(), if !offsets.full() => message,
+            },
+            Dispatch::Lanes(_) => tokio::select! {
+                biased;
+                _ = &mut stopped => break,
+                message = consumer.recv() => message,
+            },
         };
         let inbound = match message {
             Ok(message) => Inbound::read(&message),
@@ -50,12 +63,19 @@ pub(crate) async fn consume(
             }
         };
         match &mut dispatch {
-            Dispatch::Inline(processor) => processor.process(inbound).await,
+            Dispatch::Inline(processor, offsets) => {
+                let handled = processor.handle(inbound).await;
+                match handled.forward {
+                    None => offsets.done(&topic, handled.partition, handled.offset),
+                    Some(forward) => offsets.forwarding(handled.partition, handled.offset, forward),
+                }
+            }
             Dispatch::Lanes(lanes) => lanes.dispatch(inbound),
         }
     }
-    if let Dispatch::Lanes(lanes) = dispatch {
-        lanes.finish().await;
+    match dispatch {
+        Dispatch::Inline(_, mut offsets) => offsets.drain(&topic).await,
+        Dispatch::Lanes(lanes) => lanes.finish().await,
     }
     drop(processor);
     // The final commit and leaving the group wait on the broker: keep them off the async

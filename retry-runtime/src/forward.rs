@@ -1,6 +1,7 @@
 //! Publishing records to retry topics and the DLT, with the provenance headers.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
@@ -33,6 +34,18 @@ impl Forwarder {
             partitions,
             shutdown,
         }
+    }
+
+    /// [`send`](Self::send) as a future owning its inputs, to run while other records are
+    /// handled.
+    pub fn forward(
+        self: &Arc<Self>,
+        raw: RawRecord,
+        topic: String,
+        headers: Headers,
+    ) -> crate::process::Forward {
+        let this = self.clone();
+        Box::pin(async move { this.send(&raw, &topic, &headers).await })
     }
 
     /// Publishes `raw`'s key and value unchanged with `headers` to `topic`, on the same

@@ -48,6 +48,22 @@ impl Inbound {
         Self { raw, state }
     }
 
+    /// Approximate bytes this record occupies in memory, for bounding queues.
+    pub fn footprint(&self) -> usize {
+        const OVERHEAD: usize = 256;
+        let meta = &self.raw.meta;
+        let headers: usize = meta
+            .headers
+            .iter()
+            .map(|h| h.key.len() + h.value.as_ref().map_or(0, Vec::len) + 48)
+            .sum();
+        OVERHEAD
+            + meta.topic.len()
+            + meta.key.as_ref().map_or(0, Vec::len)
+            + self.raw.value.as_ref().map_or(0, Vec::len)
+            + headers
+    }
+
     /// How long the record must still wait (`None`: handle it now). A due time further away
     /// than `longest` turns the record's state into a header error, handled (dead-lettered)
     /// at once rather than waited for.

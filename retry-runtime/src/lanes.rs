@@ -1,15 +1,18 @@
 //! Per-partition lanes: each partition's records wait for their due time and are handled in
 //! order by a task of their own, so a record that is not due holds back only its partition.
 //!
-//! A lane holds at most [`LANE_CAPACITY`] records. When one is full its partition is paused
-//! and rewound to the first record that did not fit; it resumes once the lane has drained to
-//! half. Memory therefore stays flat however long the backlog on the topic.
+//! A lane holds at most [`LANE_BUDGET`] bytes of records. When one is full its partition is
+//! paused and rewound to the first record that did not fit; it resumes once the lane has
+//! drained to half. Memory therefore stays flat however long the backlog on the topic.
 //!
 //! Why not pause, seek and resume per record (as Spring does)? librdkafka notices a resumed
 //! partition only on its next fetch-loop tick, up to a second later, which would make every
 //! retry up to a second late and limit a backlog to about one record per second per partition.
+//! The same delay applies when a full lane resumes, which is why the budget is generous: a
+//! burst of ordinary size never pauses.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,13 +26,20 @@ use crate::context::ListenerConsumer;
 use crate::inbound::Inbound;
 use crate::process::Processor;
 
-/// Records held per partition.
-pub(crate) const LANE_CAPACITY: usize = 256;
+/// Bytes of records held per partition (as estimated by [`Inbound::footprint`]).
+pub(crate) const LANE_BUDGET: usize = 8 << 20;
 
 /// A record and the rebalance generation it was read in.
 struct Queued {
     inbound: Inbound,
     generation: u64,
+}
+
+/// The reading task's end of a lane.
+struct Lane {
+    sender: mpsc::UnboundedSender<Queued>,
+    /// Bytes queued and not yet handled.
+    held: Arc<AtomicUsize>,
 }
 
 /// What lanes and the reading task share.
@@ -46,7 +56,7 @@ struct Shared {
 /// The lanes of one consumer.
 pub(crate) struct Lanes {
     shared: Arc<Shared>,
-    senders: HashMap<i32, mpsc::Sender<Queued>>,
+    lanes: HashMap<i32, Lane>,
     tasks: Vec<JoinHandle<()>>,
     generation: u64,
 }
@@ -67,7 +77,7 @@ impl Lanes {
                 throttled: Mutex::new(HashMap::new()),
                 stop,
             }),
-            senders: HashMap::new(),
+            lanes: HashMap::new(),
             tasks: Vec::new(),
             generation,
         }
@@ -88,51 +98,54 @@ impl Lanes {
                 return; // fetched before the pause took effect; read again after resume
             }
         }
-        let sender = self.senders.entry(partition).or_insert_with(|| {
-            let (sender, receiver) = mpsc::channel(LANE_CAPACITY);
+        let lane = self.lanes.entry(partition).or_insert_with(|| {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            let held = Arc::new(AtomicUsize::new(0));
             self.tasks.push(tokio::spawn(run_lane(
                 self.shared.clone(),
                 partition,
                 receiver,
+                held.clone(),
             )));
-            sender
+            Lane { sender, held }
         });
-        match sender.try_send(Queued {
+        let size = inbound.footprint();
+        let held = lane.held.load(Ordering::Acquire);
+        if held > 0 && held + size > LANE_BUDGET {
+            let topic = inbound.raw.meta.topic.clone();
+            self.shared
+                .throttled
+                .lock()
+                .expect("lock")
+                .insert(partition, offset);
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition(&topic, partition);
+            if let Err(error) = self.shared.consumer.pause(&tpl) {
+                tracing::warn!(partition, %error, "could not pause a full lane's partition");
+            }
+            // Zero timeout: start the seek without blocking this task.
+            if let Err(error) =
+                self.shared
+                    .consumer
+                    .seek(&topic, partition, Offset::Offset(offset), Duration::ZERO)
+            {
+                tracing::warn!(partition, offset, %error, "could not rewind a full lane's partition");
+            }
+            tracing::debug!(partition, offset, "lane full: partition paused");
+            return;
+        }
+        lane.held.fetch_add(size, Ordering::AcqRel);
+        // A lane task only ends when its sender is dropped or at shutdown.
+        let _ = lane.sender.send(Queued {
             inbound,
             generation,
-        }) {
-            Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(queued)) => {
-                let meta = &queued.inbound.raw.meta;
-                self.shared
-                    .throttled
-                    .lock()
-                    .expect("lock")
-                    .insert(partition, offset);
-                let mut tpl = TopicPartitionList::new();
-                tpl.add_partition(&meta.topic, partition);
-                if let Err(error) = self.shared.consumer.pause(&tpl) {
-                    tracing::warn!(partition, %error, "could not pause a full lane's partition");
-                }
-                // Zero timeout: start the seek without blocking this task.
-                if let Err(error) = self.shared.consumer.seek(
-                    &meta.topic,
-                    partition,
-                    Offset::Offset(offset),
-                    Duration::ZERO,
-                ) {
-                    tracing::warn!(partition, offset, %error, "could not rewind a full lane's partition");
-                }
-                tracing::debug!(partition, offset, "lane full: partition paused");
-            }
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
-        }
+        });
     }
 
     /// Waits for every lane to finish the record it is handling; records still waiting are
     /// left uncommitted, to be read again after restart.
     pub async fn finish(self) {
-        drop(self.senders);
+        drop(self.lanes);
         for task in self.tasks {
             if let Err(error) = task.await {
                 tracing::error!(%error, "lane task failed");
@@ -141,7 +154,12 @@ impl Lanes {
     }
 }
 
-async fn run_lane(shared: Arc<Shared>, partition: i32, mut receiver: mpsc::Receiver<Queued>) {
+async fn run_lane(
+    shared: Arc<Shared>,
+    partition: i32,
+    mut receiver: mpsc::UnboundedReceiver<Queued>,
+    held: Arc<AtomicUsize>,
+) {
     loop {
         let queued = tokio::select! {
             biased;
@@ -155,21 +173,20 @@ async fn run_lane(shared: Arc<Shared>, partition: i32, mut receiver: mpsc::Recei
             mut inbound,
             generation,
         } = queued;
-        if generation != shared.consumer.context().generation() {
-            continue; // read under an older assignment: the partition's owner reads it again
-        }
-        if let Some(wait) = shared.processor.wait_for(&mut inbound) {
-            tokio::select! {
-                biased;
-                _ = shared.stop.cancelled() => return,
-                _ = tokio::time::sleep(wait) => {}
+        let size = inbound.footprint();
+        if generation == shared.consumer.context().generation() {
+            if let Some(wait) = shared.processor.wait_for(&mut inbound) {
+                tokio::select! {
+                    biased;
+                    _ = shared.stop.cancelled() => return,
+                    _ = tokio::time::sleep(wait) => {}
+                }
             }
-        }
-        {
             let _permit = shared.permits.acquire().await.expect("never closed");
             shared.processor.process(inbound).await;
         }
-        if receiver.len() <= LANE_CAPACITY / 2 {
+        // else: read under an older assignment; the partition's owner reads it again.
+        if held.fetch_sub(size, Ordering::AcqRel) - size <= LANE_BUDGET / 2 {
             resume_if_throttled(&shared, partition);
         }
     }

@@ -50,6 +50,7 @@ mod inbound;
 mod kafka_config;
 mod lanes;
 mod listener;
+mod offsets;
 mod process;
 mod provision;
 #[cfg(feature = "embedded")]

@@ -6,6 +6,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
 use futures::FutureExt;
 use metrics::{Counter, Histogram};
 use rdkafka::consumer::Consumer;
@@ -47,6 +48,16 @@ impl Meters {
     }
 }
 
+/// A forward in flight: completes when the broker acknowledged the record.
+pub(crate) type Forward = BoxFuture<'static, Result<(), Interrupted>>;
+
+/// A handled record and the forward its offset waits for, if any.
+pub(crate) struct Handled {
+    pub partition: i32,
+    pub offset: i64,
+    pub forward: Option<Forward>,
+}
+
 /// Handles the records of one listener topic.
 pub(crate) struct Processor {
     listener: Arc<Listener>,
@@ -73,34 +84,49 @@ impl Processor {
         }
     }
 
-    /// Handles one record and stores its offset for commit once it is done with: handled,
-    /// or forwarded and acknowledged. An interrupted forward stores nothing.
+    /// Handles one record and stores its offset once it is done with: handled, or forwarded
+    /// and acknowledged. An interrupted forward stores nothing.
     pub async fn process(&self, inbound: Inbound) {
+        let handled = self.handle(inbound).await;
+        let done = match handled.forward {
+            Some(forward) => forward.await.is_ok(),
+            None => true,
+        };
+        if done {
+            // librdkafka's offset store records `offset + 1`, the next record to read:
+            // pass the handled record's own offset.
+            if let Err(error) = self.consumer.store_offset(
+                &self.destination.name,
+                handled.partition,
+                handled.offset,
+            ) {
+                tracing::debug!(%error, "offset not stored (partition revoked?)");
+            }
+        }
+    }
+
+    /// Calls the handler and decides where the record goes. A forward is returned, not
+    /// awaited: the record's offset may be stored once it completes.
+    pub async fn handle(&self, inbound: Inbound) -> Handled {
+        let meta = &inbound.raw.meta;
         let span = tracing::info_span!(
             "record",
             listener = %self.listener.config.name,
-            key = %String::from_utf8_lossy(inbound.raw.meta.key.as_deref().unwrap_or_default()),
-            topic = %inbound.raw.meta.topic,
-            partition = inbound.raw.meta.partition,
-            offset = inbound.raw.meta.offset,
-            attempt = inbound.raw.meta.attempt,
+            key = %String::from_utf8_lossy(meta.key.as_deref().unwrap_or_default()),
+            topic = %meta.topic,
+            partition = meta.partition,
+            offset = meta.offset,
+            attempt = meta.attempt,
         );
-        self.process_in_span(inbound).instrument(span).await
-    }
-
-    async fn process_in_span(&self, inbound: Inbound) {
-        let meta = &inbound.raw.meta;
-        let (topic, partition, offset) = (meta.topic.clone(), meta.partition, meta.offset);
-        let done = match self.destination.kind {
-            DestinationKind::Dlt => self.dead_letter(&inbound).await,
-            _ => self.retryable(&inbound).await,
+        let (partition, offset) = (meta.partition, meta.offset);
+        let forward = match self.destination.kind {
+            DestinationKind::Dlt => self.dead_letter(inbound).instrument(span.clone()).await,
+            _ => self.retryable(inbound).instrument(span.clone()).await,
         };
-        if done.is_ok() {
-            // librdkafka's offset store records `offset + 1`, the next record to read:
-            // pass the handled record's own offset.
-            if let Err(error) = self.consumer.store_offset(&topic, partition, offset) {
-                tracing::debug!(%error, "offset not stored (partition revoked?)");
-            }
+        Handled {
+            partition,
+            offset,
+            forward: forward.map(|f| Box::pin(f.instrument(span)) as Forward),
         }
     }
 
@@ -115,70 +141,75 @@ impl Processor {
     }
 
     /// A record of the main topic or a retry topic.
-    async fn retryable(&self, inbound: &Inbound) -> Result<(), Interrupted> {
+    async fn retryable(&self, inbound: Inbound) -> Option<Forward> {
         let raw = &inbound.raw;
         let is_main = self.destination.kind == DestinationKind::Main;
-        let attempt = if is_main { 1 } else { raw.meta.attempt };
         let result = match &inbound.state {
             Err(bad_header) if !is_main => Err(HandlerError::Decode(DecodeError::Header(
                 bad_header.clone(),
             ))),
             _ => self.call(self.listener.handler, raw).await,
         };
+        let error = match result {
+            Ok(()) => {
+                self.meters.handled.increment(1);
+                tracing::debug!("handled");
+                return None;
+            }
+            Err(error) => error,
+        };
         let now = now_ms();
+        let attempt = if is_main { 1 } else { raw.meta.attempt };
         let original_timestamp_ms = if is_main {
             raw.meta.timestamp_ms.unwrap_or(now)
         } else {
             inbound.original_timestamp_ms(now)
         };
         let policy = &self.listener.config.policy;
-        let failure = result.as_ref().err().map(|error| Failure {
+        let failure = Failure {
             attempt,
             original_timestamp_ms,
             now_ms: now,
-            class: policy.errors.classify(error),
+            class: policy.errors.classify(&error),
             jitter_sample: rand::random(),
-        });
-        let error = result.err();
-        let forward = |topic: &str, attempts: u32, due_ms: Option<i64>| {
-            let exception = error
-                .as_ref()
-                .map(|e| e.exception(&policy.errors))
-                .unwrap_or_default();
-            let headers =
-                self.forward_headers(raw, &exception, original_timestamp_ms, attempts, due_ms);
-            let topic = topic.to_owned();
-            async move { self.forwarder.send(raw, &topic, &headers).await }
         };
-        match decide(policy, &self.listener.config.topics, failure) {
-            Decision::Done => {
-                self.meters.handled.increment(1);
-                tracing::debug!("handled");
-            }
+        let exception = error.exception(&policy.errors);
+        let (topic, attempts, due_ms) = match decide(
+            policy,
+            &self.listener.config.topics,
+            Some(failure),
+        ) {
+            Decision::Done => return None,
             Decision::Retry {
                 topic,
                 next_attempt,
                 due_ms,
             } => {
-                forward(&topic.name, next_attempt, Some(due_ms)).await?;
                 self.meters.retried.increment(1);
-                tracing::info!(to = %topic.name, due_in_ms = due_ms - now, error = %error_text(&error), "retrying");
+                tracing::info!(to = %topic.name, due_in_ms = due_ms - now, %error, "retrying");
+                (topic, next_attempt, Some(due_ms))
             }
             Decision::DeadLetter { topic, reason } => {
-                forward(&topic.name, attempt, None).await?;
                 self.meters.dead_lettered.increment(1);
-                tracing::warn!(to = %topic.name, %reason, error = %error_text(&error), "dead-lettered");
+                tracing::warn!(to = %topic.name, %reason, %error, "dead-lettered");
+                (topic, attempt, None)
             }
             Decision::Drop { reason } => {
                 self.meters.dropped.increment(1);
-                tracing::warn!(%reason, error = %error_text(&error), "dropped: no dead-letter topic (dlt = \"none\")");
+                tracing::warn!(%reason, %error, "dropped: no dead-letter topic (dlt = \"none\")");
+                return None;
             }
-        }
-        Ok(())
+        };
+        let headers =
+            self.forward_headers(raw, &exception, original_timestamp_ms, attempts, due_ms);
+        Some(
+            self.forwarder
+                .forward(inbound.raw, topic.name.clone(), headers),
+        )
     }
 
     /// A record of the DLT.
-    async fn dead_letter(&self, inbound: &Inbound) -> Result<(), Interrupted> {
+    async fn dead_letter(&self, inbound: Inbound) -> Option<Forward> {
         let raw = &inbound.raw;
         let Some((dlt_handler_name, handler)) = self.listener.dlt_handler else {
             self.meters.handled.increment(1);
@@ -188,13 +219,13 @@ impl Processor {
                 .get_str(retry_core::headers::EXCEPTION_MESSAGE)
                 .unwrap_or("");
             tracing::warn!(reason = %message, "dead letter (no #[dlt_handler]; committed)");
-            return Ok(());
+            return None;
         };
         let error = match self.call(handler, raw).await {
             Ok(()) => {
                 self.meters.handled.increment(1);
                 tracing::debug!(handler = dlt_handler_name, "dead letter handled");
-                return Ok(());
+                return None;
             }
             Err(error) => error,
         };
@@ -203,7 +234,7 @@ impl Processor {
             DltFailureAction::LogAndCommit => {
                 self.meters.dropped.increment(1);
                 tracing::error!(handler = dlt_handler_name, %error, "DLT handler failed; committed (dlt = \"fail\")");
-                Ok(())
+                None
             }
             DltFailureAction::Republish => {
                 // Unlike Spring, the re-published record waits one initial backoff delay, so a
@@ -219,12 +250,12 @@ impl Processor {
                     raw.meta.attempt,
                     Some(due),
                 );
-                self.forwarder
-                    .send(raw, &self.destination.name, &headers)
-                    .await?;
                 self.meters.retried.increment(1);
-                tracing::warn!(handler = dlt_handler_name, %error, "DLT handler failed; re-published to the DLT");
-                Ok(())
+                tracing::warn!(handler = dlt_handler_name, %error, "DLT handler failed; re-publishing to the DLT");
+                Some(
+                    self.forwarder
+                        .forward(inbound.raw, self.destination.name.clone(), headers),
+                )
             }
         }
     }
@@ -272,10 +303,6 @@ impl Processor {
         }
         inbound.wait(self.listener.config.policy.longest_wait())
     }
-}
-
-fn error_text(error: &Option<HandlerError>) -> String {
-    error.as_ref().map(ToString::to_string).unwrap_or_default()
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {

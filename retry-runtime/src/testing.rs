@@ -153,7 +153,11 @@ impl TestKafka {
     }
 
     /// Every record on `topic` from the beginning to the current end, in partition order.
+    ///
+    /// Reads to the high watermarks and then on until the topic has been quiet for 300 ms:
+    /// the embedded broker's watermark can lag behind records written in one batch.
     pub async fn read_all(&self, topic: &str) -> anyhow::Result<Vec<ReadRecord>> {
+        const QUIET: Duration = Duration::from_millis(300);
         let consumer: StreamConsumer = client(&self.bootstrap_servers)
             .set(
                 "group.id",
@@ -163,31 +167,26 @@ impl TestKafka {
             .create()?;
         let timeout = Duration::from_secs(10);
         let metadata = consumer.fetch_metadata(Some(topic), timeout)?;
-        let partitions: Vec<i32> = metadata
+        let mut remaining = 0;
+        let mut assignment = TopicPartitionList::new();
+        for partition in metadata
             .topics()
             .iter()
             .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-            .collect();
-        let mut remaining = 0;
-        let mut assignment = TopicPartitionList::new();
-        for &partition in &partitions {
+        {
             let (low, high) = consumer.fetch_watermarks(topic, partition, timeout)?;
-            if high > low {
-                assignment.add_partition_offset(topic, partition, Offset::Beginning)?;
-                remaining += high - low;
-            }
-        }
-        let mut records = Vec::new();
-        if remaining == 0 {
-            return Ok(records);
+            assignment.add_partition_offset(topic, partition, Offset::Beginning)?;
+            remaining += (high - low).max(0);
         }
         consumer.assign(&assignment)?;
-        while remaining > 0 {
-            let message = tokio::time::timeout(timeout, consumer.recv())
-                .await
-                .with_context(|| {
-                    format!("reading {topic}: {remaining} records did not arrive")
-                })??;
+        let mut records = Vec::new();
+        loop {
+            let wait = if remaining > 0 { timeout } else { QUIET };
+            let message = match tokio::time::timeout(wait, consumer.recv()).await {
+                Ok(message) => message?,
+                Err(_) if remaining <= 0 => break,
+                Err(_) => anyhow::bail!("reading {topic}: {remaining} records did not arrive"),
+            };
             let raw = Inbound::read(&message).raw;
             records.push(ReadRecord {
                 partition: message.partition(),

@@ -26,7 +26,11 @@ async fn a_restart_while_records_wait_in_a_retry_topic_loses_nothing() {
     first.shutdown().await;
     assert!(
         (0..5).all(|i| calls_for("life_restart", &format!("r{i}")).len() == 1),
-        "stopped while all five waited"
+        "stopped while all five waited: {:?}",
+        calls("life_restart")
+            .iter()
+            .map(|c| (&c.key, &c.topic, c.attempt, c.at_ms))
+            .collect::<Vec<_>>()
     );
 
     let second = s.start_app(&listeners).await;
