@@ -29,6 +29,9 @@ struct Cli {
     /// Records through the 1 s retry topic.
     #[arg(long, default_value_t = 10_000)]
     delayed: usize,
+    /// Run only this measurement: happy, mix, delay, memory or startup.
+    #[arg(long)]
+    only: Option<String>,
     /// Where to write the JSON results.
     #[arg(long, default_value = "target/bench-results.json")]
     json: String,
@@ -45,7 +48,7 @@ enum Child {
     },
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Default)]
 struct Results {
     broker: &'static str,
     records: usize,
@@ -68,6 +71,12 @@ struct Results {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     if let Some(Child::MemoryChild { bootstrap, topic }) = &cli.child {
         return scenarios::memory_child(bootstrap, topic).await;
     }
@@ -84,35 +93,50 @@ async fn main() -> anyhow::Result<()> {
         } else {
             cli.records / 5
         };
-        eprintln!("[{kind}] happy path, {records} records");
-        let (raw, framework) = scenarios::happy(&broker, records).await?;
-        eprintln!("[{kind}] 10 % failing once");
-        let mix = scenarios::failure_mix(&broker, records).await?;
-        eprintln!("[{kind}] {} records through a 1 s retry topic", cli.delayed);
-        let precision = scenarios::delay_precision(&broker, cli.delayed).await?;
-        eprintln!("[{kind}] memory with 1k and 100k records waiting");
-        let small = scenarios::memory(&broker, 1_000, "small").await?;
-        let large = scenarios::memory(&broker, 100_000, "large").await?;
-        eprintln!("[{kind}] start-up");
-        let (one, twenty) = scenarios::startup(&broker).await?;
-        all.push(Results {
+        let run = |name: &str| cli.only.as_deref().is_none_or(|only| only == name);
+        let mut r = Results {
             broker: broker.name(),
             records,
-            raw_records_per_s: raw,
-            framework_records_per_s: framework,
-            happy_ratio: framework / raw,
-            mix_main_records_per_s: mix,
-            mix_ratio: mix / framework,
             delayed_records: cli.delayed,
-            early: precision.early,
-            lateness_p50_ms: precision.p50_ms,
-            lateness_p99_ms: precision.p99_ms,
-            lateness_max_ms: precision.max_ms,
-            peak_rss_kib_1k_waiting: small,
-            peak_rss_kib_100k_waiting: large,
-            startup_s_1_listener: one,
-            startup_s_20_listeners: twenty,
-        });
+            ..Results::default()
+        };
+        if run("happy") {
+            eprintln!("[{kind}] happy path, {records} records");
+            (r.raw_records_per_s, r.framework_records_per_s) =
+                scenarios::happy(&broker, records).await?;
+            r.happy_ratio = r.framework_records_per_s / r.raw_records_per_s;
+        }
+        if run("mix") {
+            eprintln!("[{kind}] 10 % failing once");
+            r.mix_main_records_per_s = scenarios::failure_mix(&broker, records).await?;
+            r.mix_ratio = r.mix_main_records_per_s / r.framework_records_per_s;
+        }
+        if run("delay") {
+            eprintln!("[{kind}] {} records through a 1 s retry topic", cli.delayed);
+            let precision = scenarios::delay_precision(&broker, cli.delayed).await?;
+            (
+                r.early,
+                r.lateness_p50_ms,
+                r.lateness_p99_ms,
+                r.lateness_max_ms,
+            ) = (
+                precision.early,
+                precision.p50_ms,
+                precision.p99_ms,
+                precision.max_ms,
+            );
+        }
+        if run("memory") {
+            eprintln!("[{kind}] memory with 1k and 100k records waiting");
+            r.peak_rss_kib_1k_waiting = scenarios::memory(&broker, 1_000, "small").await?;
+            r.peak_rss_kib_100k_waiting = scenarios::memory(&broker, 100_000, "large").await?;
+        }
+        if run("startup") {
+            eprintln!("[{kind}] start-up");
+            (r.startup_s_1_listener, r.startup_s_20_listeners) =
+                scenarios::startup(&broker).await?;
+        }
+        all.push(r);
     }
     print_table(&all);
     std::fs::write(&cli.json, serde_json::to_string_pretty(&all)?)?;

@@ -70,7 +70,7 @@ pub(crate) async fn consume(
                     Some(forward) => offsets.forwarding(handled.partition, handled.offset, forward),
                 }
             }
-            Dispatch::Lanes(lanes) => lanes.dispatch(inbound),
+            Dispatch::Lanes(lanes) => lanes.dispatch(inbound).await,
         }
     }
     match dispatch {

@@ -1,24 +1,23 @@
 //! Per-partition lanes: each partition's records wait for their due time and are handled in
 //! order by a task of their own, so a record that is not due holds back only its partition.
 //!
-//! A lane holds at most [`LANE_BUDGET`] bytes of records. When one is full its partition is
-//! paused and rewound to the first record that did not fit; it resumes once the lane has
-//! drained to half. Memory therefore stays flat however long the backlog on the topic.
+//! A lane holds at most [`LANE_BUDGET`] bytes of records: reading waits for room. Memory
+//! therefore stays flat however long the backlog on the topic; a partition whose lane is full
+//! delays the reading of the consumer's other partitions (their records can then only be
+//! late, never early), which takes a backlog of 8 MiB per partition.
 //!
 //! Why not pause, seek and resume per record (as Spring does)? librdkafka notices a resumed
 //! partition only on its next fetch-loop tick, up to a second later, which would make every
 //! retry up to a second late and limit a backlog to about one record per second per partition.
-//! The same delay applies when a full lane resumes, which is why the budget is generous: a
-//! burst of ordinary size never pauses.
+//! Pausing a full lane's partition instead proved unsafe: librdkafka resumed such partitions
+//! past records it had fetched but never delivered, silently skipping them.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
 
 use rdkafka::consumer::Consumer;
-use rdkafka::{Offset, TopicPartitionList};
-use tokio::sync::{mpsc, Semaphore};
+
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -29,17 +28,17 @@ use crate::process::Processor;
 /// Bytes of records held per partition (as estimated by [`Inbound::footprint`]).
 pub(crate) const LANE_BUDGET: usize = 8 << 20;
 
-/// A record and the rebalance generation it was read in.
+/// A record, the rebalance generation it was read in, and its share of the lane's budget.
 struct Queued {
     inbound: Inbound,
     generation: u64,
+    _room: OwnedSemaphorePermit,
 }
 
 /// The reading task's end of a lane.
 struct Lane {
     sender: mpsc::UnboundedSender<Queued>,
-    /// Bytes queued and not yet handled.
-    held: Arc<AtomicUsize>,
+    room: Arc<Semaphore>,
 }
 
 /// What lanes and the reading task share.
@@ -48,8 +47,6 @@ struct Shared {
     processor: Arc<Processor>,
     /// Handler calls in flight at once, across partitions (the `concurrency` setting).
     permits: Semaphore,
-    /// Paused partitions and the offset they resume from.
-    throttled: Mutex<HashMap<i32, i64>>,
     stop: CancellationToken,
 }
 
@@ -58,7 +55,6 @@ pub(crate) struct Lanes {
     shared: Arc<Shared>,
     lanes: HashMap<i32, Lane>,
     tasks: Vec<JoinHandle<()>>,
-    generation: u64,
 }
 
 impl Lanes {
@@ -68,77 +64,42 @@ impl Lanes {
         concurrency: usize,
         stop: CancellationToken,
     ) -> Self {
-        let generation = consumer.context().generation();
         Self {
             shared: Arc::new(Shared {
                 consumer,
                 processor,
                 permits: Semaphore::new(concurrency.max(1)),
-                throttled: Mutex::new(HashMap::new()),
                 stop,
             }),
             lanes: HashMap::new(),
             tasks: Vec::new(),
-            generation,
         }
     }
 
-    /// Queues a record on its partition's lane, or pauses the partition when the lane is full.
-    pub fn dispatch(&mut self, inbound: Inbound) {
+    /// Queues a record on its partition's lane, waiting while the lane is full.
+    pub async fn dispatch(&mut self, inbound: Inbound) {
         let generation = self.shared.consumer.context().generation();
-        if generation != self.generation {
-            // A rebalance resumed every assigned partition and restarted it from the
-            // committed offset: forget the old pauses.
-            self.generation = generation;
-            self.shared.throttled.lock().expect("lock").clear();
-        }
-        let (partition, offset) = (inbound.raw.meta.partition, inbound.raw.meta.offset);
-        if let Some(&from) = self.shared.throttled.lock().expect("lock").get(&partition) {
-            if offset >= from {
-                return; // fetched before the pause took effect; read again after resume
-            }
-        }
+        let partition = inbound.raw.meta.partition;
         let lane = self.lanes.entry(partition).or_insert_with(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
-            let held = Arc::new(AtomicUsize::new(0));
-            self.tasks.push(tokio::spawn(run_lane(
-                self.shared.clone(),
-                partition,
-                receiver,
-                held.clone(),
-            )));
-            Lane { sender, held }
+            self.tasks
+                .push(tokio::spawn(run_lane(self.shared.clone(), receiver)));
+            Lane {
+                sender,
+                room: Arc::new(Semaphore::new(LANE_BUDGET)),
+            }
         });
-        let size = inbound.footprint();
-        let held = lane.held.load(Ordering::Acquire);
-        if held > 0 && held + size > LANE_BUDGET {
-            let topic = inbound.raw.meta.topic.clone();
-            self.shared
-                .throttled
-                .lock()
-                .expect("lock")
-                .insert(partition, offset);
-            let mut tpl = TopicPartitionList::new();
-            tpl.add_partition(&topic, partition);
-            if let Err(error) = self.shared.consumer.pause(&tpl) {
-                tracing::warn!(partition, %error, "could not pause a full lane's partition");
-            }
-            // Zero timeout: start the seek without blocking this task.
-            if let Err(error) =
-                self.shared
-                    .consumer
-                    .seek(&topic, partition, Offset::Offset(offset), Duration::ZERO)
-            {
-                tracing::warn!(partition, offset, %error, "could not rewind a full lane's partition");
-            }
-            tracing::debug!(partition, offset, "lane full: partition paused");
-            return;
-        }
-        lane.held.fetch_add(size, Ordering::AcqRel);
+        // A record larger than the whole budget takes all of it.
+        let size = inbound.footprint().min(LANE_BUDGET) as u32;
+        let room = tokio::select! {
+            room = lane.room.clone().acquire_many_owned(size) => room.expect("never closed"),
+            _ = self.shared.stop.cancelled() => return,
+        };
         // A lane task only ends when its sender is dropped or at shutdown.
         let _ = lane.sender.send(Queued {
             inbound,
             generation,
+            _room: room,
         });
     }
 
@@ -154,12 +115,7 @@ impl Lanes {
     }
 }
 
-async fn run_lane(
-    shared: Arc<Shared>,
-    partition: i32,
-    mut receiver: mpsc::UnboundedReceiver<Queued>,
-    held: Arc<AtomicUsize>,
-) {
+async fn run_lane(shared: Arc<Shared>, mut receiver: mpsc::UnboundedReceiver<Queued>) {
     loop {
         let queued = tokio::select! {
             biased;
@@ -172,33 +128,19 @@ async fn run_lane(
         let Queued {
             mut inbound,
             generation,
+            _room,
         } = queued;
-        let size = inbound.footprint();
-        if generation == shared.consumer.context().generation() {
-            if let Some(wait) = shared.processor.wait_for(&mut inbound) {
-                tokio::select! {
-                    biased;
-                    _ = shared.stop.cancelled() => return,
-                    _ = tokio::time::sleep(wait) => {}
-                }
+        if generation != shared.consumer.context().generation() {
+            continue; // read under an older assignment: the partition's owner reads it again
+        }
+        if let Some(wait) = shared.processor.wait_for(&mut inbound) {
+            tokio::select! {
+                biased;
+                _ = shared.stop.cancelled() => return,
+                _ = tokio::time::sleep(wait) => {}
             }
-            let _permit = shared.permits.acquire().await.expect("never closed");
-            shared.processor.process(inbound).await;
         }
-        // else: read under an older assignment; the partition's owner reads it again.
-        if held.fetch_sub(size, Ordering::AcqRel) - size <= LANE_BUDGET / 2 {
-            resume_if_throttled(&shared, partition);
-        }
-    }
-}
-
-fn resume_if_throttled(shared: &Shared, partition: i32) {
-    let Some(_) = shared.throttled.lock().expect("lock").remove(&partition) else {
-        return;
-    };
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition(shared.processor.topic(), partition);
-    if let Err(error) = shared.consumer.resume(&tpl) {
-        tracing::debug!(partition, %error, "resume of a drained lane's partition");
+        let _permit = shared.permits.acquire().await.expect("never closed");
+        shared.processor.process(inbound).await;
     }
 }
