@@ -2,14 +2,13 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::ClientContext;
 use tokio::sync::watch;
 
-/// Marks the consumer ready on its first assignment, counts rebalances (records read under an
-/// older assignment are dropped, not handled: their partition may belong to another instance
-/// now, which reads them from the committed offset), and resumes every newly assigned
-/// partition so that none stays paused across a rebalance.
+/// Marks the consumer ready on its first assignment and counts rebalances: records read under
+/// an older assignment are dropped, not handled, since their partition may belong to another
+/// instance now, which reads them from the committed offset.
 pub(crate) struct PartitionContext {
     assigned: watch::Sender<bool>,
     generation: AtomicU64,
@@ -42,14 +41,11 @@ impl ConsumerContext for PartitionContext {
         }
     }
 
-    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(partitions) => {
                 self.generation.fetch_add(1, Ordering::AcqRel);
                 if partitions.count() > 0 {
-                    if let Err(error) = consumer.resume(partitions) {
-                        tracing::debug!(%error, "resume after assignment");
-                    }
                     self.assigned.send_replace(true);
                 }
                 tracing::debug!(assigned = partitions.count(), "partitions assigned");

@@ -52,7 +52,7 @@ impl Forwarder {
     /// partition number when `topic` has it (else the partitioner picks by key). Returns only
     /// once the broker acknowledged the record; a failed attempt is retried with backoff
     /// until it succeeds or the app shuts down.
-    pub async fn send(
+    async fn send(
         &self,
         raw: &RawRecord,
         topic: &str,

@@ -15,6 +15,7 @@ use rdkafka::consumer::Consumer;
 
 use crate::context::ListenerConsumer;
 use crate::forward::Interrupted;
+use crate::process::Forward;
 
 /// Forwards in flight at most per consumer; reading pauses beyond it, so memory stays bounded.
 pub(crate) const MAX_IN_FLIGHT: usize = 10_000;
@@ -49,12 +50,7 @@ impl InOrderOffsets {
     }
 
     /// A record whose offset may be stored once `forward` completes.
-    pub fn forwarding(
-        &mut self,
-        partition: i32,
-        offset: i64,
-        forward: BoxFuture<'static, Result<(), Interrupted>>,
-    ) {
+    pub fn forwarding(&mut self, partition: i32, offset: i64, forward: Forward) {
         self.queue
             .push_back(Box::pin(async move { (partition, offset, forward.await) }));
     }
@@ -85,13 +81,17 @@ impl InOrderOffsets {
     }
 
     fn store(&self, topic: &str, partition: i32, offset: i64) {
-        if self.poisoned.contains(&partition) {
-            return;
+        if !self.poisoned.contains(&partition) {
+            store_offset(&self.consumer, topic, partition, offset);
         }
-        // librdkafka's offset store records `offset + 1`, the next record to read: pass the
-        // handled record's own offset.
-        if let Err(error) = self.consumer.store_offset(topic, partition, offset) {
-            tracing::debug!(%error, "offset not stored (partition revoked?)");
-        }
+    }
+}
+
+/// Marks `offset` of `topic`/`partition` handled, for the background commit.
+pub(crate) fn store_offset(consumer: &ListenerConsumer, topic: &str, partition: i32, offset: i64) {
+    // librdkafka's offset store records `offset + 1`, the next record to read: pass the
+    // handled record's own offset.
+    if let Err(error) = consumer.store_offset(topic, partition, offset) {
+        tracing::debug!(%error, "offset not stored (partition revoked?)");
     }
 }

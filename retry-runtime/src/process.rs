@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use metrics::{Counter, Histogram};
-use rdkafka::consumer::Consumer;
 use retry_core::headers::{stamp_forward, Hop};
 use retry_core::registry::HandlerFn;
 use retry_core::{
@@ -22,6 +21,7 @@ use crate::context::ListenerConsumer;
 use crate::forward::{Forwarder, Interrupted};
 use crate::inbound::{now_ms, Inbound};
 use crate::listener::Listener;
+use crate::offsets::store_offset;
 
 /// Counters and the latency histogram of one listener topic, registered once.
 struct Meters {
@@ -93,15 +93,12 @@ impl Processor {
             None => true,
         };
         if done {
-            // librdkafka's offset store records `offset + 1`, the next record to read:
-            // pass the handled record's own offset.
-            if let Err(error) = self.consumer.store_offset(
+            store_offset(
+                &self.consumer,
                 &self.destination.name,
                 handled.partition,
                 handled.offset,
-            ) {
-                tracing::debug!(%error, "offset not stored (partition revoked?)");
-            }
+            );
         }
     }
 
@@ -173,7 +170,6 @@ impl Processor {
             class: policy.errors.classify(&error),
             jitter_sample: rand::random(),
         };
-        let exception = error.exception(&policy.errors);
         let (topic, attempts, due_ms) = match decide(
             policy,
             &self.listener.config.topics,
@@ -200,6 +196,7 @@ impl Processor {
                 return None;
             }
         };
+        let exception = error.exception(&policy.errors);
         let headers =
             self.forward_headers(raw, &exception, original_timestamp_ms, attempts, due_ms);
         Some(
