@@ -24,10 +24,7 @@ use proc_macro2::TokenStream as TokenStream2;
 /// can be overridden at start-up with `RETRY_<FUNCTION>_<ARGUMENT>`.
 #[proc_macro_attribute]
 pub fn retryable_topic(args: TokenStream, item: TokenStream) -> TokenStream {
-    let item = TokenStream2::from(item);
-    expand::listener(args.into(), item.clone())
-        .unwrap_or_else(|error| error_with_item(error, item))
-        .into()
+    attribute(expand::listener, args, item)
 }
 
 /// Handles the dead-letter topic of the `#[retryable_topic]` listener on `topic`.
@@ -38,16 +35,22 @@ pub fn retryable_topic(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_attribute]
 pub fn dlt_handler(args: TokenStream, item: TokenStream) -> TokenStream {
-    let item = TokenStream2::from(item);
-    expand::dlt_handler(args.into(), item.clone())
-        .unwrap_or_else(|error| error_with_item(error, item))
-        .into()
+    attribute(expand::dlt_handler, args, item)
 }
 
-/// The error plus the item as written, so one mistake in the attribute does not cascade into
-/// "unused import" or "function not found" errors elsewhere.
-fn error_with_item(error: syn::Error, item: TokenStream2) -> TokenStream2 {
-    let mut tokens = error.into_compile_error();
-    tokens.extend(item);
-    tokens
+/// Runs `expand`; on error emits the error plus the item as written, so one mistake in the
+/// attribute does not cascade into "unused import" or "function not found" errors elsewhere.
+fn attribute(
+    expand: fn(TokenStream2, TokenStream2) -> syn::Result<TokenStream2>,
+    args: TokenStream,
+    item: TokenStream,
+) -> TokenStream {
+    let item = TokenStream2::from(item);
+    expand(args.into(), item.clone())
+        .unwrap_or_else(|error| {
+            let mut tokens = error.into_compile_error();
+            tokens.extend(item);
+            tokens
+        })
+        .into()
 }
