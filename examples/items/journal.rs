@@ -76,7 +76,7 @@ fn add(meta: &RecordMeta, outcome: Outcome) {
         kept.entries.push(Entry {
             at: kept.started.elapsed(),
             key: meta.key_str().unwrap_or("?").to_owned(),
-            topic: meta.topic.clone(),
+            topic: meta.topic.to_string(),
             attempt: meta.attempt,
             outcome,
         });

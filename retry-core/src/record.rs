@@ -1,6 +1,7 @@
 //! What handlers receive: decoded records and dead letters.
 
 use std::ops::Deref;
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
@@ -89,8 +90,8 @@ pub struct RecordMeta {
     pub key: Option<Vec<u8>>,
     /// The headers, in order.
     pub headers: Headers,
-    /// The topic it was read from.
-    pub topic: String,
+    /// The topic it was read from (shared: every record of a consumer names the same topic).
+    pub topic: Arc<str>,
     /// Its partition.
     pub partition: i32,
     /// Its offset.
@@ -115,8 +116,8 @@ impl RecordMeta {
 /// A record as the runtime read it, before decoding.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RawRecord {
-    /// Everything but the value.
-    pub meta: RecordMeta,
+    /// Everything but the value; shared with the handler's [`Record`] rather than copied.
+    pub meta: Arc<RecordMeta>,
     /// The value (`None` for a tombstone).
     pub value: Option<Vec<u8>>,
 }
@@ -129,13 +130,16 @@ pub struct RawRecord {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record<T> {
     value: T,
-    meta: RecordMeta,
+    meta: Arc<RecordMeta>,
 }
 
 impl<T> Record<T> {
     /// A record with the given value and metadata (useful for calling handlers in tests).
     pub fn new(value: T, meta: RecordMeta) -> Self {
-        Self { value, meta }
+        Self {
+            value,
+            meta: Arc::new(meta),
+        }
     }
 
     /// The decoded value.
@@ -166,7 +170,7 @@ pub struct DeadLetter<T> {
     value: Result<T, DecodeError>,
     raw_value: Option<Vec<u8>>,
     provenance: Provenance,
-    meta: RecordMeta,
+    meta: Arc<RecordMeta>,
 }
 
 impl<T> DeadLetter<T> {
@@ -209,7 +213,7 @@ impl<T: Payload> FromRawRecord for Record<T> {
     fn from_raw(raw: &RawRecord) -> Result<Self, DecodeError> {
         Ok(Self {
             value: T::decode(raw.value.as_deref())?,
-            meta: raw.meta.clone(),
+            meta: Arc::clone(&raw.meta),
         })
     }
 }
@@ -220,7 +224,7 @@ impl<T: Payload> FromRawRecord for DeadLetter<T> {
             value: T::decode(raw.value.as_deref()),
             raw_value: raw.value.clone(),
             provenance: Provenance::read(&raw.meta.headers),
-            meta: raw.meta.clone(),
+            meta: Arc::clone(&raw.meta),
         })
     }
 }
@@ -241,7 +245,8 @@ mod tests {
                 topic: "items".into(),
                 attempt: 2,
                 ..Default::default()
-            },
+            }
+            .into(),
             value: value.map(<[u8]>::to_vec),
         }
     }
@@ -251,7 +256,7 @@ mod tests {
         let rec = Record::<Item>::from_raw(&raw(Some(br#"{"id":"7"}"#))).unwrap();
         assert_eq!(rec.value(), &Item { id: "7".into() });
         assert_eq!(
-            (rec.key_str(), rec.topic.as_str(), rec.attempt),
+            (rec.key_str(), &*rec.topic, rec.attempt),
             (Some("k1"), "items", 2)
         );
 

@@ -111,7 +111,8 @@ fn raw(value: &str) -> RawRecord {
             topic: "update-item".into(),
             attempt: 1,
             ..Default::default()
-        },
+        }
+        .into(),
         value: Some(value.as_bytes().to_vec()),
     }
 }

@@ -38,7 +38,7 @@ pub(crate) async fn consume(
             stop.clone(),
         ))
     };
-    let topic = processor.topic().to_owned();
+    let topic = processor.topic().clone();
     let stopped = stop.cancelled();
     tokio::pin!(stopped);
     loop {
@@ -55,18 +55,19 @@ pub(crate) async fn consume(
                 message = consumer.recv() => message,
             },
         };
-        let inbound = match message {
-            Ok(message) => Inbound::read(&message),
+        let message = match message {
+            Ok(message) => message,
             Err(error) => {
                 tracing::warn!(%error, "consumer error");
                 continue;
             }
         };
+        let inbound = Inbound::read(&message, &topic);
         match &mut dispatch {
             Dispatch::Inline(processor, offsets) => {
                 let handled = processor.handle(inbound).await;
                 match handled.forward {
-                    None => offsets.done(&topic, handled.partition, handled.offset),
+                    None => offsets.done(&message),
                     Some(forward) => offsets.forwarding(handled.partition, handled.offset, forward),
                 }
             }

@@ -60,18 +60,18 @@ impl Forwarder {
     ) -> Result<(), Interrupted> {
         let partition =
             Some(raw.meta.partition).filter(|p| self.partitions.get(topic).is_some_and(|n| p < n));
-        let kafka_headers =
-            headers
-                .iter()
-                .fold(OwnedHeaders::new_with_capacity(headers.len()), |hs, h| {
-                    hs.insert(KafkaHeader {
-                        key: &h.key,
-                        value: h.value.as_deref(),
-                    })
-                });
         let mut pause = Duration::from_millis(100);
         loop {
-            let mut record = FutureRecord::<[u8], [u8]>::to(topic).headers(kafka_headers.clone());
+            let kafka_headers =
+                headers
+                    .iter()
+                    .fold(OwnedHeaders::new_with_capacity(headers.len()), |hs, h| {
+                        hs.insert(KafkaHeader {
+                            key: &h.key,
+                            value: h.value.as_deref(),
+                        })
+                    });
+            let mut record = FutureRecord::<[u8], [u8]>::to(topic).headers(kafka_headers);
             if let Some(key) = raw.meta.key.as_deref() {
                 record = record.key(key);
             }

@@ -1,5 +1,7 @@
 //! Records as read from Kafka, turned into the core model.
 
+use std::sync::Arc;
+
 use rdkafka::message::{Headers as _, Message, Timestamp};
 use retry_core::headers::{HeaderError, RetryState};
 use retry_core::{Header, Headers, RawRecord, RecordMeta, TimestampType};
@@ -13,8 +15,9 @@ pub(crate) struct Inbound {
 }
 
 impl Inbound {
-    /// Copies `message` out of the client's buffers.
-    pub fn read(message: &impl Message) -> Self {
+    /// Copies `message` out of the client's buffers. `topic` is the name the consumer reads,
+    /// shared by its records instead of copied into each.
+    pub fn read(message: &impl Message, topic: &Arc<str>) -> Self {
         let headers: Headers = message
             .headers()
             .map(|hs| {
@@ -32,17 +35,22 @@ impl Inbound {
             Timestamp::CreateTime(ms) => (Some(ms), TimestampType::CreateTime),
             Timestamp::LogAppendTime(ms) => (Some(ms), TimestampType::LogAppendTime),
         };
+        let topic = if **topic == *message.topic() {
+            Arc::clone(topic)
+        } else {
+            message.topic().into()
+        };
         let raw = RawRecord {
-            meta: RecordMeta {
+            meta: Arc::new(RecordMeta {
                 key: message.key().map(<[u8]>::to_vec),
                 headers,
-                topic: message.topic().to_owned(),
+                topic,
                 partition: message.partition(),
                 offset: message.offset(),
                 timestamp_ms,
                 timestamp_type,
                 attempt: state.as_ref().map_or(1, |s| s.attempt),
-            },
+            }),
             value: message.payload().map(<[u8]>::to_vec),
         };
         Self { raw, state }
@@ -102,11 +110,13 @@ mod tests {
     use rdkafka::message::{Header as KHeader, OwnedHeaders, OwnedMessage};
     use retry_core::headers::{encode_i32, encode_i64, ATTEMPTS, BACKOFF_TIMESTAMP};
 
+    const TOPIC: &str = "orders-retry-1000";
+
     fn message(headers: OwnedHeaders, timestamp: Timestamp) -> OwnedMessage {
         OwnedMessage::new(
             Some(b"v".to_vec()),
             Some(b"k".to_vec()),
-            "orders-retry-1000".into(),
+            TOPIC.into(),
             timestamp,
             2,
             40,
@@ -129,15 +139,13 @@ mod tests {
                 key: "null",
                 value: None,
             });
-        let inbound = Inbound::read(&message(headers, Timestamp::LogAppendTime(1_000)));
+        let inbound = Inbound::read(
+            &message(headers, Timestamp::LogAppendTime(1_000)),
+            &TOPIC.into(),
+        );
         let meta = &inbound.raw.meta;
         assert_eq!(
-            (
-                meta.topic.as_str(),
-                meta.partition,
-                meta.offset,
-                meta.attempt
-            ),
+            (&*meta.topic, meta.partition, meta.offset, meta.attempt),
             ("orders-retry-1000", 2, 40, 3)
         );
         assert_eq!(
@@ -160,7 +168,7 @@ mod tests {
             key: BACKOFF_TIMESTAMP,
             value: Some(&encode_i64(far)),
         });
-        let mut inbound = Inbound::read(&message(headers, Timestamp::NotAvailable));
+        let mut inbound = Inbound::read(&message(headers, Timestamp::NotAvailable), &TOPIC.into());
         assert_eq!(
             inbound.wait(std::time::Duration::from_secs(60)),
             None,
@@ -171,7 +179,7 @@ mod tests {
             key: BACKOFF_TIMESTAMP,
             value: Some(&encode_i64(far)),
         });
-        let mut inbound = Inbound::read(&message(headers, Timestamp::NotAvailable));
+        let mut inbound = Inbound::read(&message(headers, Timestamp::NotAvailable), &TOPIC.into());
         assert!(
             inbound.wait(std::time::Duration::from_secs(7200)).is_some(),
             "within the longest wait: waited for"
@@ -184,7 +192,7 @@ mod tests {
             key: BACKOFF_TIMESTAMP,
             value: Some(&b"garbage-too-long"[..]),
         });
-        let mut inbound = Inbound::read(&message(headers, Timestamp::NotAvailable));
+        let mut inbound = Inbound::read(&message(headers, Timestamp::NotAvailable), &TOPIC.into());
         assert!(inbound.state.is_err());
         assert_eq!(
             (

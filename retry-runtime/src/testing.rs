@@ -180,6 +180,7 @@ impl TestKafka {
         }
         consumer.assign(&assignment)?;
         let mut records = Vec::new();
+        let name: std::sync::Arc<str> = topic.into();
         loop {
             let wait = if remaining > 0 { timeout } else { QUIET };
             let message = match tokio::time::timeout(wait, consumer.recv()).await {
@@ -187,14 +188,15 @@ impl TestKafka {
                 Err(_) if remaining <= 0 => break,
                 Err(_) => anyhow::bail!("reading {topic}: {remaining} records did not arrive"),
             };
-            let raw = Inbound::read(&message).raw;
+            let raw = Inbound::read(&message, &name).raw;
+            let meta = std::sync::Arc::unwrap_or_clone(raw.meta);
             records.push(ReadRecord {
                 partition: message.partition(),
                 offset: message.offset(),
-                key: raw.meta.key,
+                key: meta.key,
                 value: raw.value,
-                headers: raw.meta.headers,
-                timestamp_ms: raw.meta.timestamp_ms,
+                headers: meta.headers,
+                timestamp_ms: meta.timestamp_ms,
             });
             remaining -= 1;
         }

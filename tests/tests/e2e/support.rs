@@ -29,7 +29,7 @@ pub fn record_call(handler: &'static str, meta: &RecordMeta) {
         .and_then(|b| headers::decode_timestamp(headers::BACKOFF_TIMESTAMP, b).ok());
     let call = Call {
         key: meta.key_str().unwrap_or_default().to_owned(),
-        topic: meta.topic.clone(),
+        topic: meta.topic.to_string(),
         attempt: meta.attempt,
         at_ms: now_ms(),
         due_ms,
