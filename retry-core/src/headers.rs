@@ -4,6 +4,8 @@
 //! also read in the minimal two's-complement form of Java's `BigInteger.toByteArray()`, which
 //! Spring writes.
 
+use std::borrow::Cow;
+
 use crate::classify::ExceptionInfo;
 use crate::record::TimestampType;
 
@@ -32,11 +34,36 @@ pub const BACKOFF_TIMESTAMP: &str = "retry_topic-backoff-timestamp";
 /// `retry_topic-original-timestamp`: epoch ms of the record on the main topic.
 pub const ORIGINAL_TIMESTAMP_RETRY: &str = "retry_topic-original-timestamp";
 
+/// Every header this crate writes.
+const PROVENANCE: [&str; 12] = [
+    ORIGINAL_TOPIC,
+    ORIGINAL_PARTITION,
+    ORIGINAL_OFFSET,
+    ORIGINAL_TIMESTAMP,
+    ORIGINAL_TIMESTAMP_TYPE,
+    ORIGINAL_CONSUMER_GROUP,
+    EXCEPTION_FQCN,
+    EXCEPTION_MESSAGE,
+    EXCEPTION_STACKTRACE,
+    ATTEMPTS,
+    BACKOFF_TIMESTAMP,
+    ORIGINAL_TIMESTAMP_RETRY,
+];
+
+/// A header name read off the wire: one of ours is borrowed from its constant, so a retry
+/// record's dozen provenance headers cost no allocation for their names.
+pub fn header_name(name: &str) -> Cow<'static, str> {
+    match PROVENANCE.iter().find(|known| **known == name) {
+        Some(known) => Cow::Borrowed(known),
+        None => Cow::Owned(name.to_owned()),
+    }
+}
+
 /// One record header. Kafka allows a header without a value (`None`), distinct from empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
     /// Header name.
-    pub key: String,
+    pub key: Cow<'static, str>,
     /// Header value.
     pub value: Option<Vec<u8>>,
 }
@@ -66,7 +93,7 @@ impl Headers {
     }
 
     /// Adds a header, keeping any of the same name.
-    pub fn push(&mut self, key: impl Into<String>, value: Option<Vec<u8>>) {
+    pub fn push(&mut self, key: impl Into<Cow<'static, str>>, value: Option<Vec<u8>>) {
         self.0.push(Header {
             key: key.into(),
             value,
@@ -74,13 +101,14 @@ impl Headers {
     }
 
     /// Replaces every header named `key` with one holding `value`.
-    pub fn set(&mut self, key: &str, value: Vec<u8>) {
+    pub fn set(&mut self, key: impl Into<Cow<'static, str>>, value: Vec<u8>) {
+        let key = key.into();
         self.0.retain(|h| h.key != key);
         self.push(key, Some(value));
     }
 
     /// Sets `key` only when no header of that name exists.
-    pub fn set_if_absent(&mut self, key: &str, value: impl FnOnce() -> Vec<u8>) {
+    pub fn set_if_absent(&mut self, key: &'static str, value: impl FnOnce() -> Vec<u8>) {
         if !self.0.iter().any(|h| h.key == key) {
             self.push(key, Some(value()));
         }
@@ -348,6 +376,15 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    #[test]
+    fn provenance_names_read_off_the_wire_are_borrowed() {
+        assert!(matches!(
+            header_name(BACKOFF_TIMESTAMP),
+            Cow::Borrowed(BACKOFF_TIMESTAMP)
+        ));
+        assert!(matches!(header_name("trace-id"), Cow::Owned(name) if name == "trace-id"));
+    }
+
     /// Java's `BigInteger.valueOf(v).toByteArray()`: the shortest two's-complement form.
     fn java_minimal(v: i64) -> Vec<u8> {
         let bytes = v.to_be_bytes();
@@ -529,7 +566,7 @@ mod tests {
             names in proptest::collection::vec(prop_oneof![Just(ATTEMPTS), Just(BACKOFF_TIMESTAMP), Just(ORIGINAL_TIMESTAMP_RETRY), Just(ORIGINAL_PARTITION), Just(ORIGINAL_OFFSET), Just(EXCEPTION_MESSAGE)], 0..8),
             values in proptest::collection::vec(proptest::option::of(proptest::collection::vec(any::<u8>(), 0..12)), 8),
         ) {
-            let headers: Headers = names.iter().zip(&values).map(|(k, v)| Header { key: k.to_string(), value: v.clone() }).collect();
+            let headers: Headers = names.iter().zip(&values).map(|(k, v)| Header { key: k.to_string().into(), value: v.clone() }).collect();
             if let Ok(state) = RetryState::read(&headers) {
                 prop_assert!(state.attempt >= 1);
             }

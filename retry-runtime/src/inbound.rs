@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use rdkafka::message::{Headers as _, Message, Timestamp};
-use retry_core::headers::{HeaderError, RetryState};
+use retry_core::headers::{header_name, HeaderError, RetryState};
 use retry_core::{Header, Headers, RawRecord, RecordMeta, TimestampType};
 
 /// A record read from a topic with its retry bookkeeping.
@@ -23,7 +23,7 @@ impl Inbound {
             .map(|hs| {
                 hs.iter()
                     .map(|h| Header {
-                        key: h.key.to_owned(),
+                        key: header_name(h.key),
                         value: h.value.map(<[u8]>::to_vec),
                     })
                     .collect()
