@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use futures::stream::{FuturesOrdered, StreamExt};
 use rdkafka::consumer::Consumer;
+use rdkafka::error::KafkaResult;
 use rdkafka::message::{BorrowedMessage, Message};
 
 use crate::context::ListenerConsumer;
@@ -58,12 +59,8 @@ impl InOrderOffsets {
                 _ => newest.handled_after.push((partition, offset)),
             },
             None if self.poisoned.contains(&partition) => {}
-            None => {
-                // Through the message's own topic handle: no lookup of the topic by name.
-                if let Err(error) = self.consumer.store_offset_from_message(message) {
-                    tracing::debug!(%error, "offset not stored (partition revoked?)");
-                }
-            }
+            // Through the message's own topic handle: no lookup of the topic by name.
+            None => log_unstored(self.consumer.store_offset_from_message(message)),
         }
     }
 
@@ -117,7 +114,13 @@ impl InOrderOffsets {
 pub(crate) fn store_offset(consumer: &ListenerConsumer, topic: &str, partition: i32, offset: i64) {
     // librdkafka's offset store records `offset + 1`, the next record to read: pass the
     // handled record's own offset.
-    if let Err(error) = consumer.store_offset(topic, partition, offset) {
+    log_unstored(consumer.store_offset(topic, partition, offset));
+}
+
+/// An offset librdkafka refused to store: its partition was revoked meanwhile, and the
+/// record is redelivered to the partition's new owner.
+fn log_unstored(stored: KafkaResult<()>) {
+    if let Err(error) = stored {
         tracing::debug!(%error, "offset not stored (partition revoked?)");
     }
 }

@@ -62,8 +62,6 @@ pub(crate) struct Handled {
 pub(crate) struct Processor {
     listener: Arc<Listener>,
     destination: DestinationTopic,
-    /// `destination.name`, shared by the records read from it.
-    topic: Arc<str>,
     consumer: Arc<ListenerConsumer>,
     forwarder: Arc<Forwarder>,
     meters: Meters,
@@ -79,7 +77,6 @@ impl Processor {
         let meters = Meters::new(&listener.config.name, &destination.name);
         Self {
             listener,
-            topic: destination.name.as_str().into(),
             destination,
             consumer,
             forwarder,
@@ -285,8 +282,8 @@ impl Processor {
     }
 
     /// The topic this processor handles.
-    pub fn topic(&self) -> &Arc<str> {
-        &self.topic
+    pub fn topic(&self) -> &str {
+        &self.destination.name
     }
 
     /// True for retry topics and DLTs, whose records may have to wait for their due time.
