@@ -284,7 +284,8 @@ metadata_brokers() {
             exec {fd}>&-
             return 1
         fi
-        bytes+=("$(printf '%d' "'${c}")")
+        printf -v c '%d' "'${c}"
+        bytes+=("${c}")
         if ((i == 3)); then
             size=$(((bytes[0] << 24) | (bytes[1] << 16) | (bytes[2] << 8) | bytes[3]))
             ((size > 12 && size < 1048576)) || {
