@@ -33,6 +33,7 @@ mod decision;
 mod duration;
 pub mod headers;
 mod policy;
+mod progress;
 mod record;
 pub mod registry;
 mod settings;
@@ -44,9 +45,10 @@ pub use decision::{decide, DeadLetterReason, Decision, DltFailureAction, Failure
 pub use duration::{parse_duration, DurationError, MAX_DELAY};
 pub use headers::{Header, Headers};
 pub use policy::{DltStrategy, PolicyError, RetryPolicy, RetryPolicyBuilder, SuffixStrategy};
+pub use progress::PartitionProgress;
 pub use record::{
-    Bytes, DeadLetter, DecodeError, FromRawRecord, Payload, RawRecord, Record, RecordMeta,
-    TimestampType,
+    Bytes, DeadLetter, DeadLetterArgument, DecodeError, FromRawRecord, Payload, RawRecord, Record,
+    RecordMeta, TimestampType,
 };
 pub use settings::{ConfigError, ListenerConfig, Origin, Setting};
 pub use topics::{validate_topic_name, DestinationKind, DestinationTopic, TopicError, TopicPlan};
@@ -55,7 +57,9 @@ pub use topics::{validate_topic_name, DestinationKind, DestinationTopic, TopicEr
 #[doc(hidden)]
 pub mod __private {
     pub use crate::registry::{DltHandlerSpec, HandlerFn, ListenerSpec};
-    pub use crate::{ErrorFilter, ErrorType, FromRawRecord, HandlerError, RawRecord, Setting};
+    pub use crate::{
+        DeadLetterArgument, ErrorFilter, ErrorType, FromRawRecord, HandlerError, RawRecord, Setting,
+    };
     pub use inventory;
 
     /// Turns whatever a handler returned into the framework's result type.

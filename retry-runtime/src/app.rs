@@ -8,7 +8,6 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::Consumer;
 use rdkafka::producer::FutureProducer;
 use retry_core::registry;
-use retry_core::DestinationKind;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -17,7 +16,7 @@ use crate::consumer::consume;
 use crate::context::{ListenerConsumer, PartitionContext};
 use crate::error::StartError;
 use crate::forward::Forwarder;
-use crate::kafka_config::KafkaSettings;
+use crate::kafka_config::{KafkaSettings, Role};
 use crate::listener::{self, Listener};
 use crate::process::Processor;
 use crate::provision;
@@ -50,6 +49,9 @@ impl RetryApp {
             settings_env: Arc::new(|var| std::env::var(var).ok()),
             startup_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
+            instance_id: std::env::var("RETRY_INSTANCE_ID")
+                .ok()
+                .filter(|id| !id.is_empty()),
         }
     }
 }
@@ -62,9 +64,20 @@ pub struct RetryAppBuilder {
     settings_env: SettingsEnv,
     startup_timeout: Duration,
     shutdown_grace: Duration,
+    instance_id: Option<String>,
 }
 
 impl RetryAppBuilder {
+    /// Names this instance for static group membership (Kafka's `group.instance.id`), over
+    /// `RETRY_INSTANCE_ID`: give each replica a stable, unique id (a StatefulSet pod name) and
+    /// a restarted replica takes its partitions back at once, without a rebalance. Its
+    /// partitions then wait for it (up to the session timeout) rather than moving when it
+    /// stops.
+    pub fn instance_id(mut self, id: impl Into<String>) -> Self {
+        self.instance_id = Some(id.into());
+        self
+    }
+
     /// Overrides `KAFKA_BOOTSTRAP_SERVERS`.
     pub fn bootstrap_servers(mut self, servers: impl Into<String>) -> Self {
         self.bootstrap_servers = Some(servers.into());
@@ -115,13 +128,27 @@ impl RetryAppBuilder {
         self
     }
 
-    /// Starts and runs until SIGINT or SIGTERM, then shuts down gracefully.
+    /// Starts and runs until SIGINT or SIGTERM, then shuts down gracefully; a second signal
+    /// during shutdown exits at once (uncommitted records are redelivered). Returns an error
+    /// when a consumer failed and the app had to stop.
     pub async fn run(self) -> anyhow::Result<()> {
         let app = self.start().await?;
-        shutdown_signal().await;
+        let failure = tokio::select! {
+            _ = shutdown_signal() => None,
+            failure = app.failed() => Some(failure),
+        };
         tracing::info!("shutting down");
-        app.shutdown().await;
-        Ok(())
+        tokio::select! {
+            _ = app.shutdown() => {}
+            _ = shutdown_signal() => {
+                tracing::warn!("second signal: exiting without finishing in-flight records");
+                std::process::exit(130);
+            }
+        }
+        match failure {
+            Some(failure) => Err(anyhow::anyhow!(failure)),
+            None => Ok(()),
+        }
     }
 
     /// Resolves the listeners, connects, creates missing topics and starts one consumer per
@@ -134,6 +161,7 @@ impl RetryAppBuilder {
         for (property, value) in &self.properties {
             kafka.set_checked(property, value)?;
         }
+        kafka.check_pinned()?;
         let listeners: Vec<Arc<Listener>> = listener::resolve(
             registry::listeners(),
             registry::dlt_handlers(),
@@ -145,7 +173,7 @@ impl RetryAppBuilder {
         .collect();
 
         let admin: Arc<AdminClient<DefaultClientContext>> =
-            Arc::new(kafka.client_config(&[], &[]).create()?);
+            Arc::new(kafka.client_config(Role::Admin).create()?);
         let existing =
             provision::existing_topics(&admin, kafka.bootstrap_servers(), self.startup_timeout)
                 .await?;
@@ -159,35 +187,48 @@ impl RetryAppBuilder {
 
         let stop = CancellationToken::new();
         let abort = CancellationToken::new();
-        let producer: FutureProducer = kafka
-            .client_config(&[("acks", "all"), ("linger.ms", "1")], &[])
-            .create()?;
+        let producer: FutureProducer = kafka.client_config(Role::Producer).create()?;
         let forwarder = Arc::new(Forwarder::new(producer, partitions, abort.clone()));
+        let (failure, failed) = watch::channel(None);
 
         let mut tasks = Vec::new();
         let mut ready = Vec::new();
         let mut topics = Vec::new();
         for listener in &listeners {
             for destination in listener.config.topics.topics() {
-                let (context, assigned) = PartitionContext::new();
-                let consumer = Arc::new(
-                    consumer_config(&kafka, destination.kind, &destination.group)
-                        .create_with_context::<_, ListenerConsumer>(context)?,
-                );
+                let (context, events) = PartitionContext::new();
+                let mut config = kafka.client_config(Role::consuming(destination.kind));
+                config.set("group.id", &destination.group);
+                if let Some(instance) = &self.instance_id {
+                    // Static membership: a restarted instance takes its partitions back at
+                    // once instead of waiting for the session timeout.
+                    config.set("group.instance.id", instance);
+                }
+                let consumer =
+                    Arc::new(config.create_with_context::<_, ListenerConsumer>(context)?);
+                PartitionContext::attach(&consumer);
                 consumer.subscribe(&[&destination.name])?;
                 let processor = Arc::new(Processor::new(
                     listener.clone(),
                     destination.clone(),
-                    consumer.clone(),
                     forwarder.clone(),
                 ));
-                tasks.push(tokio::spawn(consume(
+                let consumed = consume(
                     consumer,
                     processor,
                     listener.config.concurrency,
+                    events.assignments,
                     stop.clone(),
-                )));
-                ready.push(assigned);
+                    abort.clone(),
+                );
+                let failure = failure.clone();
+                tasks.push(tokio::spawn(async move {
+                    if let Err(error) = consumed.await {
+                        tracing::error!(%error, "consumer failed; stopping the app");
+                        failure.send_replace(Some(error.to_string()));
+                    }
+                }));
+                ready.push(events.ready);
                 topics.push(destination.name.clone());
             }
         }
@@ -202,37 +243,10 @@ impl RetryAppBuilder {
             tasks,
             ready,
             topics,
+            failed,
             shutdown_grace: self.shutdown_grace,
         })
     }
-}
-
-/// Consumer settings by role. Offsets are stored only after a record is done with and
-/// committed in the background from the store: at-least-once without a commit per record.
-/// Retry and DLT consumers poll more often, so a record forwarded with a short delay arrives
-/// before it is due, and prefetch less, since their lanes hold records already.
-fn consumer_config(
-    kafka: &KafkaSettings,
-    kind: DestinationKind,
-    group: &str,
-) -> rdkafka::ClientConfig {
-    let (fetch_wait, prefetch_kib) = match kind {
-        DestinationKind::Main => ("500", "65536"),
-        DestinationKind::Retry { .. } | DestinationKind::Dlt => ("50", "8192"),
-    };
-    kafka.client_config(
-        &[
-            ("auto.offset.reset", "earliest"),
-            ("auto.commit.interval.ms", "1000"),
-            ("fetch.wait.max.ms", fetch_wait),
-            ("queued.max.messages.kbytes", prefetch_kib),
-        ],
-        &[
-            ("group.id", group),
-            ("enable.auto.commit", "true"),
-            ("enable.auto.offset.store", "false"),
-        ],
-    )
 }
 
 /// A started app; dropping it without [`shutdown`](Self::shutdown) stops nothing.
@@ -242,10 +256,23 @@ pub struct RunningApp {
     tasks: Vec<JoinHandle<()>>,
     ready: Vec<watch::Receiver<bool>>,
     topics: Vec<String>,
+    failed: watch::Receiver<Option<String>>,
     shutdown_grace: Duration,
 }
 
 impl RunningApp {
+    /// Resolves when the app stopped on its own: a consumer failed in a way it cannot
+    /// recover from (the error says which). [`run`] then exits with that error.
+    pub async fn failed(&self) -> String {
+        let mut failed = self.failed.clone();
+        let failure = match failed.wait_for(Option::is_some).await {
+            Ok(failure) => failure.clone().unwrap_or_default(),
+            // Every consumer task ended without failing: nothing will fail any more.
+            Err(_) => return std::future::pending().await,
+        };
+        failure
+    }
+
     /// Resolves once every consumer has partitions assigned.
     pub async fn ready(&self) {
         for assigned in &self.ready {

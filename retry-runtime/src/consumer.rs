@@ -1,90 +1,127 @@
-//! One consumer per listener topic: read records and hand them to the processor, in
-//! partition order.
+//! One consumer per listener topic: serve its group membership and start a task for each
+//! partition assigned to it.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::message::Message;
+use tokio::sync::{mpsc, Semaphore};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::context::ListenerConsumer;
-use crate::inbound::Inbound;
-use crate::lanes::Lanes;
-use crate::offsets::InOrderOffsets;
+use crate::context::{Assigned, ListenerConsumer, PartitionQueue};
+use crate::partition::{run_partition, Partitions};
 use crate::process::Processor;
 
-/// Where records go: handled in the reading task, forwards pipelined with offsets stored in
-/// order (a main topic with `concurrency = 1`, the cheapest path), or queued on per-partition
-/// lanes (retry topics and DLTs, whose records wait for their due time, and any topic with
-/// `concurrency > 1`).
-enum Dispatch {
-    Inline(Arc<Processor>, InOrderOffsets),
-    Lanes(Lanes),
+/// How often the main queue is polled even when it has nothing to say: librdkafka counts
+/// `max.poll.interval.ms` from the last poll, so a consumer whose partitions all wait must
+/// still poll to stay in its group.
+const KEEP_POLLING: Duration = Duration::from_secs(1);
+
+/// Why a consumer stopped on its own, taking the app down.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConsumerFailed {
+    /// A partition task panicked: its partition would never be read again.
+    #[error("a partition task of topic {topic} failed: {reason}")]
+    PartitionTask {
+        /// The topic.
+        topic: String,
+        /// The panic.
+        reason: String,
+    },
+    /// librdkafka gave no queue of its own for an assigned partition.
+    #[error("no queue could be split for {topic} [{partition}]")]
+    NoPartitionQueue {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+    },
+    /// A record arrived on the consumer's main queue, where none may arrive (every
+    /// partition is read from a queue of its own).
+    #[error(
+        "record of {topic} [{partition}] at offset {offset} arrived outside its partition queue"
+    )]
+    StrayRecord {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The offset.
+        offset: i64,
+    },
 }
 
-/// Consumes until `stop`, then finishes in-flight records and commits what was done.
+/// Consumes until `stop`, then lets partition tasks finish their in-flight records and
+/// commits what was done.
 pub(crate) async fn consume(
     consumer: Arc<ListenerConsumer>,
     processor: Arc<Processor>,
     concurrency: usize,
+    mut assignments: mpsc::UnboundedReceiver<Assigned>,
     stop: CancellationToken,
-) {
-    let mut dispatch = if concurrency <= 1 && !processor.holds_delayed_records() {
-        Dispatch::Inline(processor.clone(), InOrderOffsets::new(consumer.clone()))
-    } else {
-        Dispatch::Lanes(Lanes::new(
-            consumer.clone(),
-            processor.clone(),
-            concurrency,
-            stop.clone(),
-        ))
-    };
-    // Shared by every record this consumer reads, instead of a copy in each.
+    abort: CancellationToken,
+) -> Result<(), ConsumerFailed> {
     let topic: Arc<str> = processor.topic().into();
-    let stopped = stop.cancelled();
-    tokio::pin!(stopped);
-    loop {
-        let message = match &mut dispatch {
-            Dispatch::Inline(_, offsets) => tokio::select! {
-                biased;
-                _ = &mut stopped => break,
-                _ = offsets.store_next(&topic) => continue,
-                message = consumer.recv(), if !offsets.full() => message,
-            },
-            Dispatch::Lanes(_) => tokio::select! {
-                biased;
-                _ = &mut stopped => break,
-                message = consumer.recv() => message,
-            },
-        };
-        let message = match message {
-            Ok(message) => message,
-            Err(error) => {
-                tracing::warn!(%error, "consumer error");
-                continue;
+    let shared = Arc::new(Partitions {
+        consumer: consumer.clone(),
+        processor,
+        permits: Semaphore::new(concurrency.max(1)),
+        stop: stop.clone(),
+        abort,
+        topic: topic.clone(),
+    });
+    let mut queues: HashMap<i32, Arc<PartitionQueue>> = HashMap::new();
+    let mut tasks = JoinSet::new();
+    let mut keep_polling = tokio::time::interval(KEEP_POLLING);
+    let outcome = loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => break Ok(()),
+            Some(assigned) = assignments.recv() => {
+                let queue = match assigned.queue {
+                    Some(queue) => queues.entry(assigned.partition).insert_entry(Arc::new(queue)).get().clone(),
+                    None => match queues.get(&assigned.partition) {
+                        Some(queue) => queue.clone(),
+                        None => break Err(ConsumerFailed::NoPartitionQueue { topic: topic.to_string(), partition: assigned.partition }),
+                    },
+                };
+                tasks.spawn(run_partition(shared.clone(), queue, assigned.partition, assigned.owned));
             }
-        };
-        let inbound = Inbound::read(&message, &topic);
-        match &mut dispatch {
-            Dispatch::Inline(processor, offsets) => {
-                let handled = processor.handle(inbound).await;
-                match handled.forward {
-                    None => offsets.done(&message),
-                    Some(forward) => offsets.forwarding(handled.partition, handled.offset, forward),
+            Some(joined) = tasks.join_next() => {
+                if let Err(error) = joined {
+                    break Err(ConsumerFailed::PartitionTask { topic: topic.to_string(), reason: error.to_string() });
                 }
             }
-            Dispatch::Lanes(lanes) => lanes.dispatch(inbound).await,
+            message = consumer.recv() => match message {
+                Ok(message) => break Err(ConsumerFailed::StrayRecord {
+                    topic: message.topic().to_owned(),
+                    partition: message.partition(),
+                    offset: message.offset(),
+                }),
+                Err(error) => tracing::warn!(%topic, %error, "consumer error"),
+            },
+            _ = keep_polling.tick() => {}
+        }
+    };
+    if outcome.is_err() {
+        stop.cancel();
+    }
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(error) = joined {
+            tracing::error!(%topic, %error, "partition task failed during shutdown");
         }
     }
-    match dispatch {
-        Dispatch::Inline(_, mut offsets) => offsets.drain(&topic).await,
-        Dispatch::Lanes(lanes) => lanes.finish().await,
-    }
-    drop(processor);
+    drop(queues);
+    drop(shared);
     // The final commit and leaving the group wait on the broker: keep them off the async
     // workers, which may be serving that very broker (the embedded one) or other consumers.
     if let Err(error) = tokio::task::spawn_blocking(move || close(consumer)).await {
         tracing::error!(%error, "closing the consumer failed");
     }
+    outcome
 }
 
 /// Commits the stored offsets and leaves the group (when the last reference drops).

@@ -1,60 +1,159 @@
-//! Consumer callbacks: readiness and rebalance bookkeeping.
+//! Consumer callbacks: each assigned partition gets a queue of its own and an ownership token
+//! that is cancelled the moment the partition is revoked.
+//!
+//! Why per-partition ownership and not one counter per consumer: under cooperative
+//! rebalancing (and KIP-848) a rebalance revokes some partitions and keeps the others
+//! fetching from where they were. Dropping every partition's queued records on any rebalance
+//! would then let later offsets of a kept partition be committed past records that were
+//! dropped: loss. Here only the revoked partition's work stops.
+//!
+//! Why split queues (`rd_kafka_queue_get_partition`): a record waiting for its due time, or a
+//! forward that cannot complete, then holds back only its own partition; librdkafka bounds the
+//! prefetch of each split queue separately, and the main queue, which stays free, is polled
+//! continuously to serve rebalances and keep the member in its group.
+//!
+//! The queue is split *before* the partition is assigned: librdkafka then never forwards the
+//! partition's records to the main queue (the split sets `RD_KAFKA_Q_F_FWD_APP`, which
+//! `fetch_start` respects and nothing clears). A partition's queue is split once per consumer
+//! and reused on every later assignment, because dropping a split queue's handle disables the
+//! wake-up callback of the fetch queue that all handles share.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
-use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance, StreamConsumer};
+use rdkafka::consumer::stream_consumer::StreamPartitionQueue;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::ClientContext;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
 
-/// Marks the consumer ready on its first assignment and counts rebalances: records read under
-/// an older assignment are dropped, not handled, since their partition may belong to another
-/// instance now, which reads them from the committed offset.
+/// The consumer type every listener topic uses.
+pub(crate) type ListenerConsumer = StreamConsumer<PartitionContext>;
+
+/// A partition's own queue of records.
+pub(crate) type PartitionQueue = StreamPartitionQueue<PartitionContext>;
+
+/// A partition assigned to this consumer.
+pub(crate) struct Assigned {
+    /// The partition.
+    pub partition: i32,
+    /// Its queue, when split for the first time (else the one handed out before).
+    pub queue: Option<PartitionQueue>,
+    /// Cancelled when the partition is revoked or lost.
+    pub owned: CancellationToken,
+}
+
+/// Rebalance bookkeeping of one consumer.
 pub(crate) struct PartitionContext {
-    assigned: watch::Sender<bool>,
-    generation: AtomicU64,
+    consumer: OnceLock<Weak<ListenerConsumer>>,
+    ready: watch::Sender<bool>,
+    assignments: mpsc::UnboundedSender<Assigned>,
+    /// The ownership token of every partition held now.
+    owned: Mutex<HashMap<i32, CancellationToken>>,
+    /// Partitions whose queue was split already.
+    split: Mutex<Vec<i32>>,
+}
+
+/// What the consume loop keeps of a context: readiness and new assignments.
+pub(crate) struct ContextEvents {
+    /// Turns true on the first non-empty assignment.
+    pub ready: watch::Receiver<bool>,
+    /// Partitions as they are assigned.
+    pub assignments: mpsc::UnboundedReceiver<Assigned>,
 }
 
 impl PartitionContext {
-    /// A context and a receiver that turns true once partitions are assigned.
-    pub fn new() -> (Self, watch::Receiver<bool>) {
-        let (assigned, ready) = watch::channel(false);
+    /// A context, and the receiving ends of its events.
+    pub fn new() -> (Self, ContextEvents) {
+        let (ready_tx, ready) = watch::channel(false);
+        let (assignments_tx, assignments) = mpsc::unbounded_channel();
         let context = Self {
-            assigned,
-            generation: AtomicU64::new(0),
+            consumer: OnceLock::new(),
+            ready: ready_tx,
+            assignments: assignments_tx,
+            owned: Mutex::default(),
+            split: Mutex::default(),
         };
-        (context, ready)
+        (context, ContextEvents { ready, assignments })
     }
 
-    /// Changes whenever partitions are assigned or revoked.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+    /// Lets the context split partition queues of `consumer`, its own consumer. Must be
+    /// called before the consumer subscribes.
+    pub fn attach(consumer: &Arc<ListenerConsumer>) {
+        let _ = consumer.context().consumer.set(Arc::downgrade(consumer));
+    }
+
+    fn assign(&self, topic: &str, partition: i32) {
+        let queue = {
+            let mut split = self.split.lock().expect("not poisoned");
+            if split.contains(&partition) {
+                None
+            } else {
+                let consumer = self
+                    .consumer
+                    .get()
+                    .and_then(Weak::upgrade)
+                    .expect("attached before subscribing, alive while polled");
+                let queue = consumer.split_partition_queue(topic, partition);
+                if queue.is_some() {
+                    split.push(partition);
+                }
+                queue
+            }
+        };
+        let owned = CancellationToken::new();
+        if let Some(previous) = self
+            .owned
+            .lock()
+            .expect("not poisoned")
+            .insert(partition, owned.clone())
+        {
+            previous.cancel();
+        }
+        // The receiver lives as long as the consume loop, which outlives every poll.
+        let _ = self.assignments.send(Assigned {
+            partition,
+            queue,
+            owned,
+        });
+    }
+
+    fn revoke(&self, partition: i32) {
+        if let Some(owned) = self.owned.lock().expect("not poisoned").remove(&partition) {
+            owned.cancel();
+        }
     }
 }
 
 impl ClientContext for PartitionContext {}
 
 impl ConsumerContext for PartitionContext {
+    /// Runs before librdkafka applies the change: revoked partitions stop being worked on,
+    /// assigned ones get their queue split before any record is fetched for them.
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(partitions) = rebalance {
-            self.generation.fetch_add(1, Ordering::AcqRel);
-            tracing::debug!(revoked = partitions.count(), "partitions revoked");
-        }
-    }
-
-    fn post_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
+            Rebalance::Revoke(partitions) => {
+                for element in partitions.elements() {
+                    self.revoke(element.partition());
+                }
+                tracing::debug!(revoked = partitions.count(), "partitions revoked");
+            }
             Rebalance::Assign(partitions) => {
-                self.generation.fetch_add(1, Ordering::AcqRel);
+                for element in partitions.elements() {
+                    self.assign(element.topic(), element.partition());
+                }
                 if partitions.count() > 0 {
-                    self.assigned.send_replace(true);
+                    self.ready.send_replace(true);
                 }
                 tracing::debug!(assigned = partitions.count(), "partitions assigned");
             }
-            Rebalance::Revoke(_) => {}
-            Rebalance::Error(error) => tracing::warn!(%error, "rebalance error"),
+            Rebalance::Error(error) => {
+                // librdkafka unassigns on a failed rebalance: stop working on everything.
+                tracing::warn!(%error, "rebalance error; dropping the assignment");
+                for (_, owned) in self.owned.lock().expect("not poisoned").drain() {
+                    owned.cancel();
+                }
+            }
         }
     }
 }
-
-/// The consumer type every listener topic uses.
-pub(crate) type ListenerConsumer = StreamConsumer<PartitionContext>;

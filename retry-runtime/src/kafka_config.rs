@@ -5,6 +5,7 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaConfRes;
 use rdkafka::ClientConfig;
+use retry_core::DestinationKind;
 
 /// Where clients connect when nothing says otherwise.
 pub const DEFAULT_BOOTSTRAP_SERVERS: &str = "localhost:9092";
@@ -84,22 +85,174 @@ impl KafkaSettings {
             .map(|(_, v, _)| v.as_str())
     }
 
-    /// A client configuration: `defaults` (which the user's properties override, such as
-    /// `auto.offset.reset`), then the user's properties, then `fixed` (what correctness
-    /// depends on, such as `group.id` and manual offset storing).
-    pub fn client_config(&self, defaults: &[(&str, &str)], fixed: &[(&str, &str)]) -> ClientConfig {
+    /// Fails, naming the variable, when the user set a property whose value the delivery
+    /// guarantee depends on to anything else than the value the app pins.
+    pub fn check_pinned(&self) -> Result<(), KafkaConfigError> {
+        for (property, value, origin) in &self.properties {
+            let property = canonical(property);
+            let Some((_, pinned, why)) = PINNED.iter().find(|(p, _, _)| *p == property) else {
+                continue;
+            };
+            let same = match pinned {
+                Pinned::Value(pinned) => equal_values(value, pinned),
+                Pinned::PerConsumer => false,
+            };
+            if !same {
+                return Err(KafkaConfigError {
+                    origin: origin.clone(),
+                    value: value.clone(),
+                    reason: format!("`{property}` is set by kafka-retry: {why}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The configuration of a client in `role`: the role's defaults, then the user's
+    /// properties, then what the role pins.
+    pub fn client_config(&self, role: Role) -> ClientConfig {
         let mut config = ClientConfig::new();
         config.set_log_level(RDKafkaLogLevel::Warning);
-        for (property, value) in defaults {
-            config.set(*property, *value);
+        let classic_group = self.get("group.protocol") != Some("consumer");
+        for (property, value) in role.defaults() {
+            // KIP-848 moves session timeouts to the broker; the client refuses them.
+            if classic_group || !property.starts_with("session.") {
+                config.set(*property, *value);
+            }
         }
         for (property, value, _) in &self.properties {
             config.set(property, value);
         }
-        for (property, value) in fixed {
+        for (property, value) in role.pinned() {
             config.set(*property, *value);
         }
         config
+    }
+}
+
+/// How a guarantee-critical property is pinned.
+enum Pinned {
+    /// To this value (the user may set it, to the same value).
+    Value(&'static str),
+    /// Per consumer by the app (the user may not set it).
+    PerConsumer,
+}
+
+/// Properties the guarantees depend on, with the reason given when a user overrides them.
+const PINNED: &[(&str, Pinned, &str)] = &[
+    (
+        "enable.auto.offset.store",
+        Pinned::Value("false"),
+        "an offset is stored only once its record was handled or forwarded (at-least-once)",
+    ),
+    (
+        "enable.auto.commit",
+        Pinned::Value("true"),
+        "stored offsets are committed in the background",
+    ),
+    (
+        "acks",
+        Pinned::Value("all"),
+        "a forward counts as done only once every in-sync replica has it",
+    ),
+    (
+        "enable.idempotence",
+        Pinned::Value("true"),
+        "forwards retried by the producer must not be duplicated or reordered",
+    ),
+    (
+        "group.id",
+        Pinned::PerConsumer,
+        "each listener topic has its own group; set a listener's `group` argument instead",
+    ),
+    (
+        "group.instance.id",
+        Pinned::PerConsumer,
+        "set RETRY_INSTANCE_ID (or RetryAppBuilder::instance_id) for static membership",
+    ),
+];
+
+/// A property under its main name (librdkafka accepts aliases).
+fn canonical(property: &str) -> &str {
+    match property {
+        "request.required.acks" => "acks",
+        other => other,
+    }
+}
+
+fn equal_values(value: &str, pinned: &str) -> bool {
+    value.eq_ignore_ascii_case(pinned) || (pinned == "all" && value == "-1")
+}
+
+/// What a client of the app does; each role has defaults and pinned settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Consumes a main topic.
+    Main,
+    /// Consumes a retry topic.
+    Retry,
+    /// Consumes a DLT.
+    Dlt,
+    /// Forwards records to retry topics and DLTs.
+    Producer,
+    /// Reads metadata and creates topics.
+    Admin,
+}
+
+impl Role {
+    /// The role of the consumer of a topic of `kind`.
+    pub fn consuming(kind: DestinationKind) -> Self {
+        match kind {
+            DestinationKind::Main => Self::Main,
+            DestinationKind::Retry { .. } => Self::Retry,
+            DestinationKind::Dlt => Self::Dlt,
+        }
+    }
+
+    /// Defaults the user's properties override.
+    ///
+    /// Consumers: a 10 s session timeout instead of librdkafka's 45 s, so a crashed instance's
+    /// partitions move within about 15 s (librdkafka heartbeats from a thread of its own,
+    /// which no slow handler or pause stalls, so a short timeout does not evict live
+    /// members). Each partition is read from a queue of its own, so the prefetch bound
+    /// applies per partition. Retry and DLT consumers poll more often, so a record forwarded
+    /// with a short delay arrives before it is due, and prefetch less.
+    fn defaults(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Self::Main => &[
+                ("auto.offset.reset", "earliest"),
+                ("auto.commit.interval.ms", "1000"),
+                ("session.timeout.ms", "10000"),
+                ("fetch.wait.max.ms", "500"),
+                ("queued.max.messages.kbytes", "4096"),
+            ],
+            Self::Retry | Self::Dlt => &[
+                ("auto.commit.interval.ms", "1000"),
+                ("session.timeout.ms", "10000"),
+                ("fetch.wait.max.ms", "50"),
+                ("queued.max.messages.kbytes", "1024"),
+            ],
+            Self::Producer => &[("linger.ms", "1")],
+            Self::Admin => &[],
+        }
+    }
+
+    /// Settings applied over the user's. Retry and DLT groups always start from the
+    /// earliest offset: records are forwarded to them before their group first commits, so
+    /// `latest` would skip them (the main topic's `auto.offset.reset` is the user's).
+    fn pinned(self) -> &'static [(&'static str, &'static str)] {
+        const CONSUMER: [(&str, &str); 2] = [
+            ("enable.auto.commit", "true"),
+            ("enable.auto.offset.store", "false"),
+        ];
+        match self {
+            Self::Main => &CONSUMER,
+            Self::Retry | Self::Dlt => {
+                &[CONSUMER[0], CONSUMER[1], ("auto.offset.reset", "earliest")]
+            }
+            Self::Producer => &[("acks", "all"), ("enable.idempotence", "true")],
+            Self::Admin => &[],
+        }
     }
 }
 
@@ -166,6 +319,91 @@ mod tests {
             err.to_string()
                 .starts_with("invalid Kafka client setting KAFKA_SECURITY_PROTOCOL=carrier-pigeon"),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn overriding_a_guarantee_is_a_start_up_error_naming_the_variable() {
+        for (var, value, property) in [
+            (
+                "KAFKA_ENABLE_AUTO_OFFSET_STORE",
+                "true",
+                "enable.auto.offset.store",
+            ),
+            ("KAFKA_ACKS", "1", "acks"),
+            ("KAFKA_REQUEST_REQUIRED_ACKS", "1", "acks"),
+            ("KAFKA_ENABLE_IDEMPOTENCE", "false", "enable.idempotence"),
+            ("KAFKA_ENABLE_AUTO_COMMIT", "false", "enable.auto.commit"),
+            ("KAFKA_GROUP_ID", "mine", "group.id"),
+            ("KAFKA_GROUP_INSTANCE_ID", "pod-1", "group.instance.id"),
+        ] {
+            let err = KafkaSettings::from_env(vars(&[(var, value)]))
+                .unwrap()
+                .check_pinned()
+                .unwrap_err();
+            assert_eq!(err.origin, var);
+            assert!(
+                err.to_string()
+                    .contains(&format!("`{property}` is set by kafka-retry")),
+                "{err}"
+            );
+        }
+        for (var, value) in [("KAFKA_ACKS", "-1"), ("KAFKA_ENABLE_IDEMPOTENCE", "true")] {
+            KafkaSettings::from_env(vars(&[(var, value)]))
+                .unwrap()
+                .check_pinned()
+                .unwrap();
+        }
+    }
+
+    fn effective(config: &ClientConfig, property: &str) -> Option<String> {
+        config.get(property).map(str::to_owned)
+    }
+
+    #[test]
+    fn auto_offset_reset_is_the_users_on_main_topics_only() {
+        let s = KafkaSettings::from_env(vars(&[("KAFKA_AUTO_OFFSET_RESET", "latest")])).unwrap();
+        s.check_pinned().unwrap();
+        let main = s.client_config(Role::Main);
+        assert_eq!(
+            effective(&main, "auto.offset.reset").as_deref(),
+            Some("latest")
+        );
+        for role in [Role::Retry, Role::Dlt] {
+            let config = s.client_config(role);
+            assert_eq!(
+                effective(&config, "auto.offset.reset").as_deref(),
+                Some("earliest")
+            );
+            assert_eq!(
+                effective(&config, "enable.auto.offset.store").as_deref(),
+                Some("false")
+            );
+        }
+        let producer = s.client_config(Role::Producer);
+        assert_eq!(effective(&producer, "acks").as_deref(), Some("all"));
+        assert_eq!(
+            effective(&producer, "enable.idempotence").as_deref(),
+            Some("true")
+        );
+    }
+
+    #[test]
+    fn session_timeout_defaults_short_and_yields_to_the_user_and_to_kip_848() {
+        let s = KafkaSettings::from_env(vec![]).unwrap();
+        assert_eq!(
+            effective(&s.client_config(Role::Retry), "session.timeout.ms").as_deref(),
+            Some("10000")
+        );
+        let s = KafkaSettings::from_env(vars(&[("KAFKA_SESSION_TIMEOUT_MS", "30000")])).unwrap();
+        assert_eq!(
+            effective(&s.client_config(Role::Main), "session.timeout.ms").as_deref(),
+            Some("30000")
+        );
+        let s = KafkaSettings::from_env(vars(&[("KAFKA_GROUP_PROTOCOL", "consumer")])).unwrap();
+        assert_eq!(
+            effective(&s.client_config(Role::Main), "session.timeout.ms"),
+            None
         );
     }
 }

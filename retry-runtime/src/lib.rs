@@ -48,9 +48,8 @@ mod error;
 mod forward;
 mod inbound;
 mod kafka_config;
-mod lanes;
 mod listener;
-mod offsets;
+mod partition;
 mod process;
 mod provision;
 #[cfg(feature = "embedded")]

@@ -1,7 +1,7 @@
 //! From the registry to the listeners this app runs: settings resolved, DLT handlers paired.
 
 use retry_core::registry::{DltHandlerSpec, HandlerFn, ListenerSpec};
-use retry_core::{ConfigError, ListenerConfig, Setting};
+use retry_core::{ConfigError, DestinationKind, ListenerConfig, Setting};
 
 /// One `#[retryable_topic]` handler, ready to run.
 #[derive(Debug)]
@@ -45,6 +45,21 @@ pub enum RegistryError {
         name: &'static str,
         /// The topic it names.
         topic: &'static str,
+    },
+    /// Two handlers would share a retry topic or DLT, so each one's retry consumer would also
+    /// run the other's failures.
+    #[error(
+        "#[retryable_topic] handlers `{first}` and `{second}` both use topic `{topic}` for retries \
+         or dead letters; give one of them other retry/DLT topics (a different `topic`, or \
+         `retry_topic_suffix` / `dlt_topic_suffix`)"
+    )]
+    SharedRetryTopic {
+        /// One handler.
+        first: String,
+        /// The other.
+        second: String,
+        /// The topic both would consume.
+        topic: String,
     },
     /// Two DLT handlers for one topic.
     #[error("topic `{topic}` has two #[dlt_handler]s: `{first}` and `{second}`")]
@@ -116,6 +131,7 @@ pub(crate) fn resolve<'a>(
             dlt_handler,
         });
     }
+    check_retry_topics_unshared(&listeners)?;
     if only.is_none() {
         if let Some(orphan) = dlt_specs.iter().find(|d| {
             !listeners
@@ -129,6 +145,31 @@ pub(crate) fn resolve<'a>(
         }
     }
     Ok(listeners)
+}
+
+/// Refuses two listeners whose retry topics or DLTs overlap.
+fn check_retry_topics_unshared(listeners: &[Listener]) -> Result<(), RegistryError> {
+    let derived = |l: &Listener| {
+        l.config
+            .topics
+            .topics()
+            .filter(|t| t.kind != DestinationKind::Main)
+            .map(|t| t.name.clone())
+            .collect::<Vec<_>>()
+    };
+    for (i, a) in listeners.iter().enumerate() {
+        let a_topics = derived(a);
+        for b in &listeners[i + 1..] {
+            if let Some(topic) = derived(b).into_iter().find(|t| a_topics.contains(t)) {
+                return Err(RegistryError::SharedRetryTopic {
+                    first: a.config.name.clone(),
+                    second: b.config.name.clone(),
+                    topic,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -179,6 +220,22 @@ mod tests {
         assert_eq!(listeners[0].config.policy.topic, "orders-v2");
         assert_eq!(listeners[0].dlt_handler.map(|(n, _)| n), Some("bill_dlt"));
         assert!(listeners[1].dlt_handler.is_none());
+    }
+
+    #[test]
+    fn two_handlers_on_one_topic_may_not_share_its_retry_topics() {
+        const AUDIT: &[(Setting, &str)] = &[(Setting::Topic, "orders"), (Setting::Group, "audit")];
+        let specs = [spec("bill", "app", ORDERS), spec("audit", "app", AUDIT)];
+        let err = resolve(&specs, &[], None, &no_env).unwrap_err();
+        assert!(
+            matches!(&err, RegistryError::SharedRetryTopic { first, second, topic }
+                if first == "bill" && second == "audit" && topic == "orders-retry"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("`bill` and `audit`"), "{err}");
+        // One of them on another topic: nothing shared.
+        let env = |v: &str| (v == "RETRY_AUDIT_TOPIC").then(|| "orders-audit".to_string());
+        assert_eq!(resolve(&specs, &[], None, &env).unwrap().len(), 2);
     }
 
     #[test]

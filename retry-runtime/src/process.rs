@@ -13,15 +13,13 @@ use retry_core::headers::{stamp_forward, Hop};
 use retry_core::registry::HandlerFn;
 use retry_core::{
     decide, Decision, DecodeError, DestinationKind, DestinationTopic, DltFailureAction,
-    ExceptionInfo, Failure, HandlerError, Headers, RawRecord,
+    ErrorFilter, ExceptionInfo, Failure, HandlerError, Headers, RawRecord,
 };
 use tracing::Instrument;
 
-use crate::context::ListenerConsumer;
-use crate::forward::{Forwarder, Interrupted};
+use crate::forward::{ForwardError, Forwarder, Interrupted};
 use crate::inbound::{now_ms, Inbound};
 use crate::listener::Listener;
-use crate::offsets::store_offset;
 
 /// Counters and the latency histogram of one listener topic, registered once.
 struct Meters {
@@ -51,18 +49,19 @@ impl Meters {
 /// A forward in flight: completes when the broker acknowledged the record.
 pub(crate) type Forward = BoxFuture<'static, Result<(), Interrupted>>;
 
-/// A handled record and the forward its offset waits for, if any.
-pub(crate) struct Handled {
-    pub partition: i32,
-    pub offset: i64,
-    pub forward: Option<Forward>,
+/// The `kafka_exception-fqcn` of a record dead-lettered because its retry topic refused it.
+pub(crate) const FORWARD_REFUSED: &str = "kafka_retry::ForwardRefused";
+
+/// What a forward to a retry topic needs to go to the DLT instead.
+struct DltFallback {
+    original_timestamp_ms: i64,
+    attempts: u32,
 }
 
 /// Handles the records of one listener topic.
 pub(crate) struct Processor {
     listener: Arc<Listener>,
     destination: DestinationTopic,
-    consumer: Arc<ListenerConsumer>,
     forwarder: Arc<Forwarder>,
     meters: Meters,
 }
@@ -71,40 +70,20 @@ impl Processor {
     pub fn new(
         listener: Arc<Listener>,
         destination: DestinationTopic,
-        consumer: Arc<ListenerConsumer>,
         forwarder: Arc<Forwarder>,
     ) -> Self {
         let meters = Meters::new(&listener.config.name, &destination.name);
         Self {
             listener,
             destination,
-            consumer,
             forwarder,
             meters,
         }
     }
 
-    /// Handles one record and stores its offset once it is done with: handled, or forwarded
-    /// and acknowledged. An interrupted forward stores nothing.
-    pub async fn process(&self, inbound: Inbound) {
-        let handled = self.handle(inbound).await;
-        let done = match handled.forward {
-            Some(forward) => forward.await.is_ok(),
-            None => true,
-        };
-        if done {
-            store_offset(
-                &self.consumer,
-                &self.destination.name,
-                handled.partition,
-                handled.offset,
-            );
-        }
-    }
-
     /// Calls the handler and decides where the record goes. A forward is returned, not
     /// awaited: the record's offset may be stored once it completes.
-    pub async fn handle(&self, inbound: Inbound) -> Handled {
+    pub async fn handle(self: &Arc<Self>, inbound: Inbound) -> Option<Forward> {
         let meta = &inbound.raw.meta;
         let span = tracing::info_span!(
             "record",
@@ -115,16 +94,11 @@ impl Processor {
             offset = meta.offset,
             attempt = meta.attempt,
         );
-        let (partition, offset) = (meta.partition, meta.offset);
         let forward = match self.destination.kind {
             DestinationKind::Dlt => self.dead_letter(inbound).instrument(span.clone()).await,
             _ => self.retryable(inbound).instrument(span.clone()).await,
         };
-        Handled {
-            partition,
-            offset,
-            forward: forward.map(|f| Box::pin(f.instrument(span)) as Forward),
-        }
+        forward.map(|f| Box::pin(f.instrument(span)) as Forward)
     }
 
     async fn call(&self, handler: HandlerFn, raw: &RawRecord) -> Result<(), HandlerError> {
@@ -138,7 +112,7 @@ impl Processor {
     }
 
     /// A record of the main topic or a retry topic.
-    async fn retryable(&self, inbound: Inbound) -> Option<Forward> {
+    async fn retryable(self: &Arc<Self>, inbound: Inbound) -> Option<Forward> {
         let raw = &inbound.raw;
         let is_main = self.destination.kind == DestinationKind::Main;
         let result = match &inbound.state {
@@ -163,6 +137,8 @@ impl Processor {
             inbound.original_timestamp_ms(now)
         };
         let policy = &self.listener.config.policy;
+        // Rendered once, before anything else reads it: user code (Display, Debug) runs here.
+        let exception = describe(&error, &policy.errors);
         let failure = Failure {
             attempt,
             original_timestamp_ms,
@@ -182,31 +158,31 @@ impl Processor {
                 due_ms,
             } => {
                 self.meters.retried.increment(1);
-                tracing::info!(to = %topic.name, due_in_ms = due_ms - now, %error, "retrying");
+                tracing::info!(to = %topic.name, due_in_ms = due_ms - now, error = %exception.message, "retrying");
                 (topic, next_attempt, Some(due_ms))
             }
             Decision::DeadLetter { topic, reason } => {
                 self.meters.dead_lettered.increment(1);
-                tracing::warn!(to = %topic.name, %reason, %error, "dead-lettered");
+                tracing::warn!(to = %topic.name, %reason, error = %exception.message, "dead-lettered");
                 (topic, attempt, None)
             }
             Decision::Drop { reason } => {
                 self.meters.dropped.increment(1);
-                tracing::warn!(%reason, %error, "dropped: no dead-letter topic (dlt = \"none\")");
+                tracing::warn!(%reason, error = %exception.message, "dropped: no dead-letter topic (dlt = \"none\")");
                 return None;
             }
         };
-        let exception = error.exception(&policy.errors);
         let headers =
             self.forward_headers(raw, &exception, original_timestamp_ms, attempts, due_ms);
-        Some(
-            self.forwarder
-                .forward(inbound.raw, topic.name.clone(), headers),
-        )
+        let fallback = (!matches!(topic.kind, DestinationKind::Dlt)).then_some(DltFallback {
+            original_timestamp_ms,
+            attempts,
+        });
+        Some(self.forward(inbound.raw, topic.name.clone(), headers, fallback))
     }
 
     /// A record of the DLT.
-    async fn dead_letter(&self, inbound: Inbound) -> Option<Forward> {
+    async fn dead_letter(self: &Arc<Self>, inbound: Inbound) -> Option<Forward> {
         let raw = &inbound.raw;
         let Some((dlt_handler_name, handler)) = self.listener.dlt_handler else {
             self.meters.handled.increment(1);
@@ -227,10 +203,16 @@ impl Processor {
             Err(error) => error,
         };
         let policy = &self.listener.config.policy;
-        match policy.dlt.on_handler_failure() {
+        let exception = describe(&error, &policy.errors);
+        // A record that cannot be decoded never will be: re-publishing it would loop forever.
+        let action = match error {
+            HandlerError::Decode(_) => DltFailureAction::LogAndCommit,
+            _ => policy.dlt.on_handler_failure(),
+        };
+        match action {
             DltFailureAction::LogAndCommit => {
                 self.meters.dropped.increment(1);
-                tracing::error!(handler = dlt_handler_name, %error, "DLT handler failed; committed (dlt = \"fail\")");
+                tracing::error!(handler = dlt_handler_name, error = %exception.message, "DLT handler failed; committed (dlt = \"fail\")");
                 None
             }
             DltFailureAction::Republish => {
@@ -238,7 +220,6 @@ impl Processor {
                 // DLT handler that keeps failing does not spin.
                 let now = now_ms();
                 let due = now + policy.backoff.initial().as_millis() as i64;
-                let exception = error.exception(&policy.errors);
                 let original_timestamp_ms = inbound.original_timestamp_ms(now);
                 let headers = self.forward_headers(
                     raw,
@@ -248,13 +229,55 @@ impl Processor {
                     Some(due),
                 );
                 self.meters.retried.increment(1);
-                tracing::warn!(handler = dlt_handler_name, %error, "DLT handler failed; re-publishing to the DLT");
-                Some(
-                    self.forwarder
-                        .forward(inbound.raw, self.destination.name.clone(), headers),
-                )
+                tracing::warn!(handler = dlt_handler_name, error = %exception.message, "DLT handler failed; re-publishing to the DLT");
+                Some(self.forward(inbound.raw, self.destination.name.clone(), headers, None))
             }
         }
+    }
+
+    /// Publishes `raw` to `topic` and completes once the broker acknowledged it. A retry
+    /// topic that refuses the record for good (too large, gone, not writable) sends it to
+    /// the DLT with the reason, when `fallback` allows; a refusal with nowhere else to go
+    /// keeps the record uncommitted, its partition waiting.
+    fn forward(
+        self: &Arc<Self>,
+        raw: RawRecord,
+        topic: String,
+        headers: Headers,
+        fallback: Option<DltFallback>,
+    ) -> Forward {
+        let this = self.clone();
+        Box::pin(async move {
+            let refused = match this.forwarder.send(&raw, &topic, &headers).await {
+                Ok(()) => return Ok(()),
+                Err(ForwardError::Interrupted(interrupted)) => return Err(interrupted),
+                Err(refused @ ForwardError::Refused { .. }) => refused,
+            };
+            let dlt = this.listener.config.topics.dlt().map(|t| t.name.clone());
+            let (Some(fallback), Some(dlt)) = (fallback, dlt) else {
+                return this
+                    .forwarder
+                    .send_until_accepted(&raw, &topic, &headers)
+                    .await;
+            };
+            this.meters.dead_lettered.increment(1);
+            tracing::warn!(to = %dlt, %refused, "forward refused; dead-lettering instead");
+            let exception = ExceptionInfo {
+                fqcn: FORWARD_REFUSED.to_owned(),
+                message: refused.to_string(),
+                ..ExceptionInfo::default()
+            };
+            let headers = this.forward_headers(
+                &raw,
+                &exception,
+                fallback.original_timestamp_ms,
+                fallback.attempts,
+                None,
+            );
+            this.forwarder
+                .send_until_accepted(&raw, &dlt, &headers)
+                .await
+        })
     }
 
     /// `raw`'s headers with the provenance of this hop stamped on them.
@@ -300,6 +323,22 @@ impl Processor {
         }
         inbound.wait(self.listener.config.policy.longest_wait())
     }
+}
+
+/// The exception headers' view of `error`, bounded in size. The error's `Display` and
+/// `Debug` are user code: one that panics yields a description saying so, instead of taking
+/// the partition's task down.
+fn describe(error: &HandlerError, filter: &ErrorFilter) -> ExceptionInfo {
+    std::panic::catch_unwind(AssertUnwindSafe(|| error.exception(filter)))
+        .unwrap_or_else(|panic| ExceptionInfo {
+            fqcn: "panic".to_owned(),
+            message: format!(
+                "the handler's error could not be displayed: {}",
+                panic_message(&*panic)
+            ),
+            stacktrace: String::new(),
+        })
+        .bounded()
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {

@@ -1,0 +1,214 @@
+//! One task per assigned partition: read its queue, wait for each record's due time, handle
+//! it, pipeline its forward, and store offsets strictly in order.
+//!
+//! A record that is not due yet, or a forward the broker keeps refusing, holds back only its
+//! own partition: the task stops reading its queue, librdkafka stops fetching that partition
+//! once its bounded prefetch is full, and every other partition keeps flowing. Forwards are
+//! not awaited one by one: the task reads on while they are in flight, up to
+//! [`IN_FLIGHT_BUDGET`] bytes, and [`PartitionProgress`] releases an offset for commit only
+//! once it and every earlier record are done.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
+use rdkafka::consumer::Consumer;
+use rdkafka::message::{BorrowedMessage, Message};
+use retry_core::PartitionProgress;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::context::{ListenerConsumer, PartitionQueue};
+use crate::forward::Interrupted;
+use crate::inbound::Inbound;
+use crate::process::Processor;
+
+/// Bytes of records per partition whose forward is in flight; reading the partition waits
+/// beyond it (one larger record is let through alone).
+pub(crate) const IN_FLIGHT_BUDGET: usize = 4 << 20;
+
+/// What the partition tasks of one consumer share.
+pub(crate) struct Partitions {
+    pub consumer: Arc<ListenerConsumer>,
+    pub processor: Arc<Processor>,
+    /// Handler calls in flight at once, across partitions (the `concurrency` setting).
+    pub permits: Semaphore,
+    /// Shutdown: stop reading, finish in-flight work.
+    pub stop: CancellationToken,
+    /// End of the shutdown grace period: abandon in-flight work uncommitted.
+    pub abort: CancellationToken,
+    /// The topic, shared by every record read.
+    pub topic: Arc<str>,
+}
+
+/// A forward that ended: the record's offset, and whether the broker acknowledged it.
+type Forwarded = (i64, Result<(), Interrupted>);
+
+/// Why the task stops reading.
+enum Stop {
+    /// The partition was revoked: drop everything, store nothing more.
+    Revoked,
+    /// Shutdown: let in-flight forwards complete and store their offsets.
+    Shutdown,
+}
+
+/// A partition's work in progress.
+struct Worker<'a> {
+    shared: &'a Partitions,
+    partition: i32,
+    owned: CancellationToken,
+    progress: PartitionProgress,
+    forwards: FuturesUnordered<futures::future::BoxFuture<'static, Forwarded>>,
+}
+
+/// Works on `partition` until it is revoked (`owned` cancelled) or the app shuts down.
+pub(crate) async fn run_partition(
+    shared: Arc<Partitions>,
+    queue: Arc<PartitionQueue>,
+    partition: i32,
+    owned: CancellationToken,
+) {
+    let mut worker = Worker {
+        shared: &shared,
+        partition,
+        owned,
+        progress: PartitionProgress::default(),
+        forwards: FuturesUnordered::new(),
+    };
+    let mut stream = queue.stream();
+    let stop = loop {
+        let message = tokio::select! {
+            biased;
+            _ = worker.owned.cancelled() => break Stop::Revoked,
+            _ = shared.stop.cancelled() => break Stop::Shutdown,
+            Some(forwarded) = worker.forwards.next() => {
+                worker.forwarded(forwarded);
+                continue;
+            }
+            message = stream.next(), if worker.has_room() => message,
+        };
+        let message = match message {
+            Some(Ok(message)) => message,
+            Some(Err(error)) => {
+                tracing::warn!(partition, %error, "partition error");
+                continue;
+            }
+            None => break Stop::Shutdown,
+        };
+        if let Err(stop) = worker.work_on(message).await {
+            break stop;
+        }
+    };
+    if let Stop::Shutdown = stop {
+        worker.drain().await;
+    }
+}
+
+impl Worker<'_> {
+    /// True while the forwards in flight leave room to read another record.
+    fn has_room(&self) -> bool {
+        self.progress.in_flight_bytes() < IN_FLIGHT_BUDGET
+    }
+
+    /// Waits for the record's due time, handles it and starts its forward.
+    async fn work_on(&mut self, message: BorrowedMessage<'_>) -> Result<(), Stop> {
+        let shared = self.shared;
+        let mut inbound = Inbound::read(&message, &shared.topic);
+        if let Some(wait) = shared.processor.wait_for(&mut inbound) {
+            self.wait(wait).await?;
+        }
+        // Checked when the wait ends: the partition may have moved meanwhile.
+        if self.owned.is_cancelled() {
+            return Err(Stop::Revoked);
+        }
+        let offset = message.offset();
+        let footprint = inbound.footprint();
+        let handled = {
+            let _permit = shared.permits.acquire().await.expect("never closed");
+            tokio::select! {
+                handled = shared.processor.handle(inbound) => handled,
+                // A hung handler must not hold shutdown past its grace period.
+                _ = shared.abort.cancelled() => return Err(Stop::Revoked),
+            }
+        };
+        match handled {
+            None if self.progress.in_flight() == 0 => {
+                if !self.owned.is_cancelled() {
+                    // Through the message's own topic handle: no lookup of the topic by name.
+                    log_unstored(shared.consumer.store_offset_from_message(&message));
+                }
+            }
+            None => {
+                self.progress.read(offset, 0);
+                let released = self.progress.finish(offset);
+                self.store(released);
+            }
+            Some(forward) => {
+                self.progress.read(offset, footprint);
+                self.forwards
+                    .push(forward.map(move |result| (offset, result)).boxed());
+            }
+        }
+        Ok(())
+    }
+
+    /// Sleeps for `wait` while completing forwards; ends early on revocation or shutdown.
+    async fn wait(&mut self, wait: Duration) -> Result<(), Stop> {
+        let sleep = tokio::time::sleep(wait);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                biased;
+                _ = self.owned.cancelled() => return Err(Stop::Revoked),
+                _ = self.shared.stop.cancelled() => return Err(Stop::Shutdown),
+                Some(forwarded) = self.forwards.next() => self.forwarded(forwarded),
+                _ = &mut sleep => return Ok(()),
+            }
+        }
+    }
+
+    /// A forward ended: acknowledged, its offset may be released; interrupted by shutdown,
+    /// nothing from it on is (it stays in flight, holding back later offsets).
+    fn forwarded(&mut self, (offset, result): Forwarded) {
+        match result {
+            Ok(()) => {
+                let released = self.progress.finish(offset);
+                self.store(released);
+            }
+            Err(interrupted) => {
+                tracing::warn!(partition = self.partition, offset, %interrupted, "forward abandoned; offset not committed");
+            }
+        }
+    }
+
+    /// Completes (or, once the grace period is over, abandons) the forwards in flight.
+    async fn drain(&mut self) {
+        while let Some(forwarded) = self.forwards.next().await {
+            self.forwarded(forwarded);
+        }
+    }
+
+    /// Stores a released offset for the background commit, unless the partition was revoked.
+    fn store(&self, released: Option<i64>) {
+        let Some(offset) = released else { return };
+        if self.owned.is_cancelled() {
+            return;
+        }
+        // librdkafka's offset store records `offset + 1`, the next record to read: pass the
+        // handled record's own offset.
+        log_unstored(
+            self.shared
+                .consumer
+                .store_offset(&self.shared.topic, self.partition, offset),
+        );
+    }
+}
+
+/// An offset librdkafka refused to store: its partition was revoked meanwhile, and the
+/// record is redelivered to the partition's new owner.
+fn log_unstored(stored: rdkafka::error::KafkaResult<()>) {
+    if let Err(error) = stored {
+        tracing::debug!(%error, "offset not stored (partition revoked?)");
+    }
+}
