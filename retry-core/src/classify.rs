@@ -184,6 +184,35 @@ pub struct ExceptionInfo {
     pub stacktrace: String,
 }
 
+/// Bytes of `kafka_exception-message` written at most.
+pub const MAX_MESSAGE_BYTES: usize = 4 << 10;
+/// Bytes of `kafka_exception-stacktrace` written at most.
+pub const MAX_STACKTRACE_BYTES: usize = 16 << 10;
+
+impl ExceptionInfo {
+    /// The same, with message and stack trace cut to [`MAX_MESSAGE_BYTES`] and
+    /// [`MAX_STACKTRACE_BYTES`] (at a character boundary, marked with `…`), so the headers of
+    /// a forward stay small next to the record whatever the error says.
+    pub fn bounded(mut self) -> Self {
+        truncate(&mut self.message, MAX_MESSAGE_BYTES);
+        truncate(&mut self.stacktrace, MAX_STACKTRACE_BYTES);
+        self
+    }
+}
+
+fn truncate(text: &mut String, max: usize) {
+    const MARK: &str = "…";
+    if text.len() <= max {
+        return;
+    }
+    let mut end = max - MARK.len();
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.truncate(end);
+    text.push_str(MARK);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +292,29 @@ mod tests {
         for (name, filter, error, expected) in cases {
             assert_eq!(filter.classify(&error), expected, "{name}");
         }
+    }
+
+    #[test]
+    fn bounded_exceptions_cut_at_a_character_boundary() {
+        let info = ExceptionInfo {
+            fqcn: "E".into(),
+            message: "é".repeat(MAX_MESSAGE_BYTES),
+            stacktrace: "x".repeat(MAX_STACKTRACE_BYTES),
+        }
+        .bounded();
+        assert!(info.message.len() <= MAX_MESSAGE_BYTES);
+        assert!(info.message.ends_with('…'));
+        assert!(info.message.len() > MAX_MESSAGE_BYTES - 8);
+        assert_eq!(
+            info.stacktrace.len(),
+            MAX_STACKTRACE_BYTES,
+            "at the limit: kept whole"
+        );
+        let short = ExceptionInfo {
+            message: "short".into(),
+            ..ExceptionInfo::default()
+        };
+        assert_eq!(short.clone().bounded(), short);
     }
 
     #[test]

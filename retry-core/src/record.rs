@@ -229,6 +229,24 @@ impl<T: Payload> FromRawRecord for DeadLetter<T> {
     }
 }
 
+/// The argument of a `#[dlt_handler]`: only [`DeadLetter<T>`], which carries the provenance
+/// and arrives even when the value does not decode (a dead letter is never re-published for
+/// being undecodable).
+#[diagnostic::on_unimplemented(
+    message = "a #[dlt_handler]'s argument must be `DeadLetter<T>`, not `{Self}`",
+    label = "expected `DeadLetter<T>`: it arrives even when the value does not decode"
+)]
+pub trait DeadLetterArgument: Sized {
+    /// Reads `raw` as a dead letter.
+    fn from_raw(raw: &RawRecord) -> Result<Self, DecodeError>;
+}
+
+impl<T: Payload> DeadLetterArgument for DeadLetter<T> {
+    fn from_raw(raw: &RawRecord) -> Result<Self, DecodeError> {
+        <Self as FromRawRecord>::from_raw(raw)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,7 @@ pub fn listener(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream
     valid::listener_args(&args, &name, Span::call_site())?;
 
     let krate = runtime_path();
-    let adapter = adapter(&krate, &func, arg_ty);
+    let adapter = adapter(&krate, &func, arg_ty, quote!(FromRawRecord));
     let settings = args.entries.iter().map(|e| {
         let variant = format_ident!("{}", e.setting.variant());
         let value = &e.value;
@@ -55,7 +55,7 @@ pub fn dlt_handler(args: TokenStream, item: TokenStream) -> syn::Result<TokenStr
     valid::require_topic(&args, Span::call_site())?;
 
     let krate = runtime_path();
-    let adapter = adapter(&krate, &func, arg_ty);
+    let adapter = adapter(&krate, &func, arg_ty, quote!(DeadLetterArgument));
     let name = func.sig.ident.to_string();
     let topic = args.get(Setting::Topic).map(|e| e.value.as_str());
     Ok(quote! {
@@ -74,12 +74,13 @@ pub fn dlt_handler(args: TokenStream, item: TokenStream) -> syn::Result<TokenStr
     })
 }
 
-/// A function of the registry's `HandlerFn` type that decodes the argument, calls the handler
+/// A function of the registry's `HandlerFn` type that decodes the argument through
+/// `decoder` (a trait of `__private` the argument type must implement), calls the handler
 /// and converts its result. Type errors in the user's signature point at the user's tokens.
-fn adapter(krate: &TokenStream, func: &ItemFn, arg_ty: &Type) -> TokenStream {
+fn adapter(krate: &TokenStream, func: &ItemFn, arg_ty: &Type, decoder: TokenStream) -> TokenStream {
     let ident = &func.sig.ident;
     let from_raw =
-        quote_spanned!(arg_ty.span()=> <#arg_ty as #krate::__private::FromRawRecord>::from_raw);
+        quote_spanned!(arg_ty.span()=> <#arg_ty as #krate::__private::#decoder>::from_raw);
     let convert = quote_spanned!(func.sig.output.span()=> #krate::__private::into_handler_result);
     quote! {
         fn __retry_adapter<'a>(
