@@ -299,7 +299,7 @@ mod tests {
 
     #[test]
     fn dead_letters_always_arrive() {
-        let dl = DeadLetter::<Item>::from_raw(&raw(Some(b"{oops"))).unwrap();
+        let dl = <DeadLetter<Item> as FromRawRecord>::from_raw(&raw(Some(b"{oops"))).unwrap();
         assert!(dl.value().is_err());
         assert_eq!(dl.raw_value(), Some(&b"{oops"[..]));
         assert_eq!(dl.provenance().original_topic, None);
