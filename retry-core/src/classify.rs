@@ -116,6 +116,19 @@ impl ErrorFilter {
         };
         types.iter().find(|t| t.find_in(error)).map(ErrorType::name)
     }
+
+    /// The listed type nearest the root of `error`'s cause chain, for the cause header.
+    fn innermost_listed_type(&self, error: &anyhow::Error) -> Option<&'static str> {
+        let types = match self {
+            ErrorFilter::RetryAll => return None,
+            ErrorFilter::Include(types) | ErrorFilter::Exclude(types) => types,
+        };
+        error
+            .chain()
+            .rev()
+            .find_map(|cause| types.iter().find(|t| (t.matches)(cause)))
+            .map(ErrorType::name)
+    }
 }
 
 /// Why a handler did not succeed.
@@ -147,13 +160,21 @@ impl HandlerError {
     }
 
     /// What the `kafka_exception-*` headers carry about this failure.
+    ///
+    /// The type is the listed `include` / `exclude` type found in the cause chain, else the
+    /// handler's error type. The cause type is the innermost type that can be named: the
+    /// listed type nearest the root of the chain, else the handler's error type; for a decode
+    /// failure, the decoder's own error type (`serde_json::Error` for bad JSON).
     pub fn exception(&self, filter: &ErrorFilter) -> ExceptionInfo {
-        let fqcn = match self {
-            HandlerError::Decode(_) => std::any::type_name::<DecodeError>(),
-            HandlerError::Failed { error, type_name } => {
-                filter.listed_type(error).unwrap_or(type_name)
+        let (fqcn, cause_fqcn) = match self {
+            HandlerError::Decode(error) => {
+                (std::any::type_name::<DecodeError>(), error.root_type())
             }
-            HandlerError::Panicked(_) => "panic",
+            HandlerError::Failed { error, type_name } => (
+                filter.listed_type(error).unwrap_or(type_name),
+                filter.innermost_listed_type(error).unwrap_or(type_name),
+            ),
+            HandlerError::Panicked(_) => ("panic", "panic"),
         };
         let stacktrace = match self {
             HandlerError::Failed { error, .. } => format!("{error:?}"),
@@ -161,6 +182,7 @@ impl HandlerError {
         };
         ExceptionInfo {
             fqcn: fqcn.to_owned(),
+            cause_fqcn: cause_fqcn.to_owned(),
             message: self.to_string(),
             stacktrace,
         }
@@ -178,6 +200,9 @@ impl From<anyhow::Error> for HandlerError {
 pub struct ExceptionInfo {
     /// Rust type name of the error (`kafka_exception-fqcn`).
     pub fqcn: String,
+    /// Rust type name of the innermost nameable cause (`kafka_exception-cause-fqcn`), the
+    /// counterpart of the root cause Spring names there.
+    pub cause_fqcn: String,
     /// Display of the error chain (`kafka_exception-message`).
     pub message: String,
     /// Debug form with causes and backtrace when captured (`kafka_exception-stacktrace`).
@@ -298,6 +323,7 @@ mod tests {
     fn bounded_exceptions_cut_at_a_character_boundary() {
         let info = ExceptionInfo {
             fqcn: "E".into(),
+            cause_fqcn: "E".into(),
             message: "é".repeat(MAX_MESSAGE_BYTES),
             stacktrace: "x".repeat(MAX_STACKTRACE_BYTES),
         }
@@ -336,6 +362,60 @@ mod tests {
             HandlerError::Panicked("boom".into())
                 .exception(&include)
                 .fqcn,
+            "panic"
+        );
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("could not load")]
+    struct LoadFailed(#[source] NotFoundYet);
+
+    static BOTH: [ErrorType; 2] = [
+        ErrorType::of::<LoadFailed>(),
+        ErrorType::of::<NotFoundYet>(),
+    ];
+
+    #[test]
+    fn cause_names_the_innermost_nameable_type() {
+        let include = ErrorFilter::Include(&BOTH);
+        let nested = failed(anyhow::Error::new(LoadFailed(NotFoundYet(3))).context("updating"));
+        let info = nested.exception(&include);
+        assert!(info.fqcn.ends_with("LoadFailed"), "{}", info.fqcn);
+        assert!(
+            info.cause_fqcn.ends_with("NotFoundYet"),
+            "{}",
+            info.cause_fqcn
+        );
+
+        let unlisted = failed(InvalidStatus).exception(&ErrorFilter::RetryAll);
+        assert!(
+            unlisted.cause_fqcn.ends_with("InvalidStatus"),
+            "{}",
+            unlisted.cause_fqcn
+        );
+        assert_eq!(
+            failed(anyhow::anyhow!("x")).exception(&include).cause_fqcn,
+            "anyhow::Error"
+        );
+
+        let json = serde_json::from_str::<u32>("{").unwrap_err();
+        let bad_json = HandlerError::Decode(DecodeError::Json {
+            type_name: "u32",
+            source: json,
+        });
+        let info = bad_json.exception(&include);
+        assert!(info.fqcn.ends_with("DecodeError"), "{}", info.fqcn);
+        assert_eq!(info.cause_fqcn, std::any::type_name::<serde_json::Error>());
+        let missing = HandlerError::Decode(DecodeError::Missing).exception(&include);
+        assert!(
+            missing.cause_fqcn.ends_with("DecodeError"),
+            "{}",
+            missing.cause_fqcn
+        );
+        assert_eq!(
+            HandlerError::Panicked("p".into())
+                .exception(&include)
+                .cause_fqcn,
             "panic"
         );
     }

@@ -62,12 +62,14 @@ pub enum Decision<'p> {
     Retry {
         /// Destination retry topic.
         topic: &'p DestinationTopic,
-        /// The delivery number of the next handling (the `retry_topic-attempts` header).
+        /// The delivery number of the next handling: the `retry_topic-attempts` value to write,
+        /// [`forward_attempts`](crate::headers::forward_attempts) of the failed delivery.
         next_attempt: u32,
         /// Epoch milliseconds when the record is due.
         due_ms: i64,
     },
-    /// Publish to the dead-letter topic.
+    /// Publish to the dead-letter topic, with the `retry_topic-attempts` value
+    /// [`forward_attempts`](crate::headers::forward_attempts) of the failed delivery.
     DeadLetter {
         /// The DLT.
         topic: &'p DestinationTopic,
@@ -142,7 +144,7 @@ pub fn decide<'p>(
     }
     Decision::Retry {
         topic,
-        next_attempt: failure.attempt + 1,
+        next_attempt: crate::headers::forward_attempts(failure.attempt),
         due_ms,
     }
 }

@@ -3,6 +3,13 @@
 //! Integers are big-endian, as Java's `ByteBuffer` writes them. The two retry timestamps are
 //! also read in the minimal two's-complement form of Java's `BigInteger.toByteArray()`, which
 //! Spring writes.
+//!
+//! Spring appends the `retry_topic-*` headers on every hop (`DeadLetterPublishingRecovererFactory`:
+//! `headers.add(RetryTopicHeaders.DEFAULT_HEADER_ATTEMPTS, ...)` while
+//! `retainAllRetryHeaderValues` is true, the default) and reads the last value
+//! (`consumerRecord.headers().lastHeader(...)`). This codec reads the last value too, so it
+//! reads Spring's records; it writes one value per header, replacing what was there, so
+//! headers do not grow hop by hop and Spring reads them the same.
 
 use std::borrow::Cow;
 
@@ -19,15 +26,21 @@ pub const ORIGINAL_OFFSET: &str = "kafka_original-offset";
 pub const ORIGINAL_TIMESTAMP: &str = "kafka_original-timestamp";
 /// `kafka_original-timestamp-type`: `CreateTime` or `LogAppendTime`.
 pub const ORIGINAL_TIMESTAMP_TYPE: &str = "kafka_original-timestamp-type";
-/// `kafka_dlt-original-consumer-group`: UTF-8 group that failed the record.
+/// `kafka_dlt-original-consumer-group`: UTF-8 group that first failed the record (Spring's
+/// `KafkaHeaders.ORIGINAL_CONSUMER_GROUP`, added once like the `kafka_original-*` headers).
 pub const ORIGINAL_CONSUMER_GROUP: &str = "kafka_dlt-original-consumer-group";
 /// `kafka_exception-fqcn`: Rust type name of the error.
 pub const EXCEPTION_FQCN: &str = "kafka_exception-fqcn";
+/// `kafka_exception-cause-fqcn`: Rust type name of the innermost nameable cause (Spring's
+/// `KafkaHeaders.EXCEPTION_CAUSE_FQCN = PREFIX + "exception-cause-fqcn"`, the root cause's
+/// class).
+pub const EXCEPTION_CAUSE_FQCN: &str = "kafka_exception-cause-fqcn";
 /// `kafka_exception-message`: display of the error chain.
 pub const EXCEPTION_MESSAGE: &str = "kafka_exception-message";
 /// `kafka_exception-stacktrace`: debug form of the error.
 pub const EXCEPTION_STACKTRACE: &str = "kafka_exception-stacktrace";
-/// `retry_topic-attempts`: 4-byte big-endian delivery number.
+/// `retry_topic-attempts`: 4-byte big-endian number of the delivery the record is forwarded
+/// for (see [`forward_attempts`]; read by [`decode_attempts`]).
 pub const ATTEMPTS: &str = "retry_topic-attempts";
 /// `retry_topic-backoff-timestamp`: epoch ms when the record is due.
 pub const BACKOFF_TIMESTAMP: &str = "retry_topic-backoff-timestamp";
@@ -35,7 +48,7 @@ pub const BACKOFF_TIMESTAMP: &str = "retry_topic-backoff-timestamp";
 pub const ORIGINAL_TIMESTAMP_RETRY: &str = "retry_topic-original-timestamp";
 
 /// Every header this crate writes.
-const PROVENANCE: [&str; 12] = [
+const PROVENANCE: [&str; 13] = [
     ORIGINAL_TOPIC,
     ORIGINAL_PARTITION,
     ORIGINAL_OFFSET,
@@ -43,6 +56,7 @@ const PROVENANCE: [&str; 12] = [
     ORIGINAL_TIMESTAMP_TYPE,
     ORIGINAL_CONSUMER_GROUP,
     EXCEPTION_FQCN,
+    EXCEPTION_CAUSE_FQCN,
     EXCEPTION_MESSAGE,
     EXCEPTION_STACKTRACE,
     ATTEMPTS,
@@ -183,6 +197,41 @@ pub fn decode_i64(header: &'static str, bytes: &[u8]) -> Result<i64, HeaderError
     Ok(i64::from_be_bytes(array))
 }
 
+/// The largest `retry_topic-attempts` value Spring accepts: `DeadLetterPublishingRecovererFactory`
+/// has `ATTEMPTS_HARD_CAP = Short.MAX_VALUE` and reads anything outside `1..=ATTEMPTS_HARD_CAP`
+/// as 1.
+pub const MAX_ATTEMPTS: u32 = i16::MAX as u32;
+
+/// Reads a `retry_topic-attempts` value the way Spring's `DeadLetterPublishingRecovererFactory
+/// #getAttempts` does: one byte is spring-kafka 2.7's form, read unsigned
+/// (`Byte.toUnsignedInt(value[0])`), four bytes are big-endian (`ByteBuffer.wrap(value).getInt()`),
+/// and a value outside `1..=`[`MAX_ATTEMPTS`] is `None`, which Spring treats as 1
+/// (`if (raw >= 1 && raw <= ATTEMPTS_HARD_CAP) return raw; ... return 1;`).
+///
+/// Any other length is an error. Spring reads it as 1 too, but no Spring version writes it, so
+/// the record is reported (dead-lettered with the reason) rather than restarted silently.
+pub fn decode_attempts(bytes: &[u8]) -> Result<Option<u32>, HeaderError> {
+    let raw = match bytes {
+        [byte] => i64::from(*byte),
+        _ => i64::from(decode_i32(ATTEMPTS, bytes).map_err(|_| HeaderError {
+            header: ATTEMPTS,
+            reason: format!("expected 1 or 4 bytes, found {}", bytes.len()),
+        })?),
+    };
+    Ok(u32::try_from(raw)
+        .ok()
+        .filter(|n| (1..=MAX_ATTEMPTS).contains(n)))
+}
+
+/// The `retry_topic-attempts` value to write when forwarding a record whose delivery
+/// `failed_delivery` failed, to a retry topic or a DLT alike: Spring writes
+/// `putInt(attempts + 1)` on every forward (`DeadLetterPublishingRecovererFactory#addHeaders`),
+/// so a record that failed 4 deliveries reaches the DLT with 5, and a DLT record re-published
+/// after its DLT handler failed gains 1 again.
+pub fn forward_attempts(failed_delivery: u32) -> u32 {
+    failed_delivery.saturating_add(1)
+}
+
 /// Decodes a timestamp written either as 8 big-endian bytes or in Java's minimal
 /// two's-complement form (1 to 8 bytes, sign-extended), as Spring writes it.
 pub fn decode_timestamp(header: &'static str, bytes: &[u8]) -> Result<i64, HeaderError> {
@@ -198,10 +247,17 @@ pub fn decode_timestamp(header: &'static str, bytes: &[u8]) -> Result<i64, Heade
     Ok(i64::from_be_bytes(array))
 }
 
-/// The retry bookkeeping a record carries on a retry topic.
+/// How far ahead a due time is honoured: one day, Spring's rule
+/// (`KafkaBackoffAwareMessageListenerAdapter`: `MAX_BACKOFF_MS = Duration.ofDays(1).toMillis()`
+/// and `.filter(ts -> ts - Instant.now(this.clock).toEpochMilli() <= MAX_BACKOFF_MS)`). A record
+/// due later than that is handled at once.
+pub const MAX_BACKOFF: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+
+/// The retry bookkeeping a record carries on a retry topic or a DLT.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryState {
-    /// The delivery this handling is (1 on the main topic).
+    /// The delivery this handling is: 1 on the main topic, else the `retry_topic-attempts`
+    /// header (1 when Spring would read it as 1, see [`decode_attempts`]).
     pub attempt: u32,
     /// Epoch ms when the record is due; `None` means now.
     pub due_ms: Option<i64>,
@@ -210,21 +266,13 @@ pub struct RetryState {
 }
 
 impl RetryState {
-    /// Reads the retry headers. Absent headers mean a first delivery; present but malformed
-    /// ones are an error (the runtime dead-letters such a record with the reason).
+    /// Reads the retry headers, the last value of each as Spring does. Absent headers mean a
+    /// first delivery; values Spring reads leniently are read the same way; lengths no Spring
+    /// version writes are an error (the runtime dead-letters such a record with the reason).
     pub fn read(headers: &Headers) -> Result<Self, HeaderError> {
         let attempt = match headers.get(ATTEMPTS) {
             None => 1,
-            Some(bytes) => {
-                let n = decode_i32(ATTEMPTS, bytes)?;
-                u32::try_from(n)
-                    .ok()
-                    .filter(|&n| n >= 1)
-                    .ok_or_else(|| HeaderError {
-                        header: ATTEMPTS,
-                        reason: format!("delivery number {n} is not positive"),
-                    })?
-            }
+            Some(bytes) => decode_attempts(bytes)?.unwrap_or(1),
         };
         let timestamp = |name| {
             headers
@@ -241,31 +289,14 @@ impl RetryState {
 }
 
 impl RetryState {
-    /// How long the record must still wait at `now_ms` (`None`: it is due). A due time more
-    /// than `longest` away is an error: no retry of this listener waits that long, so the
-    /// header is corrupt or from a badly wrong clock, and waiting would stall the partition.
-    pub fn wait_at(
-        &self,
-        now_ms: i64,
-        longest: std::time::Duration,
-    ) -> Result<Option<std::time::Duration>, HeaderError> {
-        let Some(due) = self.due_ms else {
-            return Ok(None);
-        };
-        let wait = due.saturating_sub(now_ms);
-        if wait <= 0 {
-            return Ok(None);
-        }
-        let wait = std::time::Duration::from_millis(wait as u64);
-        if wait > longest {
-            return Err(HeaderError {
-                header: BACKOFF_TIMESTAMP,
-                reason: format!(
-                    "due in {wait:?}, longer than this listener ever waits ({longest:?})"
-                ),
-            });
-        }
-        Ok(Some(wait))
+    /// How long the record must still wait at `now_ms` (`None`: handle it now), by Spring's
+    /// rule: a due time up to [`MAX_BACKOFF`] ahead is waited for; one further ahead is not
+    /// one any retry wrote (delays are at most a day), so the record is handled at once rather
+    /// than holding its partition.
+    pub fn wait_at(&self, now_ms: i64) -> Option<std::time::Duration> {
+        let wait = self.due_ms?.saturating_sub(now_ms);
+        (wait > 0 && wait <= MAX_BACKOFF.as_millis() as i64)
+            .then(|| std::time::Duration::from_millis(wait as u64))
     }
 }
 
@@ -282,7 +313,7 @@ pub struct Hop<'a> {
     pub timestamp_ms: i64,
     /// Its timestamp type.
     pub timestamp_type: TimestampType,
-    /// The consumer group that failed it.
+    /// The consumer group that failed it (written only if no earlier hop named one).
     pub group: &'a str,
     /// The failure.
     pub exception: &'a ExceptionInfo,
@@ -292,10 +323,13 @@ pub struct Hop<'a> {
 
 /// Stamps the forwarding headers on `headers` (the record's own, kept as they are).
 ///
-/// `kafka_original-*` describe the first hop and are only written when absent; every other
-/// header is replaced, never appended, so headers do not grow hop by hop. `attempts` is the
-/// delivery number of the next handling on a retry topic, or the deliveries made on the DLT;
-/// `due_ms` is `None` for the DLT.
+/// `kafka_original-*` and `kafka_dlt-original-consumer-group` describe the first hop and are
+/// only written when absent, as Spring's recoverer does (`setAppendOriginalHeaders(false)`:
+/// `kafkaHeaders.lastHeader(header) == null`). Every other header is replaced, never appended,
+/// so headers do not grow hop by hop: the `kafka_exception-*` ones as Spring replaces them
+/// (`stripPreviousExceptionHeaders`, default true: `headers.remove(header)`), the retry ones
+/// holding the one value Spring would read last. `attempts` is [`forward_attempts`] of the
+/// failed delivery, for retry topics and DLTs alike; `due_ms` is `None` for the DLT.
 pub fn stamp_forward(headers: &mut Headers, hop: &Hop<'_>, attempts: u32, due_ms: Option<i64>) {
     headers.set_if_absent(ORIGINAL_TOPIC, || hop.topic.as_bytes().to_vec());
     headers.set_if_absent(ORIGINAL_PARTITION, || encode_i32(hop.partition));
@@ -304,8 +338,12 @@ pub fn stamp_forward(headers: &mut Headers, hop: &Hop<'_>, attempts: u32, due_ms
     headers.set_if_absent(ORIGINAL_TIMESTAMP_TYPE, || {
         hop.timestamp_type.as_str().as_bytes().to_vec()
     });
-    headers.set(ORIGINAL_CONSUMER_GROUP, hop.group.as_bytes().to_vec());
+    headers.set_if_absent(ORIGINAL_CONSUMER_GROUP, || hop.group.as_bytes().to_vec());
     headers.set(EXCEPTION_FQCN, hop.exception.fqcn.as_bytes().to_vec());
+    headers.set(
+        EXCEPTION_CAUSE_FQCN,
+        hop.exception.cause_fqcn.as_bytes().to_vec(),
+    );
     headers.set(EXCEPTION_MESSAGE, hop.exception.message.as_bytes().to_vec());
     headers.set(
         EXCEPTION_STACKTRACE,
@@ -334,9 +372,12 @@ pub struct Provenance {
     pub original_offset: Option<i64>,
     /// Timestamp of the first hop, epoch ms.
     pub original_timestamp_ms: Option<i64>,
-    /// Consumer group that dead-lettered the record.
+    /// Consumer group that first failed the record.
     pub consumer_group: Option<String>,
-    /// Deliveries made before the record was dead-lettered.
+    /// Deliveries made before this one: the `retry_topic-attempts` header minus one, since
+    /// every forward writes the failed delivery plus one ([`forward_attempts`]). A record that
+    /// failed 4 deliveries reaches the DLT with the header at 5 and reports 4 here. `None`
+    /// when the header is missing or unreadable.
     pub attempts: Option<u32>,
     /// The last failure.
     pub exception: ExceptionInfo,
@@ -360,16 +401,20 @@ impl Provenance {
             consumer_group: text(ORIGINAL_CONSUMER_GROUP),
             attempts: headers
                 .get(ATTEMPTS)
-                .and_then(|b| decode_i32(ATTEMPTS, b).ok())
-                .and_then(|n| u32::try_from(n).ok()),
+                .and_then(|b| decode_attempts(b).ok().flatten())
+                .map(|n| n - 1),
             exception: ExceptionInfo {
                 fqcn: text(EXCEPTION_FQCN).unwrap_or_default(),
+                cause_fqcn: text(EXCEPTION_CAUSE_FQCN).unwrap_or_default(),
                 message: text(EXCEPTION_MESSAGE).unwrap_or_default(),
                 stacktrace: text(EXCEPTION_STACKTRACE).unwrap_or_default(),
             },
         }
     }
 }
+
+#[cfg(test)]
+mod spring_wire;
 
 #[cfg(test)]
 mod tests {
@@ -430,36 +475,60 @@ mod tests {
         assert!(decode_timestamp(BACKOFF_TIMESTAMP, &[0; 9]).is_err());
     }
 
-    fn hop<'a>(topic: &'a str, offset: i64, exception: &'a ExceptionInfo) -> Hop<'a> {
+    fn hop<'a>(
+        topic: &'a str,
+        offset: i64,
+        group: &'a str,
+        exception: &'a ExceptionInfo,
+    ) -> Hop<'a> {
         Hop {
             topic,
             partition: 3,
             offset,
             timestamp_ms: 1000 + offset,
             timestamp_type: TimestampType::CreateTime,
-            group: "billing",
+            group,
             exception,
             original_timestamp_ms: 1000,
         }
     }
 
+    fn exception(fqcn: &str, cause: &str, message: &str) -> ExceptionInfo {
+        ExceptionInfo {
+            fqcn: fqcn.into(),
+            cause_fqcn: cause.into(),
+            message: message.into(),
+            stacktrace: format!("{fqcn}: {message}"),
+        }
+    }
+
     #[test]
-    fn forwarding_keeps_first_hop_and_replaces_retry_headers() {
-        let boom = ExceptionInfo {
-            fqcn: "app::Boom".into(),
-            message: "boom".into(),
-            stacktrace: "Boom".into(),
-        };
+    fn forwarding_keeps_first_hop_and_replaces_the_rest() {
+        let first = exception("app::Wrapped", "app::Boom", "boom");
+        let last = exception("app::Timeout", "app::Timeout", "timed out");
         let mut headers = Headers::new();
         headers.push("trace-id", Some(b"abc".to_vec()));
-        stamp_forward(&mut headers, &hop("orders", 10, &boom), 2, Some(5000));
+        // Main topic, delivery 1 failed: retry topic, delivery 2.
         stamp_forward(
             &mut headers,
-            &hop("orders-retry-1000", 77, &boom),
-            3,
+            &hop("orders", 10, "billing", &first),
+            forward_attempts(1),
+            Some(5000),
+        );
+        // Delivery 2 failed on the retry topic's group.
+        stamp_forward(
+            &mut headers,
+            &hop("orders-retry-1000", 77, "billing-retry-1000", &first),
+            forward_attempts(2),
             Some(9000),
         );
-        stamp_forward(&mut headers, &hop("orders-retry-2000", 78, &boom), 3, None);
+        // Delivery 3 failed: the last attempt, so the DLT, with 3 + 1.
+        stamp_forward(
+            &mut headers,
+            &hop("orders-retry-2000", 78, "billing-retry-2000", &last),
+            forward_attempts(3),
+            None,
+        );
 
         assert_eq!(
             headers.get_str("trace-id"),
@@ -470,64 +539,160 @@ mod tests {
         assert_eq!(headers.get(ORIGINAL_OFFSET), Some(&encode_i64(10)[..]));
         assert_eq!(headers.get(ORIGINAL_PARTITION), Some(&encode_i32(3)[..]));
         assert_eq!(headers.get_str(ORIGINAL_TIMESTAMP_TYPE), Some("CreateTime"));
-        assert_eq!(headers.get(ATTEMPTS), Some(&encode_i32(3)[..]));
+        assert_eq!(
+            headers.get_str(ORIGINAL_CONSUMER_GROUP),
+            Some("billing"),
+            "the group that first failed the record"
+        );
+        assert_eq!(
+            headers.get(ATTEMPTS),
+            Some(&encode_i32(4)[..]),
+            "3 deliveries reach the DLT with 4"
+        );
+        assert_eq!(
+            headers.get_str(EXCEPTION_FQCN),
+            Some("app::Timeout"),
+            "this hop's error"
+        );
+        assert_eq!(
+            headers.get_str(EXCEPTION_CAUSE_FQCN),
+            Some("app::Timeout"),
+            "this hop's cause"
+        );
         assert_eq!(
             headers.get(BACKOFF_TIMESTAMP),
             None,
             "a dead letter has no due time"
         );
-        for name in [
-            ATTEMPTS,
-            EXCEPTION_MESSAGE,
-            ORIGINAL_TOPIC,
-            ORIGINAL_CONSUMER_GROUP,
-        ] {
+        for name in PROVENANCE.iter().filter(|n| **n != BACKOFF_TIMESTAMP) {
             assert_eq!(
-                headers.iter().filter(|h| h.key == name).count(),
+                headers.iter().filter(|h| h.key == *name).count(),
                 1,
                 "{name} appears once"
             );
         }
         assert_eq!(
             headers.len(),
-            12,
-            "one user header and eleven provenance headers"
+            13,
+            "one user header and twelve provenance headers"
         );
 
         let p = Provenance::read(&headers);
         assert_eq!(p.original_topic.as_deref(), Some("orders"));
         assert_eq!(
             (p.original_partition, p.original_offset, p.attempts),
-            (Some(3), Some(10), Some(3))
+            (Some(3), Some(10), Some(3)),
+            "provenance reports the deliveries made"
         );
         assert_eq!(p.consumer_group.as_deref(), Some("billing"));
-        assert_eq!(p.exception, boom);
+        assert_eq!(p.exception, last);
+        assert_eq!(
+            RetryState::read(&headers).unwrap().attempt,
+            4,
+            "the DLT handling is delivery 4"
+        );
     }
 
     #[test]
-    fn waits_until_due_but_not_for_an_absurd_due_time() {
+    fn a_republished_dead_letter_gains_one_attempt() {
+        let boom = exception("app::Boom", "app::Boom", "boom");
+        let mut headers = Headers::new();
+        stamp_forward(
+            &mut headers,
+            &hop("orders", 1, "billing", &boom),
+            forward_attempts(4),
+            None,
+        );
+        let on_dlt = RetryState::read(&headers).unwrap().attempt;
+        assert_eq!(on_dlt, 5);
+        let dlt_failure = exception("app::DltDown", "app::DltDown", "store down");
+        stamp_forward(
+            &mut headers,
+            &hop("orders-dlt", 9, "billing-dlt", &dlt_failure),
+            forward_attempts(on_dlt),
+            Some(7000),
+        );
+        assert_eq!(headers.get(ATTEMPTS), Some(&encode_i32(6)[..]));
+        let p = Provenance::read(&headers);
+        assert_eq!(
+            p.attempts,
+            Some(5),
+            "four handler deliveries and one DLT delivery"
+        );
+        assert_eq!(p.consumer_group.as_deref(), Some("billing"));
+        assert_eq!(p.exception.fqcn, "app::DltDown");
+    }
+
+    #[test]
+    fn attempts_are_read_as_spring_reads_them() {
+        assert_eq!(
+            decode_attempts(&[3]),
+            Ok(Some(3)),
+            "spring-kafka 2.7's one byte"
+        );
+        assert_eq!(
+            decode_attempts(&[0xc8]),
+            Ok(Some(200)),
+            "one byte is unsigned"
+        );
+        assert_eq!(decode_attempts(&encode_i32(5)), Ok(Some(5)));
+        assert_eq!(decode_attempts(&encode_i32(32_767)), Ok(Some(32_767)));
+        for outside in [0, -1, 32_768, i32::MAX, i32::MIN] {
+            assert_eq!(decode_attempts(&encode_i32(outside)), Ok(None), "{outside}");
+        }
+        assert_eq!(decode_attempts(&[0]), Ok(None));
+        for length in [0, 2, 3, 5, 8] {
+            let err = decode_attempts(&vec![1; length]).unwrap_err();
+            assert_eq!(err.to_string(), format!("header `retry_topic-attempts` is malformed: expected 1 or 4 bytes, found {length}"));
+        }
+        let with = |bytes: Vec<u8>| {
+            let mut h = Headers::new();
+            h.push(ATTEMPTS, Some(bytes));
+            h
+        };
+        assert_eq!(
+            RetryState::read(&with(encode_i32(0))).unwrap().attempt,
+            1,
+            "Spring reads 0 as 1"
+        );
+        assert_eq!(
+            RetryState::read(&with(encode_i32(40_000))).unwrap().attempt,
+            1,
+            "and past the cap as 1"
+        );
+        assert_eq!(Provenance::read(&with(encode_i32(40_000))).attempts, None);
+        assert!(RetryState::read(&with(vec![0, 2])).is_err());
+        assert_eq!(forward_attempts(u32::MAX), u32::MAX);
+    }
+
+    #[test]
+    fn waits_until_due_and_up_to_one_day_ahead() {
         let state = |due_ms| RetryState {
             attempt: 2,
             due_ms,
             original_timestamp_ms: None,
         };
-        let longest = std::time::Duration::from_secs(10);
-        assert_eq!(state(None).wait_at(1_000, longest), Ok(None));
+        let now = 1_000_000;
+        let day = MAX_BACKOFF.as_millis() as i64;
+        assert_eq!(state(None).wait_at(now), None);
+        assert_eq!(state(Some(now - 500)).wait_at(now), None, "overdue: now");
+        assert_eq!(state(Some(now)).wait_at(now), None, "due now");
         assert_eq!(
-            state(Some(500)).wait_at(1_000, longest),
-            Ok(None),
-            "overdue: now"
+            state(Some(now + 3_000)).wait_at(now),
+            Some(std::time::Duration::from_secs(3))
         );
         assert_eq!(
-            state(Some(4_000)).wait_at(1_000, longest),
-            Ok(Some(std::time::Duration::from_secs(3)))
+            state(Some(now + day)).wait_at(now),
+            Some(MAX_BACKOFF),
+            "exactly a day: waited"
         );
-        let err = state(Some(i64::MAX)).wait_at(1_000, longest).unwrap_err();
-        assert_eq!(err.header, BACKOFF_TIMESTAMP);
-        assert!(
-            err.reason.contains("longer than this listener ever waits"),
-            "{err}"
+        assert_eq!(
+            state(Some(now + day + 1)).wait_at(now),
+            None,
+            "later than a day: handled at once"
         );
+        assert_eq!(state(Some(i64::MAX)).wait_at(now), None);
+        assert_eq!(state(Some(i64::MIN)).wait_at(now), None);
     }
 
     #[test]
@@ -540,12 +705,6 @@ mod tests {
                 original_timestamp_ms: None
             })
         );
-        let mut bad = Headers::new();
-        bad.push(ATTEMPTS, Some(encode_i32(0)));
-        assert!(RetryState::read(&bad)
-            .unwrap_err()
-            .reason
-            .contains("not positive"));
         let mut truncated = Headers::new();
         truncated.push(BACKOFF_TIMESTAMP, Some(vec![]));
         assert_eq!(

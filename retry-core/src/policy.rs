@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::backoff::Backoff;
 use crate::classify::ErrorFilter;
 use crate::duration::MAX_DELAY;
+use crate::headers::MAX_ATTEMPTS;
 
 /// How retry topics are named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -50,6 +51,10 @@ pub enum PolicyError {
     /// `timeout` is zero or longer than a day.
     #[error("timeout must be between 1ms and one day, got {0:?}")]
     TimeoutOutOfRange(Duration),
+    /// More deliveries than the `retry_topic-attempts` header can count: Spring reads a value
+    /// above 32767 as 1, which would restart the chain instead of ending it.
+    #[error("attempts must be at most {max}, got {0}", max = MAX_ATTEMPTS)]
+    TooManyAttempts(u32),
 }
 
 /// Everything that decides where a failed record goes next.
@@ -96,15 +101,6 @@ impl RetryPolicy {
     /// Number of retries (deliveries after the first).
     pub fn retries(&self) -> u32 {
         self.attempts - 1
-    }
-
-    /// The longest a record of this listener can legitimately wait: its longest delay with
-    /// jitter, plus a minute for clocks that disagree. A due time further away than this is
-    /// not one this listener wrote; honouring it would hold the record's partition.
-    pub fn longest_wait(&self) -> Duration {
-        const CLOCK_SKEW: Duration = Duration::from_secs(60);
-        let longest = self.backoff.delay(self.retries().saturating_sub(1));
-        longest.mul_f64(1.0 + self.backoff.jitter().fraction()) + CLOCK_SKEW
     }
 }
 
@@ -161,6 +157,9 @@ impl RetryPolicyBuilder {
         if p.attempts == 0 {
             return Err(PolicyError::ZeroAttempts);
         }
+        if p.attempts > MAX_ATTEMPTS {
+            return Err(PolicyError::TooManyAttempts(p.attempts));
+        }
         if let Some(retry) = (0..p.retries()).find(|&n| p.backoff.exceeds_limit(n)) {
             return Err(PolicyError::DelayTooLong {
                 retry: retry + 1,
@@ -195,29 +194,6 @@ mod tests {
     }
 
     #[test]
-    fn longest_wait_covers_the_chain_jitter_and_clock_skew() {
-        let p = RetryPolicy::builder("t")
-            .attempts(4)
-            .backoff(
-                "1s*2"
-                    .parse::<crate::Backoff>()
-                    .unwrap()
-                    .with_jitter(crate::Jitter::new(0.5).unwrap()),
-            )
-            .build()
-            .unwrap();
-        assert_eq!(p.longest_wait(), Duration::from_secs(4 + 2 + 60));
-        assert_eq!(
-            RetryPolicy::builder("t")
-                .attempts(1)
-                .build()
-                .unwrap()
-                .longest_wait(),
-            Duration::from_secs(61)
-        );
-    }
-
-    #[test]
     fn rejects_zero_attempts_and_runaway_delays() {
         assert_eq!(
             RetryPolicy::builder("t").attempts(0).build(),
@@ -237,5 +213,12 @@ mod tests {
             RetryPolicy::builder("t").timeout(Duration::ZERO).build(),
             Err(PolicyError::TimeoutOutOfRange(Duration::ZERO))
         );
+        assert!(RetryPolicy::builder("t").attempts(32_767).build().is_ok());
+        let err = RetryPolicy::builder("t")
+            .attempts(32_768)
+            .build()
+            .unwrap_err();
+        assert_eq!(err, PolicyError::TooManyAttempts(32_768));
+        assert_eq!(err.to_string(), "attempts must be at most 32767, got 32768");
     }
 }

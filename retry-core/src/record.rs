@@ -46,6 +46,17 @@ pub enum DecodeError {
     Header(#[from] crate::headers::HeaderError),
 }
 
+impl DecodeError {
+    /// The type name of the innermost error behind this one, for the cause header.
+    pub(crate) fn root_type(&self) -> &'static str {
+        match self {
+            Self::Missing => std::any::type_name::<Self>(),
+            Self::Json { .. } => std::any::type_name::<serde_json::Error>(),
+            Self::Header(_) => std::any::type_name::<crate::headers::HeaderError>(),
+        }
+    }
+}
+
 /// A type a record's value decodes into.
 ///
 /// Every `serde::de::DeserializeOwned` type decodes from JSON; [`Bytes`] takes the raw bytes.

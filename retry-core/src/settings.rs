@@ -360,7 +360,7 @@ impl ListenerConfig {
         }
         let policy = builder.build().map_err(|e| {
             let setting = match e {
-                PolicyError::ZeroAttempts => Setting::Attempts,
+                PolicyError::ZeroAttempts | PolicyError::TooManyAttempts(_) => Setting::Attempts,
                 PolicyError::DelayTooLong { .. } => Setting::Backoff,
                 PolicyError::TimeoutOutOfRange(_) => Setting::Timeout,
             };

@@ -72,18 +72,10 @@ impl Inbound {
             + headers
     }
 
-    /// How long the record must still wait (`None`: handle it now). A due time further away
-    /// than `longest` turns the record's state into a header error, handled (dead-lettered)
-    /// at once rather than waited for.
-    pub fn wait(&mut self, longest: std::time::Duration) -> Option<std::time::Duration> {
-        let state = self.state.as_ref().ok()?;
-        match state.wait_at(now_ms(), longest) {
-            Ok(wait) => wait,
-            Err(error) => {
-                self.state = Err(error);
-                None
-            }
-        }
+    /// How long the record must still wait (`None`: handle it now). A due time more than a
+    /// day away is handled at once, as Spring does.
+    pub fn wait(&self) -> Option<std::time::Duration> {
+        self.state.as_ref().ok()?.wait_at(now_ms())
     }
 
     /// Epoch ms of the record on the main topic: the retry header, else its own timestamp.
@@ -162,28 +154,19 @@ mod tests {
     }
 
     #[test]
-    fn a_due_time_beyond_the_longest_wait_becomes_a_header_error() {
-        let far = now_ms() + 3_600_000;
-        let headers = OwnedHeaders::new().insert(KHeader {
-            key: BACKOFF_TIMESTAMP,
-            value: Some(&encode_i64(far)),
-        });
-        let mut inbound = Inbound::read(&message(headers, Timestamp::NotAvailable), &TOPIC.into());
-        assert_eq!(
-            inbound.wait(std::time::Duration::from_secs(60)),
-            None,
-            "not waited for"
-        );
-        assert!(inbound.state.is_err(), "dead-lettered with the reason");
-        let headers = OwnedHeaders::new().insert(KHeader {
-            key: BACKOFF_TIMESTAMP,
-            value: Some(&encode_i64(far)),
-        });
-        let mut inbound = Inbound::read(&message(headers, Timestamp::NotAvailable), &TOPIC.into());
-        assert!(
-            inbound.wait(std::time::Duration::from_secs(7200)).is_some(),
-            "within the longest wait: waited for"
-        );
+    fn a_due_time_more_than_a_day_away_is_handled_at_once() {
+        let read = |due: i64| {
+            let headers = OwnedHeaders::new().insert(KHeader {
+                key: BACKOFF_TIMESTAMP,
+                value: Some(&encode_i64(due)),
+            });
+            Inbound::read(&message(headers, Timestamp::NotAvailable), &TOPIC.into())
+        };
+        let hour = read(now_ms() + 3_600_000);
+        assert!(hour.wait().is_some(), "within a day: waited for");
+        let far = read(now_ms() + 2 * 86_400_000);
+        assert_eq!(far.wait(), None, "not waited for");
+        assert!(far.state.is_ok(), "handled, not dead-lettered");
     }
 
     #[test]
@@ -192,15 +175,9 @@ mod tests {
             key: BACKOFF_TIMESTAMP,
             value: Some(&b"garbage-too-long"[..]),
         });
-        let mut inbound = Inbound::read(&message(headers, Timestamp::NotAvailable), &TOPIC.into());
+        let inbound = Inbound::read(&message(headers, Timestamp::NotAvailable), &TOPIC.into());
         assert!(inbound.state.is_err());
-        assert_eq!(
-            (
-                inbound.wait(std::time::Duration::MAX),
-                inbound.raw.meta.attempt
-            ),
-            (None, 1)
-        );
+        assert_eq!((inbound.wait(), inbound.raw.meta.attempt), (None, 1));
         assert_eq!(inbound.original_timestamp_ms(9), 9);
     }
 }

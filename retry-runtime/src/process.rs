@@ -315,13 +315,13 @@ impl Processor {
     }
 
     /// How long the record waits before it may be handled, if it is not due yet. Main-topic
-    /// records are always due; a due time no retry of this listener could have written is a
-    /// header error, dead-lettered at once.
+    /// records are always due; a due time more than a day away is handled at once (Spring's
+    /// rule).
     pub fn wait_for(&self, inbound: &mut Inbound) -> Option<Duration> {
         if !self.holds_delayed_records() {
             return None;
         }
-        inbound.wait(self.listener.config.policy.longest_wait())
+        inbound.wait()
     }
 }
 
@@ -332,6 +332,7 @@ fn describe(error: &HandlerError, filter: &ErrorFilter) -> ExceptionInfo {
     std::panic::catch_unwind(AssertUnwindSafe(|| error.exception(filter)))
         .unwrap_or_else(|panic| ExceptionInfo {
             fqcn: "panic".to_owned(),
+            cause_fqcn: "panic".to_owned(),
             message: format!(
                 "the handler's error could not be displayed: {}",
                 panic_message(&*panic)
