@@ -126,7 +126,7 @@ impl Backoff {
         Self { jitter, ..self }
     }
 
-    /// True when every retry waits the same time (no multiplier): one retry topic suffices.
+    /// True when every retry waits the same time (no multiplier).
     pub fn is_fixed(&self) -> bool {
         self.multiplier == 1.0
     }

@@ -44,7 +44,10 @@ pub use classify::{ErrorClass, ErrorFilter, ErrorType, ExceptionInfo, HandlerErr
 pub use decision::{decide, DeadLetterReason, Decision, DltFailureAction, Failure};
 pub use duration::{parse_duration, DurationError, MAX_DELAY};
 pub use headers::{Header, Headers};
-pub use policy::{DltStrategy, PolicyError, RetryPolicy, RetryPolicyBuilder, SuffixStrategy};
+pub use policy::{
+    DltStrategy, PolicyError, RetryPolicy, RetryPolicyBuilder, SuffixStrategy, TopicReuse,
+    DEFAULT_DLT_TOPIC_SUFFIX, DEFAULT_RETRY_TOPIC_SUFFIX,
+};
 pub use progress::PartitionProgress;
 pub use record::{
     Bytes, DeadLetter, DeadLetterArgument, DecodeError, FromRawRecord, Payload, RawRecord, Record,

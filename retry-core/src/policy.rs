@@ -17,6 +17,20 @@ pub enum SuffixStrategy {
     Index,
 }
 
+/// How retries that wait the same delay use topics: Spring's `SameIntervalTopicReuseStrategy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TopicReuse {
+    /// `SINGLE_TOPIC`, Spring's default since 3.2 ("Uses a single retry topic for sequential
+    /// attempts with the same interval"): retries repeating the last delay share one topic,
+    /// and a chain with a single retry topic names it `orders-retry`.
+    #[default]
+    Single,
+    /// `MULTIPLE_TOPICS` ("Uses one separate topic per retry attempt"), the naming before 3.2:
+    /// a fixed delay gives `orders-retry-0`, `orders-retry-1`, …; a delay repeated at the end
+    /// of the chain gives `orders-retry-4000-0`, `orders-retry-4000-1`, ….
+    Multiple,
+}
+
 /// What happens to dead letters, and when the DLT handler itself fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum DltStrategy {
@@ -75,6 +89,13 @@ pub struct RetryPolicy {
     pub timeout: Option<Duration>,
     /// Retry topic naming.
     pub suffix: SuffixStrategy,
+    /// What retry topic names start with after the main topic's (Spring's `retryTopicSuffix`,
+    /// default `-retry`).
+    pub retry_topic_suffix: String,
+    /// What DLT names end with (Spring's `dltTopicSuffix`, default `-dlt`).
+    pub dlt_topic_suffix: String,
+    /// Whether retries with the same delay share a topic.
+    pub topic_reuse: TopicReuse,
     /// Dead-letter strategy.
     pub dlt: DltStrategy,
     /// Which errors are retried.
@@ -83,7 +104,8 @@ pub struct RetryPolicy {
 
 impl RetryPolicy {
     /// Starts a policy for `topic` with Spring's defaults: 3 attempts, fixed 1 s backoff,
-    /// delay suffixes, a DLT, every error retryable, group named after the topic.
+    /// delay suffixes `-retry` and `-dlt`, one topic for a repeated delay, a DLT, every error
+    /// retryable, group named after the topic.
     pub fn builder(topic: impl Into<String>) -> RetryPolicyBuilder {
         let topic = topic.into();
         RetryPolicyBuilder(RetryPolicy {
@@ -93,6 +115,9 @@ impl RetryPolicy {
             backoff: Backoff::default(),
             timeout: None,
             suffix: SuffixStrategy::default(),
+            retry_topic_suffix: DEFAULT_RETRY_TOPIC_SUFFIX.to_owned(),
+            dlt_topic_suffix: DEFAULT_DLT_TOPIC_SUFFIX.to_owned(),
+            topic_reuse: TopicReuse::default(),
             dlt: DltStrategy::default(),
             errors: ErrorFilter::RetryAll,
         })
@@ -103,6 +128,11 @@ impl RetryPolicy {
         self.attempts - 1
     }
 }
+
+/// Spring's `RetryTopicConstants.DEFAULT_RETRY_SUFFIX`.
+pub const DEFAULT_RETRY_TOPIC_SUFFIX: &str = "-retry";
+/// Spring's `RetryTopicConstants.DEFAULT_DLT_SUFFIX`.
+pub const DEFAULT_DLT_TOPIC_SUFFIX: &str = "-dlt";
 
 /// Builder for [`RetryPolicy`]; [`build`](Self::build) validates.
 #[derive(Debug, Clone)]
@@ -136,6 +166,24 @@ impl RetryPolicyBuilder {
     /// Retry topic naming.
     pub fn suffix(mut self, suffix: SuffixStrategy) -> Self {
         self.0.suffix = suffix;
+        self
+    }
+
+    /// What retry topic names start with after the main topic's.
+    pub fn retry_topic_suffix(mut self, suffix: impl Into<String>) -> Self {
+        self.0.retry_topic_suffix = suffix.into();
+        self
+    }
+
+    /// What DLT names end with.
+    pub fn dlt_topic_suffix(mut self, suffix: impl Into<String>) -> Self {
+        self.0.dlt_topic_suffix = suffix.into();
+        self
+    }
+
+    /// Whether retries with the same delay share a topic.
+    pub fn topic_reuse(mut self, reuse: TopicReuse) -> Self {
+        self.0.topic_reuse = reuse;
         self
     }
 
@@ -190,6 +238,14 @@ mod tests {
         assert_eq!(
             (p.suffix, p.dlt),
             (SuffixStrategy::Delay, DltStrategy::AlwaysRetry)
+        );
+        assert_eq!(
+            (
+                p.retry_topic_suffix.as_str(),
+                p.dlt_topic_suffix.as_str(),
+                p.topic_reuse
+            ),
+            ("-retry", "-dlt", TopicReuse::Single)
         );
     }
 

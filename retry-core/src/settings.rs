@@ -7,8 +7,8 @@ use std::str::FromStr;
 use crate::backoff::{Backoff, Jitter};
 use crate::classify::ErrorFilter;
 use crate::duration::parse_duration;
-use crate::policy::{DltStrategy, PolicyError, RetryPolicy, SuffixStrategy};
-use crate::topics::TopicPlan;
+use crate::policy::{DltStrategy, PolicyError, RetryPolicy, SuffixStrategy, TopicReuse};
+use crate::topics::{illegal_character, TopicError, TopicPlan};
 
 /// One setting of `#[retryable_topic]`, also settable as `RETRY_<HANDLER>_<SETTING>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,11 +39,22 @@ pub enum Setting {
     Concurrency,
     /// `auto_create`: whether missing topics are created at start-up (default true).
     AutoCreate,
+    /// `retry_topic_suffix`: what retry topic names start with after the main topic's
+    /// (Spring's `retryTopicSuffix`, default `-retry`).
+    RetryTopicSuffix,
+    /// `dlt_topic_suffix`: what DLT names end with (Spring's `dltTopicSuffix`, default `-dlt`).
+    DltTopicSuffix,
+    /// `topic_reuse`: `single` (default) or `multiple` (Spring's
+    /// `sameIntervalTopicReuseStrategy`).
+    TopicReuse,
+    /// `auto_start_dlt`: whether the DLTs are consumed (default true; Spring's
+    /// `autoStartDltHandler`). When false they are still created and written to.
+    AutoStartDlt,
 }
 
 impl Setting {
     /// Every setting.
-    pub const ALL: [Setting; 13] = [
+    pub const ALL: [Setting; 17] = [
         Setting::Topic,
         Setting::Group,
         Setting::Attempts,
@@ -57,6 +68,10 @@ impl Setting {
         Setting::Replication,
         Setting::Concurrency,
         Setting::AutoCreate,
+        Setting::RetryTopicSuffix,
+        Setting::DltTopicSuffix,
+        Setting::TopicReuse,
+        Setting::AutoStartDlt,
     ];
 
     /// The attribute argument's name.
@@ -75,6 +90,10 @@ impl Setting {
             Setting::Replication => "replication",
             Setting::Concurrency => "concurrency",
             Setting::AutoCreate => "auto_create",
+            Setting::RetryTopicSuffix => "retry_topic_suffix",
+            Setting::DltTopicSuffix => "dlt_topic_suffix",
+            Setting::TopicReuse => "topic_reuse",
+            Setting::AutoStartDlt => "auto_start_dlt",
         }
     }
 
@@ -99,6 +118,10 @@ impl Setting {
             Setting::Replication => "Replication",
             Setting::Concurrency => "Concurrency",
             Setting::AutoCreate => "AutoCreate",
+            Setting::RetryTopicSuffix => "RetryTopicSuffix",
+            Setting::DltTopicSuffix => "DltTopicSuffix",
+            Setting::TopicReuse => "TopicReuse",
+            Setting::AutoStartDlt => "AutoStartDlt",
         }
     }
 
@@ -174,6 +197,10 @@ pub struct ListenerConfig {
     pub concurrency: usize,
     /// Whether missing topics are created at start-up.
     pub auto_create: bool,
+    /// Whether the DLTs' consumers are started. When false the DLTs are still created and
+    /// dead letters still written to them; nothing reads them (Spring's
+    /// `autoStartDltHandler = false`).
+    pub auto_start_dlt: bool,
 }
 
 /// Looks up raw values: the environment first, then the attribute.
@@ -251,6 +278,21 @@ fn at_least_one<T: FromStr + PartialOrd + From<u8>>(
                 Err(format!("expected {expected}"))
             }
         })
+    }
+}
+
+/// A topic suffix: not empty (Spring would silently use the default) and made of characters
+/// Kafka allows in topic names.
+fn topic_suffix(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Err("a suffix cannot be empty; leave the argument out for the default".into());
+    }
+    match illegal_character(text) {
+        Some(bad) => Err(format!(
+            "{bad:?} cannot be part of a topic name; Kafka allows only ASCII letters, digits, \
+             `.`, `_` and `-`"
+        )),
+        None => Ok(text.to_owned()),
     }
 }
 
@@ -358,6 +400,19 @@ impl ListenerConfig {
         if let Some(dlt) = src.get(Setting::Dlt, choice(dlt_choices))? {
             builder = builder.dlt(dlt);
         }
+        if let Some(suffix) = src.get(Setting::RetryTopicSuffix, topic_suffix)? {
+            builder = builder.retry_topic_suffix(suffix);
+        }
+        if let Some(suffix) = src.get(Setting::DltTopicSuffix, topic_suffix)? {
+            builder = builder.dlt_topic_suffix(suffix);
+        }
+        let reuse_choices = &[
+            ("single", TopicReuse::Single),
+            ("multiple", TopicReuse::Multiple),
+        ];
+        if let Some(reuse) = src.get(Setting::TopicReuse, choice(reuse_choices))? {
+            builder = builder.topic_reuse(reuse);
+        }
         let policy = builder.build().map_err(|e| {
             let setting = match e {
                 PolicyError::ZeroAttempts | PolicyError::TooManyAttempts(_) => Setting::Attempts,
@@ -366,7 +421,16 @@ impl ListenerConfig {
             };
             src.blame(setting, e)
         })?;
-        let topics = TopicPlan::new(&policy).map_err(|e| src.blame(Setting::Topic, e))?;
+        let topics = TopicPlan::new(&policy).map_err(|e| {
+            let setting = match e {
+                TopicError::Duplicate(_) => [Setting::RetryTopicSuffix, Setting::DltTopicSuffix]
+                    .into_iter()
+                    .find(|s| src.raw(*s).is_some())
+                    .unwrap_or(Setting::Topic),
+                _ => Setting::Topic,
+            };
+            src.blame(setting, e)
+        })?;
         Ok(Self {
             name: name.to_owned(),
             policy,
@@ -387,6 +451,12 @@ impl ListenerConfig {
                 .unwrap_or(1),
             auto_create: src
                 .get(Setting::AutoCreate, parse_with::<bool>("`true` or `false`"))?
+                .unwrap_or(true),
+            auto_start_dlt: src
+                .get(
+                    Setting::AutoStartDlt,
+                    parse_with::<bool>("`true` or `false`"),
+                )?
                 .unwrap_or(true),
         })
     }
@@ -518,6 +588,98 @@ mod tests {
     }
 
     #[test]
+    fn spring_parity_settings_from_attribute_and_environment() {
+        let c = resolve(ITEMS, &[]).unwrap();
+        assert_eq!(
+            (
+                c.policy.retry_topic_suffix.as_str(),
+                c.policy.dlt_topic_suffix.as_str(),
+                c.policy.topic_reuse,
+                c.auto_start_dlt
+            ),
+            ("-retry", "-dlt", TopicReuse::Single, true)
+        );
+        let attribute = &[
+            (Setting::Topic, "update-item"),
+            (Setting::Backoff, "5s"),
+            (Setting::RetryTopicSuffix, "-again"),
+            (Setting::TopicReuse, "multiple"),
+            (Setting::AutoStartDlt, "false"),
+        ];
+        let c = resolve(
+            attribute,
+            &[("RETRY_UPDATE_ITEM_DLT_TOPIC_SUFFIX", ".dead")],
+        )
+        .unwrap();
+        let names: Vec<&str> = c.topics.topics().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "update-item",
+                "update-item-again-0",
+                "update-item-again-1",
+                "update-item.dead"
+            ]
+        );
+        assert!(!c.auto_start_dlt);
+        let c = resolve(
+            attribute,
+            &[
+                ("RETRY_UPDATE_ITEM_TOPIC_REUSE", "single"),
+                ("RETRY_UPDATE_ITEM_AUTO_START_DLT", "true"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.topics.retry_path(),
+            ["update-item-again", "update-item-again"]
+        );
+        assert!(c.auto_start_dlt);
+    }
+
+    #[test]
+    fn spring_parity_settings_reject_bad_values() {
+        let err = resolve(ITEMS, &[("RETRY_UPDATE_ITEM_RETRY_TOPIC_SUFFIX", "")]).unwrap_err();
+        assert_eq!(err.setting, Setting::RetryTopicSuffix);
+        assert!(err.reason.contains("cannot be empty"), "{err}");
+        let err = resolve(
+            ITEMS,
+            &[("RETRY_UPDATE_ITEM_DLT_TOPIC_SUFFIX", "-dead letters")],
+        )
+        .unwrap_err();
+        assert_eq!(err.setting, Setting::DltTopicSuffix);
+        assert!(
+            err.reason.starts_with("' ' cannot be part of a topic name"),
+            "{err}"
+        );
+        let err = resolve(ITEMS, &[("RETRY_UPDATE_ITEM_TOPIC_REUSE", "sometimes")]).unwrap_err();
+        assert!(err.reason.contains("`single`, `multiple`"), "{err}");
+        let err = resolve(ITEMS, &[("RETRY_UPDATE_ITEM_AUTO_START_DLT", "no")]).unwrap_err();
+        assert_eq!(err.setting, Setting::AutoStartDlt);
+        let collide = &[
+            (Setting::Topic, "update-item"),
+            (Setting::Attempts, "2"),
+            (Setting::RetryTopicSuffix, "-dlt"),
+        ];
+        let err = resolve(collide, &[]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "listener `update_item`: invalid retry_topic_suffix `-dlt` (from attribute): two \
+             destinations would both be the topic `update-item-dlt`; choose suffixes that differ"
+        );
+        let err = resolve(
+            ITEMS,
+            &[
+                ("RETRY_UPDATE_ITEM_ATTEMPTS", "40000"),
+                ("RETRY_UPDATE_ITEM_BACKOFF", "1ms"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(err.setting, Setting::Attempts);
+        assert!(err.reason.contains("at most 32767"), "{err}");
+    }
+
+    #[test]
     fn names_round_trip() {
         for s in Setting::ALL {
             assert_eq!(Setting::from_name(s.name()), Some(s));
@@ -527,5 +689,12 @@ mod tests {
             Setting::MaxDelay.env_var("update_item"),
             "RETRY_UPDATE_ITEM_MAX_DELAY"
         );
+        assert_eq!(
+            Setting::AutoStartDlt.env_var("update_item"),
+            "RETRY_UPDATE_ITEM_AUTO_START_DLT"
+        );
+        for s in Setting::ALL {
+            assert_eq!(s.variant().to_ascii_lowercase(), s.name().replace('_', ""));
+        }
     }
 }

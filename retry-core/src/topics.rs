@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::policy::{DltStrategy, RetryPolicy, SuffixStrategy};
+use crate::policy::{DltStrategy, RetryPolicy, SuffixStrategy, TopicReuse};
 
 /// Kafka's limit on a topic name's length.
 const MAX_TOPIC_LEN: usize = 249;
@@ -29,6 +29,15 @@ pub enum TopicError {
         /// Its length.
         len: usize,
     },
+    /// Two destinations of one listener would share a name (the suffixes collide).
+    #[error("two destinations would both be the topic `{0}`; choose suffixes that differ")]
+    Duplicate(String),
+}
+
+/// The first character Kafka does not allow in a topic name, if any.
+pub(crate) fn illegal_character(text: &str) -> Option<char> {
+    text.chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
 }
 
 /// Checks a topic name the way the Kafka broker does.
@@ -36,10 +45,7 @@ pub fn validate_topic_name(name: &str) -> Result<(), TopicError> {
     if name.is_empty() || name == "." || name == ".." {
         return Err(TopicError::Reserved(name.to_owned()));
     }
-    if let Some(bad) = name
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
-    {
+    if let Some(bad) = illegal_character(name) {
         return Err(TopicError::IllegalCharacter {
             name: name.to_owned(),
             bad,
@@ -93,12 +99,22 @@ impl DestinationTopic {
 
 /// The ordered destinations of one listener: main topic, distinct retry topics, DLT.
 ///
-/// Naming follows Spring Kafka so that mixed fleets share topics:
-/// * delay suffixes: `orders-retry-1000`, `orders-retry-2000`, …; a delay repeated at the end
-///   of the chain (because of `max_delay`) reuses the last topic;
-/// * index suffixes: `orders-retry-0`, `orders-retry-1`, …, with the same reuse;
-/// * a fixed backoff (no multiplier) uses the one topic `orders-retry` (Spring 3.2+);
+/// Naming follows Spring Kafka's `DestinationTopicPropertiesFactory` so that mixed fleets
+/// share topics (`-retry` and `-dlt` stand for the configured suffixes):
+/// * delay suffixes: `orders-retry-1000`, `orders-retry-2000`, …;
+/// * index suffixes, or every retry waiting the same delay: `orders-retry-0`, `orders-retry-1`,
+///   … (`isFixedDelay = SUFFIX_WITH_INDEX_VALUE || backOffValuesSize > 1 && distinct == 1`);
+/// * [`TopicReuse::Single`] (the default): retries repeating the last delay share the last
+///   topic (`retryTopicsAmount = backOffValuesSize - reusableTopicAttempts()`), and a chain
+///   left with one retry topic names it `orders-retry`, whatever the backoff or suffix
+///   (`if (this.isSameIntervalReuse && this.retryTopicsAmount == 1) return
+///   getRetrySuffix();`);
+/// * [`TopicReuse::Multiple`]: one topic per retry; a repeated delay is numbered from its first
+///   occurrence: `orders-retry-4000-0`, `orders-retry-4000-1`
+///   (`retrySuffix.concat("-" + (backOffIndex - this.backOffValues.indexOf(thisBackOffValue)))`);
 /// * `attempts = 1` has no retry topic; `dlt = "none"` has no DLT.
+///
+/// Consumer groups take the same suffixes after the listener's group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicPlan {
     main: DestinationTopic,
@@ -108,25 +124,44 @@ pub struct TopicPlan {
 }
 
 impl TopicPlan {
-    /// Derives the destinations of `policy`, checking every name against Kafka's rules.
+    /// Derives the destinations of `policy`, checking every name against Kafka's rules and
+    /// that no two destinations share one.
     pub fn new(policy: &RetryPolicy) -> Result<Self, TopicError> {
         let main = DestinationTopic::new(policy, "", DestinationKind::Main)?;
         let delays: Vec<Duration> = (0..policy.retries())
             .map(|n| policy.backoff.delay(n))
             .collect();
-        let first_of_tail = delays
-            .iter()
-            .rposition(|d| Some(d) != delays.last())
-            .map_or(0, |i| i + 1);
+        let count = |delay: Duration| delays.iter().filter(|d| **d == delay).count();
+        let single = policy.topic_reuse == TopicReuse::Single;
+        let reused = match delays.last() {
+            Some(&last) if single && delays.len() > 1 => count(last) - 1,
+            _ => 0,
+        };
+        let amount = delays.len() - reused;
+        let fixed = policy.suffix == SuffixStrategy::Index
+            || (delays.len() > 1 && count(delays[0]) == delays.len());
+        let retry = &policy.retry_topic_suffix;
+        let suffix = |index: usize| {
+            let delay = delays[index];
+            if single && amount == 1 {
+                retry.clone()
+            } else if fixed {
+                format!("{retry}-{index}")
+            } else if !single && count(delay) > 1 {
+                let first = delays.iter().position(|d| *d == delay).unwrap_or(index);
+                format!("{retry}-{}-{}", delay.as_millis(), index - first)
+            } else {
+                format!("{retry}-{}", delay.as_millis())
+            }
+        };
         let mut retries: Vec<DestinationTopic> = Vec::new();
         let mut route = Vec::with_capacity(delays.len());
-        for (n, &delay) in delays.iter().enumerate() {
-            let suffix = match policy.suffix {
-                _ if policy.backoff.is_fixed() => "-retry".to_owned(),
-                SuffixStrategy::Delay => format!("-retry-{}", delay.as_millis()),
-                SuffixStrategy::Index => format!("-retry-{}", n.min(first_of_tail)),
+        for n in 0..delays.len() {
+            let index = n.min(amount - 1);
+            let kind = DestinationKind::Retry {
+                delay: delays[index],
             };
-            let topic = DestinationTopic::new(policy, &suffix, DestinationKind::Retry { delay })?;
+            let topic = DestinationTopic::new(policy, &suffix(index), kind)?;
             let slot = match retries.iter().position(|t| t.name == topic.name) {
                 Some(slot) => slot,
                 None => {
@@ -138,14 +173,27 @@ impl TopicPlan {
         }
         let dlt = match policy.dlt {
             DltStrategy::None => None,
-            _ => Some(DestinationTopic::new(policy, "-dlt", DestinationKind::Dlt)?),
+            _ => Some(DestinationTopic::new(
+                policy,
+                &policy.dlt_topic_suffix,
+                DestinationKind::Dlt,
+            )?),
         };
-        Ok(Self {
+        let plan = Self {
             main,
             retries,
             route,
             dlt,
-        })
+        };
+        let names: Vec<&str> = plan.topics().map(|t| t.name.as_str()).collect();
+        let repeated = names
+            .iter()
+            .enumerate()
+            .find_map(|(i, name)| names[..i].contains(name).then_some(*name));
+        if let Some(name) = repeated {
+            return Err(TopicError::Duplicate(name.to_owned()));
+        }
+        Ok(plan)
     }
 
     /// The main topic.
@@ -189,159 +237,261 @@ mod tests {
     use super::*;
     use crate::Backoff;
 
-    fn plan(
+    /// One row of the naming table: the settings that matter and what Spring names.
+    struct Case {
         attempts: u32,
-        backoff: &str,
-        max_delay: Option<u64>,
+        backoff: &'static str,
+        max_delay_ms: Option<u64>,
         suffix: SuffixStrategy,
-    ) -> TopicPlan {
-        let mut b: Backoff = backoff.parse().unwrap();
-        if let Some(ms) = max_delay {
-            b = b.with_max_delay(Duration::from_millis(ms)).unwrap();
+        reuse: TopicReuse,
+        /// `(retry_topic_suffix, dlt_topic_suffix)`, when not the defaults.
+        suffixes: Option<(&'static str, &'static str)>,
+        /// Every topic, main first.
+        topics: &'static str,
+        /// The retry topic of each retry, in order.
+        path: &'static str,
+    }
+
+    const BASE: Case = Case {
+        attempts: 4,
+        backoff: "1s*2",
+        max_delay_ms: None,
+        suffix: SuffixStrategy::Delay,
+        reuse: TopicReuse::Single,
+        suffixes: None,
+        topics: "",
+        path: "",
+    };
+
+    fn policy(case: &Case) -> RetryPolicy {
+        let mut backoff: Backoff = case.backoff.parse().unwrap();
+        if let Some(ms) = case.max_delay_ms {
+            backoff = backoff.with_max_delay(Duration::from_millis(ms)).unwrap();
         }
-        let policy = RetryPolicy::builder("orders")
+        let mut builder = RetryPolicy::builder("orders")
             .group("billing")
-            .attempts(attempts)
-            .backoff(b)
-            .suffix(suffix)
-            .build()
-            .unwrap();
-        TopicPlan::new(&policy).unwrap()
+            .attempts(case.attempts)
+            .backoff(backoff)
+            .suffix(case.suffix)
+            .topic_reuse(case.reuse);
+        if let Some((retry, dlt)) = case.suffixes {
+            builder = builder.retry_topic_suffix(retry).dlt_topic_suffix(dlt);
+        }
+        builder.build().unwrap()
+    }
+
+    fn plan(case: &Case) -> TopicPlan {
+        TopicPlan::new(&policy(case)).unwrap()
     }
 
     fn names(p: &TopicPlan) -> Vec<&str> {
         p.topics().map(|t| t.name.as_str()).collect()
     }
 
-    use SuffixStrategy::{Delay, Index};
-
-    /// attempts, backoff, max_delay in ms, suffix, expected topics, expected retry path.
-    type NamingCase = (
-        u32,
-        &'static str,
-        Option<u64>,
-        SuffixStrategy,
-        &'static [&'static str],
-        &'static [&'static str],
-    );
-
+    /// What Spring's `DestinationTopicPropertiesFactory` names for each combination; the
+    /// comments give its `backOffValues`.
     #[test]
     fn naming_table() {
-        let cases: &[NamingCase] = &[
-            (
-                4,
-                "1s*2",
-                None,
-                Delay,
-                &[
-                    "orders",
-                    "orders-retry-1000",
-                    "orders-retry-2000",
-                    "orders-retry-4000",
-                    "orders-dlt",
-                ],
-                &[
-                    "orders-retry-1000",
-                    "orders-retry-2000",
-                    "orders-retry-4000",
-                ],
-            ),
-            (
-                4,
-                "1s*2",
-                None,
-                Index,
-                &[
-                    "orders",
-                    "orders-retry-0",
-                    "orders-retry-1",
-                    "orders-retry-2",
-                    "orders-dlt",
-                ],
-                &["orders-retry-0", "orders-retry-1", "orders-retry-2"],
-            ),
-            (
-                5,
-                "1s*2",
-                Some(3000),
-                Delay,
-                &[
-                    "orders",
-                    "orders-retry-1000",
-                    "orders-retry-2000",
-                    "orders-retry-3000",
-                    "orders-dlt",
-                ],
-                &[
-                    "orders-retry-1000",
-                    "orders-retry-2000",
-                    "orders-retry-3000",
-                    "orders-retry-3000",
-                ],
-            ),
-            (
-                5,
-                "1s*2",
-                Some(3000),
-                Index,
-                &[
-                    "orders",
-                    "orders-retry-0",
-                    "orders-retry-1",
-                    "orders-retry-2",
-                    "orders-dlt",
-                ],
-                &[
-                    "orders-retry-0",
-                    "orders-retry-1",
-                    "orders-retry-2",
-                    "orders-retry-2",
-                ],
-            ),
-            (
-                4,
-                "5s",
-                None,
-                Delay,
-                &["orders", "orders-retry", "orders-dlt"],
-                &["orders-retry", "orders-retry", "orders-retry"],
-            ),
-            (
-                4,
-                "5s",
-                None,
-                Index,
-                &["orders", "orders-retry", "orders-dlt"],
-                &["orders-retry"; 3],
-            ),
-            (1, "1s*2", None, Delay, &["orders", "orders-dlt"], &[]),
-            (
-                3,
-                "1s*2",
-                Some(1000),
-                Delay,
-                &["orders", "orders-retry-1000", "orders-dlt"],
-                &["orders-retry-1000", "orders-retry-1000"],
-            ),
+        use SuffixStrategy::Index;
+        use TopicReuse::Multiple;
+        let cases = [
+            // [1000, 2000, 4000]
+            Case {
+                topics: "orders orders-retry-1000 orders-retry-2000 orders-retry-4000 orders-dlt",
+                path: "orders-retry-1000 orders-retry-2000 orders-retry-4000",
+                ..BASE
+            },
+            Case {
+                suffix: Index,
+                topics: "orders orders-retry-0 orders-retry-1 orders-retry-2 orders-dlt",
+                path: "orders-retry-0 orders-retry-1 orders-retry-2",
+                ..BASE
+            },
+            // [1000, 2000, 3000, 3000]: the repeated tail delay reuses the last topic.
+            Case {
+                attempts: 5,
+                max_delay_ms: Some(3000),
+                topics: "orders orders-retry-1000 orders-retry-2000 orders-retry-3000 orders-dlt",
+                path: "orders-retry-1000 orders-retry-2000 orders-retry-3000 orders-retry-3000",
+                ..BASE
+            },
+            Case {
+                attempts: 5,
+                max_delay_ms: Some(3000),
+                suffix: Index,
+                topics: "orders orders-retry-0 orders-retry-1 orders-retry-2 orders-dlt",
+                path: "orders-retry-0 orders-retry-1 orders-retry-2 orders-retry-2",
+                ..BASE
+            },
+            // [5000, 5000, 5000]: a fixed backoff is one topic.
+            Case {
+                backoff: "5s",
+                topics: "orders orders-retry orders-dlt",
+                path: "orders-retry orders-retry orders-retry",
+                ..BASE
+            },
+            Case {
+                backoff: "5s",
+                suffix: Index,
+                topics: "orders orders-retry orders-dlt",
+                path: "orders-retry orders-retry orders-retry",
+                ..BASE
+            },
+            // []
+            Case {
+                attempts: 1,
+                topics: "orders orders-dlt",
+                path: "",
+                ..BASE
+            },
+            // [1000]: one retry topic is `-retry`, whatever the backoff or suffix.
+            Case {
+                attempts: 2,
+                topics: "orders orders-retry orders-dlt",
+                path: "orders-retry",
+                ..BASE
+            },
+            Case {
+                attempts: 2,
+                suffix: Index,
+                topics: "orders orders-retry orders-dlt",
+                path: "orders-retry",
+                ..BASE
+            },
+            Case {
+                attempts: 2,
+                backoff: "5s",
+                topics: "orders orders-retry orders-dlt",
+                path: "orders-retry",
+                ..BASE
+            },
+            // [1000, 1000]: max_delay makes every delay the same, so one topic.
+            Case {
+                attempts: 3,
+                max_delay_ms: Some(1000),
+                topics: "orders orders-retry orders-dlt",
+                path: "orders-retry orders-retry",
+                ..BASE
+            },
+            // [1000, 2000, 4000, 4000]
+            Case {
+                attempts: 5,
+                max_delay_ms: Some(4000),
+                topics: "orders orders-retry-1000 orders-retry-2000 orders-retry-4000 orders-dlt",
+                path: "orders-retry-1000 orders-retry-2000 orders-retry-4000 orders-retry-4000",
+                ..BASE
+            },
+            // MULTIPLE_TOPICS, [1000, 2000, 4000]: as SINGLE_TOPIC without repeats.
+            Case {
+                reuse: Multiple,
+                topics: "orders orders-retry-1000 orders-retry-2000 orders-retry-4000 orders-dlt",
+                path: "orders-retry-1000 orders-retry-2000 orders-retry-4000",
+                ..BASE
+            },
+            // MULTIPLE_TOPICS, [5000, 5000, 5000]: a fixed delay on indexed topics.
+            Case {
+                backoff: "5s",
+                reuse: Multiple,
+                topics: "orders orders-retry-0 orders-retry-1 orders-retry-2 orders-dlt",
+                path: "orders-retry-0 orders-retry-1 orders-retry-2",
+                ..BASE
+            },
+            // MULTIPLE_TOPICS, [5000]: one delay is not "fixed", so it names the delay.
+            Case {
+                attempts: 2,
+                backoff: "5s",
+                reuse: Multiple,
+                topics: "orders orders-retry-5000 orders-dlt",
+                path: "orders-retry-5000",
+                ..BASE
+            },
+            Case {
+                attempts: 2,
+                suffix: Index,
+                reuse: Multiple,
+                topics: "orders orders-retry-0 orders-dlt",
+                path: "orders-retry-0",
+                ..BASE
+            },
+            // MULTIPLE_TOPICS, [1000, 1000]
+            Case {
+                attempts: 3,
+                max_delay_ms: Some(1000),
+                reuse: Multiple,
+                topics: "orders orders-retry-0 orders-retry-1 orders-dlt",
+                path: "orders-retry-0 orders-retry-1",
+                ..BASE
+            },
+            // MULTIPLE_TOPICS, [1000, 2000, 4000, 4000]: the repeated delay numbered.
+            Case {
+                attempts: 5,
+                max_delay_ms: Some(4000),
+                reuse: Multiple,
+                topics: "orders orders-retry-1000 orders-retry-2000 orders-retry-4000-0 \
+                         orders-retry-4000-1 orders-dlt",
+                path: "orders-retry-1000 orders-retry-2000 orders-retry-4000-0 orders-retry-4000-1",
+                ..BASE
+            },
+            Case {
+                attempts: 5,
+                max_delay_ms: Some(4000),
+                suffix: Index,
+                reuse: Multiple,
+                topics: "orders orders-retry-0 orders-retry-1 orders-retry-2 orders-retry-3 \
+                         orders-dlt",
+                path: "orders-retry-0 orders-retry-1 orders-retry-2 orders-retry-3",
+                ..BASE
+            },
+            // Custom suffixes.
+            Case {
+                suffixes: Some(("-again", "-dead")),
+                topics: "orders orders-again-1000 orders-again-2000 orders-again-4000 orders-dead",
+                path: "orders-again-1000 orders-again-2000 orders-again-4000",
+                ..BASE
+            },
+            Case {
+                attempts: 2,
+                suffixes: Some((".r", ".d")),
+                topics: "orders orders.r orders.d",
+                path: "orders.r",
+                ..BASE
+            },
         ];
-        for (attempts, backoff, max, suffix, topics, path) in cases {
-            let p = plan(*attempts, backoff, *max, *suffix);
-            assert_eq!(
-                names(&p),
-                *topics,
-                "{attempts} {backoff} {max:?} {suffix:?}"
+        for case in &cases {
+            let p = plan(case);
+            let what = format!(
+                "attempts {} backoff {} max {:?} {:?} {:?} {:?}",
+                case.attempts,
+                case.backoff,
+                case.max_delay_ms,
+                case.suffix,
+                case.reuse,
+                case.suffixes
             );
             assert_eq!(
-                p.retry_path(),
-                *path,
-                "{attempts} {backoff} {max:?} {suffix:?}"
+                names(&p).join(" "),
+                case.topics.split_whitespace().collect::<Vec<_>>().join(" "),
+                "{what}"
             );
+            assert_eq!(p.retry_path().join(" "), case.path, "{what}");
+            for (n, topic) in (0..).zip(p.retry_path()) {
+                let delay = policy(case).backoff.delay(n);
+                let on = p.retry_topic(n).unwrap();
+                assert_eq!(
+                    (on.name.as_str(), on.kind),
+                    (topic, DestinationKind::Retry { delay }),
+                    "{what}"
+                );
+            }
         }
     }
 
     #[test]
     fn groups_follow_topic_suffixes() {
-        let p = plan(3, "1s*2", None, Delay);
+        let p = plan(&Case {
+            attempts: 3,
+            ..BASE
+        });
         let groups: Vec<&str> = p.topics().map(|t| t.group.as_str()).collect();
         assert_eq!(
             groups,
@@ -359,6 +509,29 @@ mod tests {
             }
         );
         assert_eq!(p.retry_topic(2), None);
+    }
+
+    #[test]
+    fn colliding_names_are_an_error() {
+        let collide = |retry: &str, dlt: &str| {
+            let policy = RetryPolicy::builder("orders")
+                .attempts(2)
+                .retry_topic_suffix(retry)
+                .dlt_topic_suffix(dlt)
+                .build()
+                .unwrap();
+            TopicPlan::new(&policy).unwrap_err()
+        };
+        assert_eq!(
+            collide("-dlt", "-dlt"),
+            TopicError::Duplicate("orders-dlt".into())
+        );
+        assert_eq!(collide("", "-dlt"), TopicError::Duplicate("orders".into()));
+        let err = collide("-x", "-x");
+        assert!(
+            err.to_string().contains("choose suffixes that differ"),
+            "{err}"
+        );
     }
 
     #[test]

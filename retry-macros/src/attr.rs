@@ -112,7 +112,7 @@ fn literal_text(setting: Setting, lit: &Lit) -> syn::Result<String> {
             Lit::Int(i) => return Ok(i.base10_digits().to_owned()),
             _ => "a fraction, like `0.1`",
         },
-        Setting::AutoCreate => {
+        Setting::AutoCreate | Setting::AutoStartDlt => {
             if let Lit::Bool(b) = lit {
                 return Ok(b.value.to_string());
             }
@@ -127,6 +127,10 @@ fn literal_text(setting: Setting, lit: &Lit) -> syn::Result<String> {
                 Setting::MaxDelay | Setting::Timeout => "a duration string like `\"30s\"`",
                 Setting::Suffix => "`\"delay\"` or `\"index\"`",
                 Setting::Dlt => "`\"always_retry\"`, `\"fail\"` or `\"none\"`",
+                Setting::TopicReuse => "`\"single\"` or `\"multiple\"`",
+                Setting::RetryTopicSuffix | Setting::DltTopicSuffix => {
+                    "a topic suffix like `\"-retry\"`"
+                }
                 _ => "a string",
             }
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 use retry_core::registry::{dlt_handlers, listeners};
 use retry_core::{
     DeadLetter, ErrorClass, ErrorFilter, HandlerError, ListenerConfig, RawRecord, Record,
-    RecordMeta, SuffixStrategy,
+    RecordMeta, SuffixStrategy, TopicReuse,
 };
 use retry_macros::{dlt_handler, retryable_topic};
 
@@ -35,7 +35,11 @@ async fn update_item(rec: Record<UpdateItem>) -> anyhow::Result<()> {
     partitions = 6,
     replication = 1,
     concurrency = 4,
-    auto_create = false
+    auto_create = false,
+    retry_topic_suffix = "-again",
+    dlt_topic_suffix = "-dead",
+    topic_reuse = "multiple",
+    auto_start_dlt = false
 )]
 async fn audit(_rec: Record<retry_core::Bytes>) -> Result<(), std::io::Error> {
     Ok(())
@@ -95,7 +99,12 @@ fn listeners_are_registered_with_their_policy() {
     );
     assert_eq!(
         audit.topics.retry_path(),
-        ["audit-retry-0", "audit-retry-1"]
+        ["audit-again-0", "audit-again-1"]
+    );
+    assert_eq!(audit.topics.dlt().unwrap().name, "audit-dead");
+    assert_eq!(
+        (audit.policy.topic_reuse, audit.auto_start_dlt),
+        (TopicReuse::Multiple, false)
     );
 }
 

@@ -21,6 +21,10 @@ struct NotYet;
     replication = 1,
     concurrency = 2,
     auto_create = true,
+    retry_topic_suffix = "-again",
+    dlt_topic_suffix = ".dead",
+    topic_reuse = "multiple",
+    auto_start_dlt = false,
     exclude = [NotYet, std::io::Error],
 )]
 async fn bill(rec: Record<Bytes>) -> Result<(), NotYet> {
