@@ -30,6 +30,26 @@ impl ErrorType {
     fn find_in(&self, error: &anyhow::Error) -> bool {
         error.chain().any(|cause| (self.matches)(cause))
     }
+
+    /// True when the failure's error, or one of its causes, is of this type: a handler's
+    /// error along its `anyhow` chain, a decode failure along its `source()` chain (so
+    /// [`DecodeError`] itself can be named); a panic has no type.
+    pub fn matches(&self, failure: &HandlerError) -> bool {
+        match failure {
+            HandlerError::Failed { error, .. } => self.find_in(error),
+            HandlerError::Decode(error) => {
+                let mut cause: Option<&(dyn StdError + 'static)> = Some(error);
+                while let Some(current) = cause {
+                    if (self.matches)(current) {
+                        return true;
+                    }
+                    cause = current.source();
+                }
+                false
+            }
+            HandlerError::Panicked(_) => false,
+        }
+    }
 }
 
 fn is_type<E: StdError + 'static>(error: &(dyn StdError + 'static)) -> bool {
@@ -58,6 +78,45 @@ pub enum ErrorFilter {
     Include(&'static [ErrorType]),
     /// Errors with one of these types in their cause chain go straight to the DLT.
     Exclude(&'static [ErrorType]),
+}
+
+/// A DLT of its own for some errors: Spring 3.2's exception-based DLT routing
+/// (`@ExceptionBasedDltDestination(suffix, exceptions)`, `dltRoutingRules`). A record whose
+/// error has one of `errors` in its cause chain is dead-lettered to
+/// `<topic><suffix><dlt suffix>` (`orders-validation-dlt`) instead of the generic DLT.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DltRoute {
+    /// Placed before the DLT suffix (Spring's `entry.getKey() + dltSuffix`), like
+    /// `-validation`.
+    pub suffix: &'static str,
+    /// The error types routed there.
+    pub errors: &'static [ErrorType],
+}
+
+impl DltRoute {
+    /// A route of `errors` to the DLT named with `suffix`.
+    pub const fn new(suffix: &'static str, errors: &'static [ErrorType]) -> Self {
+        Self { suffix, errors }
+    }
+}
+
+/// How a listener treats handler errors: which are retried, and which are dead-lettered to a
+/// DLT of their own. An [`ErrorFilter`] alone is rules without routes.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ErrorRules {
+    /// Which errors are retried (`include` / `exclude`).
+    pub filter: ErrorFilter,
+    /// Which dead letters go to their own DLT (`dlt_routing`).
+    pub dlt_routes: &'static [DltRoute],
+}
+
+impl From<ErrorFilter> for ErrorRules {
+    fn from(filter: ErrorFilter) -> Self {
+        Self {
+            filter,
+            dlt_routes: &[],
+        }
+    }
 }
 
 /// What the classifier concluded about a failure.
@@ -418,5 +477,21 @@ mod tests {
                 .cause_fqcn,
             "panic"
         );
+    }
+
+    #[test]
+    fn types_match_along_either_chain() {
+        let not_found = ErrorType::of::<NotFoundYet>();
+        assert!(not_found.matches(&failed(anyhow::Error::new(LoadFailed(NotFoundYet(1))))));
+        assert!(!not_found.matches(&failed(InvalidStatus)));
+        assert!(!not_found.matches(&HandlerError::Panicked("p".into())));
+        let json = serde_json::from_str::<u32>("{").unwrap_err();
+        let bad_json = HandlerError::Decode(DecodeError::Json {
+            type_name: "u32",
+            source: json,
+        });
+        assert!(ErrorType::of::<DecodeError>().matches(&bad_json));
+        assert!(ErrorType::of::<serde_json::Error>().matches(&bad_json));
+        assert!(!not_found.matches(&bad_json));
     }
 }

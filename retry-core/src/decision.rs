@@ -17,6 +17,9 @@ pub struct Failure {
     pub now_ms: i64,
     /// What the classifier said about the error.
     pub class: ErrorClass,
+    /// The exception-based DLT route the error matched ([`RetryPolicy::dlt_route`]), `None`
+    /// for the generic DLT.
+    pub dlt_route: Option<usize>,
     /// A uniform random number in `[0, 1]` for jitter (0.5 means none).
     pub jitter_sample: f64,
 }
@@ -68,10 +71,10 @@ pub enum Decision<'p> {
         /// Epoch milliseconds when the record is due.
         due_ms: i64,
     },
-    /// Publish to the dead-letter topic, with the `retry_topic-attempts` value
+    /// Publish to a dead-letter topic, with the `retry_topic-attempts` value
     /// [`forward_attempts`](crate::headers::forward_attempts) of the failed delivery.
     DeadLetter {
-        /// The DLT.
+        /// The DLT: the one of the error's route, else the generic one.
         topic: &'p DestinationTopic,
         /// Why.
         reason: DeadLetterReason,
@@ -97,6 +100,7 @@ pub enum Decision<'p> {
 ///     original_timestamp_ms: 0,
 ///     now_ms: 10_000,
 ///     class: ErrorClass::Retryable,
+///     dlt_route: None,
 ///     jitter_sample: 0.5,
 /// };
 /// match decide(&policy, &plan, Some(failure)) {
@@ -114,7 +118,7 @@ pub fn decide<'p>(
     let Some(failure) = failure else {
         return Decision::Done;
     };
-    let dead = |reason| match plan.dlt() {
+    let dead = |reason| match plan.dlt_for(failure.dlt_route) {
         Some(topic) => Decision::DeadLetter { topic, reason },
         None => Decision::Drop { reason },
     };
@@ -171,7 +175,9 @@ impl DltStrategy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Backoff, ErrorClass::*, SuffixStrategy};
+    use crate::{
+        Backoff, DestinationKind, DltRoute, ErrorClass::*, ErrorType, SuffixStrategy, TopicReuse,
+    };
     use proptest::prelude::*;
 
     fn policy(attempts: u32, backoff: &str, timeout: Option<u64>, dlt: DltStrategy) -> RetryPolicy {
@@ -191,6 +197,7 @@ mod tests {
             original_timestamp_ms: 1_000_000,
             now_ms,
             class,
+            dlt_route: None,
             jitter_sample: 0.5,
         }
     }
@@ -296,6 +303,69 @@ mod tests {
         }
     }
 
+    #[derive(Debug, thiserror::Error)]
+    #[error("invalid")]
+    struct Invalid;
+
+    static INVALID: [ErrorType; 1] = [ErrorType::of::<Invalid>()];
+    static ROUTES: [DltRoute; 2] = [
+        DltRoute::new("-validation", &INVALID),
+        DltRoute::new(".decode", &INVALID),
+    ];
+
+    #[test]
+    fn dead_letters_go_to_the_dlt_of_their_route() {
+        let policy = RetryPolicy::builder("orders")
+            .attempts(3)
+            .dlt_routes(&ROUTES)
+            .build()
+            .unwrap();
+        let plan = TopicPlan::new(&policy).unwrap();
+        let routed = |attempt, class, dlt_route| {
+            let f = Failure {
+                dlt_route,
+                ..failure(attempt, 1_000_500, class)
+            };
+            describe(&decide(&policy, &plan, Some(f)))
+        };
+        assert_eq!(
+            routed(1, NotRetryable, Some(0)),
+            "dlt orders-validation-dlt (error is not retryable)"
+        );
+        assert_eq!(
+            routed(3, Retryable, Some(1)),
+            "dlt orders.decode-dlt (all 3 attempts failed)"
+        );
+        assert_eq!(
+            routed(1, Fatal, None),
+            "dlt orders-dlt (record could not be decoded)"
+        );
+        assert_eq!(
+            routed(1, Retryable, Some(0)),
+            "retry orders-retry #2 @1001500",
+            "a route only matters once the record is dead-lettered"
+        );
+        assert_eq!(
+            routed(3, Retryable, Some(7)),
+            "dlt orders-dlt (all 3 attempts failed)",
+            "an unknown route falls back to the generic DLT"
+        );
+        let none = RetryPolicy::builder("orders")
+            .dlt(DltStrategy::None)
+            .dlt_routes(&ROUTES)
+            .build()
+            .unwrap();
+        let plan = TopicPlan::new(&none).unwrap();
+        let f = Failure {
+            dlt_route: Some(0),
+            ..failure(1, 0, NotRetryable)
+        };
+        assert_eq!(
+            describe(&decide(&none, &plan, Some(f))),
+            "drop (error is not retryable)"
+        );
+    }
+
     #[test]
     fn dlt_failure_actions() {
         assert_eq!(
@@ -315,7 +385,11 @@ mod tests {
             prop_oneof![Just(1.0), 1.0f64..4.0],
             proptest::option::of(5_000u64..60_000),
             proptest::option::of(1u64..600_000),
-            prop_oneof![Just(SuffixStrategy::Delay), Just(SuffixStrategy::Index)],
+            (
+                prop_oneof![Just(SuffixStrategy::Delay), Just(SuffixStrategy::Index)],
+                prop_oneof![Just(TopicReuse::Single), Just(TopicReuse::Multiple)],
+                any::<bool>(),
+            ),
             prop_oneof![
                 Just(DltStrategy::AlwaysRetry),
                 Just(DltStrategy::Fail),
@@ -325,7 +399,7 @@ mod tests {
         )
             .prop_filter_map(
                 "chain within the one-day limit",
-                |(attempts, delay, mult, max, timeout, suffix, dlt, jitter)| {
+                |(attempts, delay, mult, max, timeout, (suffix, reuse, routes), dlt, jitter)| {
                     let mut backoff: Backoff = format!("{delay}ms*{mult}").parse().unwrap();
                     if let Some(max) = max {
                         backoff = backoff
@@ -337,6 +411,8 @@ mod tests {
                         .attempts(attempts)
                         .backoff(backoff)
                         .suffix(suffix)
+                        .topic_reuse(reuse)
+                        .dlt_routes(if routes { &ROUTES } else { &[] })
                         .dlt(dlt);
                     if let Some(t) = timeout {
                         b = b.timeout(Duration::from_millis(t));
@@ -356,13 +432,14 @@ mod tests {
             classes in proptest::collection::vec(prop_oneof![8 => Just(Retryable), 1 => Just(NotRetryable), 1 => Just(Fatal)], 1..16),
             samples in proptest::collection::vec(0.0f64..=1.0, 16),
             lateness in proptest::collection::vec(0i64..500, 16),
+            dlt_route in proptest::option::of(0usize..3),
         ) {
             let plan = TopicPlan::new(&policy).unwrap();
             let original = 1_700_000_000_000i64;
             let (mut attempt, mut now, mut last_due) = (1u32, original, original);
             for step in 0..=policy.attempts as usize {
                 let class = classes[step % classes.len()];
-                let f = Failure { attempt, original_timestamp_ms: original, now_ms: now, class, jitter_sample: samples[step % 16] };
+                let f = Failure { attempt, original_timestamp_ms: original, now_ms: now, class, dlt_route, jitter_sample: samples[step % 16] };
                 match decide(&policy, &plan, Some(f)) {
                     Decision::Retry { topic, next_attempt, due_ms } => {
                         prop_assert_eq!(class, Retryable);
@@ -370,6 +447,7 @@ mod tests {
                         prop_assert!(next_attempt <= policy.attempts, "attempt {} > {}", next_attempt, policy.attempts);
                         prop_assert!(due_ms >= last_due && due_ms >= now, "due {} before {}", due_ms, last_due.max(now));
                         prop_assert_eq!(Some(topic), plan.retry_topic(attempt - 1));
+                        prop_assert_eq!(topic.kind, DestinationKind::Retry { delay: policy.backoff.delay(attempt - 1) });
                         if let Some(t) = policy.timeout {
                             prop_assert!(due_ms <= original + t.as_millis() as i64);
                         }
@@ -378,7 +456,13 @@ mod tests {
                         now = due_ms + lateness[step % 16];
                     }
                     Decision::DeadLetter { topic, reason } => {
-                        prop_assert_eq!(Some(topic), plan.dlt());
+                        prop_assert_eq!(Some(topic), plan.dlt_for(dlt_route));
+                        let routed = dlt_route.filter(|r| *r < policy.dlt_routes.len());
+                        let expected = match routed {
+                            Some(r) => format!("orders{}-dlt", policy.dlt_routes[r].suffix),
+                            None => "orders-dlt".to_owned(),
+                        };
+                        prop_assert_eq!(&topic.name, &expected);
                         if let DeadLetterReason::AttemptsExhausted { attempts } = reason {
                             prop_assert_eq!(attempts, policy.attempts);
                         }

@@ -40,7 +40,9 @@ mod settings;
 mod topics;
 
 pub use backoff::{Backoff, BackoffError, Jitter};
-pub use classify::{ErrorClass, ErrorFilter, ErrorType, ExceptionInfo, HandlerError};
+pub use classify::{
+    DltRoute, ErrorClass, ErrorFilter, ErrorRules, ErrorType, ExceptionInfo, HandlerError,
+};
 pub use decision::{decide, DeadLetterReason, Decision, DltFailureAction, Failure};
 pub use duration::{parse_duration, DurationError, MAX_DELAY};
 pub use headers::{Header, Headers};
@@ -61,7 +63,8 @@ pub use topics::{validate_topic_name, DestinationKind, DestinationTopic, TopicEr
 pub mod __private {
     pub use crate::registry::{DltHandlerSpec, HandlerFn, ListenerSpec};
     pub use crate::{
-        DeadLetterArgument, ErrorFilter, ErrorType, FromRawRecord, HandlerError, RawRecord, Setting,
+        DeadLetterArgument, DltRoute, ErrorFilter, ErrorType, FromRawRecord, HandlerError,
+        RawRecord, Setting,
     };
     pub use inventory;
 

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::backoff::Backoff;
-use crate::classify::ErrorFilter;
+use crate::classify::{DltRoute, ErrorFilter, HandlerError};
 use crate::duration::MAX_DELAY;
 use crate::headers::MAX_ATTEMPTS;
 
@@ -100,6 +100,8 @@ pub struct RetryPolicy {
     pub dlt: DltStrategy,
     /// Which errors are retried.
     pub errors: ErrorFilter,
+    /// Errors whose dead letters go to a DLT of their own, first match wins.
+    pub dlt_routes: &'static [DltRoute],
 }
 
 impl RetryPolicy {
@@ -120,12 +122,23 @@ impl RetryPolicy {
             topic_reuse: TopicReuse::default(),
             dlt: DltStrategy::default(),
             errors: ErrorFilter::RetryAll,
+            dlt_routes: &[],
         })
     }
 
     /// Number of retries (deliveries after the first).
     pub fn retries(&self) -> u32 {
         self.attempts - 1
+    }
+
+    /// The index in [`dlt_routes`](Self::dlt_routes) of the first route naming a type in the
+    /// failure's cause chain, as Spring picks a DLT (`DefaultDestinationTopicResolver
+    /// #isMatchingDltTopic`: the exception or one of its causes is an instance of a listed
+    /// type); `None` sends the record to the generic DLT.
+    pub fn dlt_route(&self, failure: &HandlerError) -> Option<usize> {
+        self.dlt_routes
+            .iter()
+            .position(|route| route.errors.iter().any(|t| t.matches(failure)))
     }
 }
 
@@ -184,6 +197,12 @@ impl RetryPolicyBuilder {
     /// Whether retries with the same delay share a topic.
     pub fn topic_reuse(mut self, reuse: TopicReuse) -> Self {
         self.0.topic_reuse = reuse;
+        self
+    }
+
+    /// Errors whose dead letters go to a DLT of their own.
+    pub fn dlt_routes(mut self, routes: &'static [DltRoute]) -> Self {
+        self.0.dlt_routes = routes;
         self
     }
 
@@ -247,6 +266,44 @@ mod tests {
             ),
             ("-retry", "-dlt", TopicReuse::Single)
         );
+        assert!(p.dlt_routes.is_empty());
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("invalid")]
+    struct Invalid;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("rejected")]
+    struct Rejected(#[source] Invalid);
+
+    static VALIDATION: [crate::ErrorType; 1] = [crate::ErrorType::of::<Invalid>()];
+    static DECODE: [crate::ErrorType; 1] = [crate::ErrorType::of::<crate::DecodeError>()];
+    static ROUTES: [DltRoute; 2] = [
+        DltRoute::new("-validation", &VALIDATION),
+        DltRoute::new("-decode", &DECODE),
+    ];
+
+    #[test]
+    fn dead_letters_route_by_a_type_anywhere_in_the_chain() {
+        let p = RetryPolicy::builder("t")
+            .dlt_routes(&ROUTES)
+            .build()
+            .unwrap();
+        let route = |e: HandlerError| p.dlt_route(&e);
+        assert_eq!(route(HandlerError::failed(Invalid)), Some(0));
+        assert_eq!(
+            route(HandlerError::failed(
+                anyhow::Error::new(Rejected(Invalid)).context("x")
+            )),
+            Some(0)
+        );
+        assert_eq!(
+            route(HandlerError::Decode(crate::DecodeError::Missing)),
+            Some(1)
+        );
+        assert_eq!(route(HandlerError::failed(anyhow::anyhow!("other"))), None);
+        assert_eq!(route(HandlerError::Panicked("p".into())), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::classify::{ErrorFilter, HandlerError};
+use crate::classify::{DltRoute, ErrorFilter, ErrorRules, HandlerError};
 use crate::record::RawRecord;
 use crate::settings::Setting;
 
@@ -26,8 +26,20 @@ pub struct ListenerSpec {
     pub settings: &'static [(Setting, &'static str)],
     /// `include` / `exclude`.
     pub errors: ErrorFilter,
+    /// `dlt_routing`: errors dead-lettered to DLTs of their own.
+    pub dlt_routes: &'static [DltRoute],
     /// The handler.
     pub handler: HandlerFn,
+}
+
+impl ListenerSpec {
+    /// The error rules to resolve the listener's configuration with.
+    pub fn rules(&self) -> ErrorRules {
+        ErrorRules {
+            filter: self.errors,
+            dlt_routes: self.dlt_routes,
+        }
+    }
 }
 
 /// What `#[dlt_handler]` registers.

@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::backoff::{Backoff, Jitter};
-use crate::classify::ErrorFilter;
+use crate::classify::ErrorRules;
 use crate::duration::parse_duration;
 use crate::policy::{DltStrategy, PolicyError, RetryPolicy, SuffixStrategy, TopicReuse};
 use crate::topics::{illegal_character, TopicError, TopicPlan};
@@ -312,6 +312,8 @@ fn choice<T: Copy>(options: &'static [(&'static str, T)]) -> impl Fn(&str) -> Re
 impl ListenerConfig {
     /// Resolves a listener's settings: each value from `env` (`RETRY_<HANDLER>_<SETTING>`)
     /// if set, else from the attribute, else the default; then validates the whole.
+    /// `errors` is the listener's [`ErrorFilter`](crate::ErrorFilter), or its
+    /// [`ErrorRules`] when it routes some errors to DLTs of their own.
     ///
     /// ```
     /// use retry_core::{ErrorFilter, ListenerConfig, Setting};
@@ -333,9 +335,10 @@ impl ListenerConfig {
     pub fn resolve(
         name: &str,
         attribute: &[(Setting, &str)],
-        errors: ErrorFilter,
+        errors: impl Into<ErrorRules>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
+        let errors = errors.into();
         let src = Sources {
             listener: name,
             attribute,
@@ -371,7 +374,8 @@ impl ListenerConfig {
         let mut builder = RetryPolicy::builder(topic)
             .group(group)
             .backoff(backoff)
-            .errors(errors);
+            .errors(errors.filter)
+            .dlt_routes(errors.dlt_routes);
         if let Some(attempts) = src.get(
             Setting::Attempts,
             at_least_one::<u32>("a whole number of at least 1"),
@@ -465,6 +469,7 @@ impl ListenerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ErrorFilter;
     use std::time::Duration;
 
     const ITEMS: &[(Setting, &str)] = &[
@@ -677,6 +682,30 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.setting, Setting::Attempts);
         assert!(err.reason.contains("at most 32767"), "{err}");
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("invalid")]
+    struct Invalid;
+
+    static INVALID: [crate::ErrorType; 1] = [crate::ErrorType::of::<Invalid>()];
+    static ROUTES: [crate::DltRoute; 1] = [crate::DltRoute::new("-validation", &INVALID)];
+
+    #[test]
+    fn error_rules_bring_routed_dlts() {
+        let rules = ErrorRules {
+            filter: ErrorFilter::RetryAll,
+            dlt_routes: &ROUTES,
+        };
+        let c = ListenerConfig::resolve("update_item", ITEMS, rules, no_env).unwrap();
+        assert_eq!(c.policy.dlt_routes, &ROUTES[..]);
+        let dlts: Vec<&str> = c
+            .topics
+            .topics()
+            .filter(|t| t.kind == crate::DestinationKind::Dlt)
+            .map(|t| t.group.as_str())
+            .collect();
+        assert_eq!(dlts, ["update_item-validation-dlt", "update_item-dlt"]);
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub enum DestinationKind {
         /// Nominal delay of the records on this topic.
         delay: Duration,
     },
-    /// The dead-letter topic.
+    /// A dead-letter topic: the generic one or one of an exception-based route.
     Dlt,
 }
 
@@ -97,7 +97,7 @@ impl DestinationTopic {
     }
 }
 
-/// The ordered destinations of one listener: main topic, distinct retry topics, DLT.
+/// The ordered destinations of one listener: main topic, distinct retry topics, DLTs.
 ///
 /// Naming follows Spring Kafka's `DestinationTopicPropertiesFactory` so that mixed fleets
 /// share topics (`-retry` and `-dlt` stand for the configured suffixes):
@@ -112,7 +112,9 @@ impl DestinationTopic {
 /// * [`TopicReuse::Multiple`]: one topic per retry; a repeated delay is numbered from its first
 ///   occurrence: `orders-retry-4000-0`, `orders-retry-4000-1`
 ///   (`retrySuffix.concat("-" + (backOffIndex - this.backOffValues.indexOf(thisBackOffValue)))`);
-/// * `attempts = 1` has no retry topic; `dlt = "none"` has no DLT.
+/// * one DLT per exception-based route, `orders<route suffix>-dlt`, then the generic
+///   `orders-dlt` (`createCustomDltProperties()` before `createDltProperties()`);
+/// * `attempts = 1` has no retry topic; `dlt = "none"` has no DLT at all.
 ///
 /// Consumer groups take the same suffixes after the listener's group.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,6 +122,7 @@ pub struct TopicPlan {
     main: DestinationTopic,
     retries: Vec<DestinationTopic>,
     route: Vec<usize>,
+    routed_dlts: Vec<DestinationTopic>,
     dlt: Option<DestinationTopic>,
 }
 
@@ -171,18 +174,30 @@ impl TopicPlan {
             };
             route.push(slot);
         }
-        let dlt = match policy.dlt {
-            DltStrategy::None => None,
-            _ => Some(DestinationTopic::new(
-                policy,
-                &policy.dlt_topic_suffix,
-                DestinationKind::Dlt,
-            )?),
+        let dlt_suffix = &policy.dlt_topic_suffix;
+        let (routed_dlts, dlt) = match policy.dlt {
+            DltStrategy::None => (Vec::new(), None),
+            _ => (
+                policy
+                    .dlt_routes
+                    .iter()
+                    .map(|r| {
+                        let suffix = format!("{}{dlt_suffix}", r.suffix);
+                        DestinationTopic::new(policy, &suffix, DestinationKind::Dlt)
+                    })
+                    .collect::<Result<_, _>>()?,
+                Some(DestinationTopic::new(
+                    policy,
+                    dlt_suffix,
+                    DestinationKind::Dlt,
+                )?),
+            ),
         };
         let plan = Self {
             main,
             retries,
             route,
+            routed_dlts,
             dlt,
         };
         let names: Vec<&str> = plan.topics().map(|t| t.name.as_str()).collect();
@@ -211,15 +226,29 @@ impl TopicPlan {
         self.route.get(n as usize).map(|&slot| &self.retries[slot])
     }
 
-    /// The dead-letter topic, unless `dlt = "none"`.
+    /// The generic dead-letter topic, unless `dlt = "none"`.
     pub fn dlt(&self) -> Option<&DestinationTopic> {
         self.dlt.as_ref()
     }
 
-    /// Every topic, main first, DLT last.
+    /// The DLTs of the exception-based routes, in the policy's route order.
+    pub fn routed_dlts(&self) -> &[DestinationTopic] {
+        &self.routed_dlts
+    }
+
+    /// The DLT for a dead letter whose error matched route `route`
+    /// ([`RetryPolicy::dlt_route`]): that route's DLT, else the generic one.
+    pub fn dlt_for(&self, route: Option<usize>) -> Option<&DestinationTopic> {
+        route
+            .and_then(|i| self.routed_dlts.get(i))
+            .or(self.dlt.as_ref())
+    }
+
+    /// Every topic: main first, then the retry topics, the routed DLTs and the generic DLT.
     pub fn topics(&self) -> impl Iterator<Item = &DestinationTopic> {
         std::iter::once(&self.main)
             .chain(&self.retries)
+            .chain(&self.routed_dlts)
             .chain(&self.dlt)
     }
 
@@ -235,7 +264,7 @@ impl TopicPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Backoff;
+    use crate::{Backoff, DltRoute, ErrorType};
 
     /// One row of the naming table: the settings that matter and what Spring names.
     struct Case {
@@ -246,6 +275,7 @@ mod tests {
         reuse: TopicReuse,
         /// `(retry_topic_suffix, dlt_topic_suffix)`, when not the defaults.
         suffixes: Option<(&'static str, &'static str)>,
+        routes: &'static [DltRoute],
         /// Every topic, main first.
         topics: &'static str,
         /// The retry topic of each retry, in order.
@@ -259,6 +289,7 @@ mod tests {
         suffix: SuffixStrategy::Delay,
         reuse: TopicReuse::Single,
         suffixes: None,
+        routes: &[],
         topics: "",
         path: "",
     };
@@ -273,7 +304,8 @@ mod tests {
             .attempts(case.attempts)
             .backoff(backoff)
             .suffix(case.suffix)
-            .topic_reuse(case.reuse);
+            .topic_reuse(case.reuse)
+            .dlt_routes(case.routes);
         if let Some((retry, dlt)) = case.suffixes {
             builder = builder.retry_topic_suffix(retry).dlt_topic_suffix(dlt);
         }
@@ -287,6 +319,16 @@ mod tests {
     fn names(p: &TopicPlan) -> Vec<&str> {
         p.topics().map(|t| t.name.as_str()).collect()
     }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("invalid")]
+    struct Invalid;
+
+    static INVALID: [ErrorType; 1] = [ErrorType::of::<Invalid>()];
+    static ROUTES: [DltRoute; 2] = [
+        DltRoute::new("-validation", &INVALID),
+        DltRoute::new("-decode", &INVALID),
+    ];
 
     /// What Spring's `DestinationTopicPropertiesFactory` names for each combination; the
     /// comments give its `backOffValues`.
@@ -456,6 +498,23 @@ mod tests {
                 path: "orders.r",
                 ..BASE
             },
+            // Exception-based routes: their DLTs first, then the generic one.
+            Case {
+                attempts: 3,
+                backoff: "1s",
+                routes: &ROUTES,
+                topics: "orders orders-retry orders-validation-dlt orders-decode-dlt orders-dlt",
+                path: "orders-retry orders-retry",
+                ..BASE
+            },
+            Case {
+                attempts: 1,
+                suffixes: Some(("-retry", "-dead")),
+                routes: &ROUTES,
+                topics: "orders orders-validation-dead orders-decode-dead orders-dead",
+                path: "",
+                ..BASE
+            },
         ];
         for case in &cases {
             let p = plan(case);
@@ -490,6 +549,7 @@ mod tests {
     fn groups_follow_topic_suffixes() {
         let p = plan(&Case {
             attempts: 3,
+            routes: &ROUTES[..1],
             ..BASE
         });
         let groups: Vec<&str> = p.topics().map(|t| t.group.as_str()).collect();
@@ -499,6 +559,7 @@ mod tests {
                 "billing",
                 "billing-retry-1000",
                 "billing-retry-2000",
+                "billing-validation-dlt",
                 "billing-dlt"
             ]
         );
@@ -509,28 +570,46 @@ mod tests {
             }
         );
         assert_eq!(p.retry_topic(2), None);
+        assert_eq!(p.routed_dlts()[0].kind, DestinationKind::Dlt);
+        assert_eq!(p.dlt_for(Some(0)).unwrap().name, "orders-validation-dlt");
+        assert_eq!(p.dlt_for(Some(1)), p.dlt());
+        assert_eq!(p.dlt_for(None), p.dlt());
     }
 
     #[test]
     fn colliding_names_are_an_error() {
-        let collide = |retry: &str, dlt: &str| {
+        let collide = |retry: &str, dlt: &str, routes: &'static [DltRoute]| {
             let policy = RetryPolicy::builder("orders")
                 .attempts(2)
                 .retry_topic_suffix(retry)
                 .dlt_topic_suffix(dlt)
+                .dlt_routes(routes)
                 .build()
                 .unwrap();
             TopicPlan::new(&policy).unwrap_err()
         };
         assert_eq!(
-            collide("-dlt", "-dlt"),
+            collide("-dlt", "-dlt", &[]),
             TopicError::Duplicate("orders-dlt".into())
         );
-        assert_eq!(collide("", "-dlt"), TopicError::Duplicate("orders".into()));
-        let err = collide("-x", "-x");
+        assert_eq!(
+            collide("", "-dlt", &[]),
+            TopicError::Duplicate("orders".into())
+        );
+        static TWICE: [DltRoute; 2] = [
+            DltRoute::new("-bad", &INVALID),
+            DltRoute::new("-bad", &INVALID),
+        ];
+        let err = collide("-retry", "-dlt", &TWICE);
+        assert_eq!(err, TopicError::Duplicate("orders-bad-dlt".into()));
         assert!(
             err.to_string().contains("choose suffixes that differ"),
             "{err}"
+        );
+        static EMPTY: [DltRoute; 1] = [DltRoute::new("", &INVALID)];
+        assert_eq!(
+            collide("-retry", "-dlt", &EMPTY),
+            TopicError::Duplicate("orders-dlt".into())
         );
     }
 
@@ -542,6 +621,7 @@ mod tests {
             .unwrap();
         let p = TopicPlan::new(&policy).unwrap();
         assert_eq!(p.dlt(), None);
+        assert!(p.routed_dlts().is_empty());
         assert_eq!(names(&p), ["orders", "orders-retry"]);
     }
 

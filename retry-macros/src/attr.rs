@@ -3,9 +3,9 @@
 use proc_macro2::{Span, TokenStream};
 use retry_core::Setting;
 use syn::meta::ParseNestedMeta;
-use syn::parse::Parser;
+use syn::parse::{Parse, ParseStream, Parser};
 use syn::punctuated::Punctuated;
-use syn::{bracketed, Lit, Path, Token};
+use syn::{bracketed, parenthesized, Lit, LitStr, Path, Token};
 
 /// One `name = value` argument, its value rendered as text, with spans for errors.
 pub struct Entry {
@@ -21,10 +21,38 @@ pub struct ErrorList {
     pub types: Vec<Path>,
 }
 
+/// One `"-suffix" = [Type, ...]` of `dlt_routing(..)`.
+pub struct Route {
+    pub suffix: LitStr,
+    pub types: Vec<Path>,
+}
+
+impl Parse for Route {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let suffix: LitStr = input.parse()?;
+        input.parse::<Token![=]>()?;
+        let content;
+        bracketed!(content in input);
+        let types = Punctuated::<Path, Token![,]>::parse_terminated(&content)?;
+        if types.is_empty() {
+            return Err(syn::Error::new(
+                suffix.span(),
+                "expected at least one error type, like `\"-validation\" = [InvalidStatus]`",
+            ));
+        }
+        Ok(Self {
+            suffix,
+            types: types.into_iter().collect(),
+        })
+    }
+}
+
 /// The parsed arguments of either attribute.
 pub struct Args {
     pub entries: Vec<Entry>,
     pub errors: Vec<ErrorList>,
+    /// `dlt_routing("-suffix" = [Type, ...], ...)`, when given.
+    pub routes: Option<(Span, Vec<Route>)>,
 }
 
 impl Args {
@@ -38,6 +66,7 @@ pub fn parse(tokens: TokenStream, allowed: &[Setting], error_lists: bool) -> syn
     let mut args = Args {
         entries: Vec::new(),
         errors: Vec::new(),
+        routes: None,
     };
     let parser = syn::meta::parser(|meta| {
         let name = meta.path.require_ident()?.to_string();
@@ -55,6 +84,22 @@ pub fn parse(tokens: TokenStream, allowed: &[Setting], error_lists: bool) -> syn
                 span,
                 types: parse_type_list(&meta)?,
             });
+            return Ok(());
+        }
+        if error_lists && name == "dlt_routing" {
+            if args.routes.is_some() {
+                return Err(meta.error("duplicate argument `dlt_routing`"));
+            }
+            let span = meta.path.require_ident()?.span();
+            let content;
+            parenthesized!(content in meta.input);
+            let routes = Punctuated::<Route, Token![,]>::parse_terminated(&content)?;
+            if routes.is_empty() {
+                return Err(meta.error(
+                    "expected at least one route, like `dlt_routing(\"-validation\" = [InvalidStatus])`",
+                ));
+            }
+            args.routes = Some((span, routes.into_iter().collect()));
             return Ok(());
         }
         let setting = Setting::from_name(&name)
@@ -79,7 +124,7 @@ pub fn parse(tokens: TokenStream, allowed: &[Setting], error_lists: bool) -> syn
 fn unknown_argument(name: &str, allowed: &[Setting], error_lists: bool) -> String {
     let mut names: Vec<&str> = allowed.iter().map(|s| s.name()).collect();
     if error_lists {
-        names.extend(["include", "exclude"]);
+        names.extend(["include", "exclude", "dlt_routing"]);
     }
     format!(
         "unknown argument `{name}`; expected one of: {}",

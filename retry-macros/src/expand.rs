@@ -29,6 +29,15 @@ pub fn listener(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream
         quote!((#krate::__private::Setting::#variant, #value))
     });
     let errors = error_filter(&krate, args.errors.first());
+    let routes = args
+        .routes
+        .iter()
+        .flat_map(|(_, routes)| routes)
+        .map(|route| {
+            let suffix = &route.suffix;
+            let types = error_types(&krate, &route.types);
+            quote!(#krate::__private::DltRoute { suffix: #suffix, errors: &[#(#types),*] })
+        });
     Ok(quote! {
         #func
 
@@ -40,6 +49,7 @@ pub fn listener(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream
                     module_path: ::core::module_path!(),
                     settings: &[#(#settings),*],
                     errors: #errors,
+                    dlt_routes: &[#(#routes),*],
                     handler: __retry_adapter,
                 }
             }
@@ -103,13 +113,20 @@ fn error_filter(krate: &TokenStream, list: Option<&ErrorList>) -> TokenStream {
         return quote!(#krate::__private::ErrorFilter::RetryAll);
     };
     let variant = Ident::new(if list.include { "Include" } else { "Exclude" }, list.span);
-    let types = list
-        .types
-        .iter()
-        .map(|t| quote_spanned!(t.span()=> #krate::__private::ErrorType::of::<#t>()));
+    let types = error_types(krate, &list.types);
     quote! {
         #krate::__private::ErrorFilter::#variant(&[#(#types),*])
     }
+}
+
+/// `ErrorType::of::<T>()` for each listed type, each spanned on its path.
+fn error_types<'a>(
+    krate: &'a TokenStream,
+    types: &'a [syn::Path],
+) -> impl Iterator<Item = TokenStream> + 'a {
+    types
+        .iter()
+        .map(move |t| quote_spanned!(t.span()=> #krate::__private::ErrorType::of::<#t>()))
 }
 
 /// How generated code names the runtime: `retry_runtime` for users, `retry_core` for code

@@ -20,9 +20,11 @@ use proc_macro2::TokenStream as TokenStream2;
 ///
 /// Arguments: `topic` (required), `group`, `attempts`, `backoff`, `max_delay`, `jitter`,
 /// `timeout`, `suffix`, `dlt`, `partitions`, `replication`, `concurrency`, `auto_create`,
-/// `retry_topic_suffix`, `dlt_topic_suffix`, `topic_reuse`, `auto_start_dlt`, and
-/// `include = [Type, ...]` or `exclude = [Type, ...]`. Every value except the error lists
-/// can be overridden at start-up with `RETRY_<FUNCTION>_<ARGUMENT>`.
+/// `retry_topic_suffix`, `dlt_topic_suffix`, `topic_reuse`, `auto_start_dlt`,
+/// `include = [Type, ...]` or `exclude = [Type, ...]`, and
+/// `dlt_routing("-suffix" = [Type, ...], ...)` (errors dead-lettered to `<topic>-suffix-dlt`).
+/// Every value except the error lists and routes can be overridden at start-up with
+/// `RETRY_<FUNCTION>_<ARGUMENT>`.
 #[proc_macro_attribute]
 pub fn retryable_topic(args: TokenStream, item: TokenStream) -> TokenStream {
     attribute(expand::listener, args, item)

@@ -1,7 +1,10 @@
 //! Checks of the handler function and the arguments, before any code is generated.
 
 use proc_macro2::Span;
-use retry_core::{ErrorFilter, ListenerConfig, Origin, Setting};
+use retry_core::{
+    validate_topic_name, DltRoute, ErrorFilter, ErrorRules, ListenerConfig, Origin, Setting,
+    TopicError,
+};
 use syn::spanned::Spanned;
 use syn::{FnArg, ItemFn, ReturnType, Type};
 
@@ -65,12 +68,16 @@ pub fn listener_args(args: &Args, name: &str, attribute_span: Span) -> syn::Resu
         error.combine(syn::Error::new(first.span, "the other list is here"));
         return Err(error);
     }
+    let rules = ErrorRules {
+        filter: ErrorFilter::RetryAll,
+        dlt_routes: dlt_routes(args)?,
+    };
     let settings: Vec<(Setting, &str)> = args
         .entries
         .iter()
         .map(|e| (e.setting, e.value.as_str()))
         .collect();
-    ListenerConfig::resolve(name, &settings, ErrorFilter::RetryAll, |_| None).map_err(|err| {
+    ListenerConfig::resolve(name, &settings, rules, |_| None).map_err(|err| {
         let span = match err.origin {
             Origin::Attribute => args.get(err.setting).map_or(attribute_span, |e| e.span),
             _ => attribute_span,
@@ -78,6 +85,40 @@ pub fn listener_args(args: &Args, name: &str, attribute_span: Span) -> syn::Resu
         syn::Error::new(span, format!("invalid `{}`: {}", err.setting, err.reason))
     })?;
     Ok(())
+}
+
+/// Checks the `dlt_routing` suffixes on their literals and returns the routes for naming (no
+/// error types: those exist only in the generated code; leaked, as the resolver keeps
+/// routes for the program's lifetime and this process ends with the compilation).
+fn dlt_routes(args: &Args) -> syn::Result<&'static [DltRoute]> {
+    let Some((_, routes)) = &args.routes else {
+        return Ok(&[]);
+    };
+    let mut checked: Vec<DltRoute> = Vec::with_capacity(routes.len());
+    for route in routes {
+        let suffix = route.suffix.value();
+        let reason = if suffix.is_empty() {
+            Some("a route's suffix cannot be empty: it would name the generic DLT".to_owned())
+        } else if checked.iter().any(|r| r.suffix == suffix) {
+            Some(format!("the suffix `{suffix}` is routed twice"))
+        } else {
+            match validate_topic_name(&format!("t{suffix}")) {
+                Err(TopicError::IllegalCharacter { bad, .. }) => Some(format!(
+                    "{bad:?} cannot be part of a topic name; Kafka allows only ASCII letters, \
+                     digits, `.`, `_` and `-`"
+                )),
+                _ => None,
+            }
+        };
+        if let Some(reason) = reason {
+            return Err(syn::Error::new(
+                route.suffix.span(),
+                format!("invalid `dlt_routing`: {reason}"),
+            ));
+        }
+        checked.push(DltRoute::new(Box::leak(suffix.into_boxed_str()), &[]));
+    }
+    Ok(Box::leak(checked.into_boxed_slice()))
 }
 
 /// `topic` is required by both attributes.

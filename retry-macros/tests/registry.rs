@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use retry_core::registry::{dlt_handlers, listeners};
 use retry_core::{
-    DeadLetter, ErrorClass, ErrorFilter, HandlerError, ListenerConfig, RawRecord, Record,
-    RecordMeta, SuffixStrategy, TopicReuse,
+    DeadLetter, DecodeError, ErrorClass, ErrorFilter, HandlerError, ListenerConfig, RawRecord,
+    Record, RecordMeta, SuffixStrategy, TopicReuse,
 };
 use retry_macros::{dlt_handler, retryable_topic};
 
@@ -18,7 +18,17 @@ struct UpdateItem {
 #[error("item {0} not created yet")]
 struct NotFoundYet(String);
 
-#[retryable_topic(topic = "update-item", attempts = 4, backoff = "1s*2", include = [NotFoundYet])]
+#[derive(Debug, thiserror::Error)]
+#[error("status {0} is not valid")]
+struct InvalidStatus(u16);
+
+#[retryable_topic(
+    topic = "update-item",
+    attempts = 4,
+    backoff = "1s*2",
+    include = [NotFoundYet],
+    dlt_routing("-invalid" = [InvalidStatus], "-undecodable" = [DecodeError]),
+)]
 async fn update_item(rec: Record<UpdateItem>) -> anyhow::Result<()> {
     Err(NotFoundYet(rec.value().id.clone()).into())
 }
@@ -54,7 +64,7 @@ fn resolved(name: &str) -> ListenerConfig {
     let spec = listeners()
         .find(|l| l.name == name)
         .unwrap_or_else(|| panic!("{name} is not registered"));
-    ListenerConfig::resolve(spec.name, spec.settings, spec.errors, |_| None).unwrap()
+    ListenerConfig::resolve(spec.name, spec.settings, spec.rules(), |_| None).unwrap()
 }
 
 #[test]
@@ -74,9 +84,15 @@ fn listeners_are_registered_with_their_policy() {
             "update-item-retry-1000",
             "update-item-retry-2000",
             "update-item-retry-4000",
+            "update-item-invalid-dlt",
+            "update-item-undecodable-dlt",
             "update-item-dlt"
         ]
     );
+    let route = |error| update.policy.dlt_route(&error);
+    assert_eq!(route(HandlerError::failed(InvalidStatus(422))), Some(0));
+    assert_eq!(route(HandlerError::Decode(DecodeError::Missing)), Some(1));
+    assert_eq!(route(HandlerError::failed(NotFoundYet("7".into()))), None);
     assert!(
         matches!(update.policy.errors, ErrorFilter::Include(types) if types.len() == 1 && types[0].name().ends_with("NotFoundYet"))
     );

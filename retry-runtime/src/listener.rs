@@ -108,7 +108,7 @@ pub(crate) fn resolve<'a>(
     let dlt_specs: Vec<&DltHandlerSpec> = dlt_specs.into_iter().collect();
     let mut listeners = Vec::with_capacity(selected.len());
     for spec in &selected {
-        let config = ListenerConfig::resolve(spec.name, spec.settings, spec.errors, env)?;
+        let config = ListenerConfig::resolve(spec.name, spec.settings, spec.rules(), env)?;
         let written_topic = spec
             .settings
             .iter()
@@ -192,6 +192,7 @@ mod tests {
             module_path,
             settings,
             errors: ErrorFilter::RetryAll,
+            dlt_routes: &[],
             handler: ok,
         }
     }

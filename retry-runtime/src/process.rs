@@ -144,6 +144,7 @@ impl Processor {
             original_timestamp_ms,
             now_ms: now,
             class: policy.errors.classify(&error),
+            dlt_route: policy.dlt_route(&error),
             jitter_sample: rand::random(),
         };
         let (topic, attempts, due_ms) = match decide(

@@ -7,6 +7,10 @@ use retry_macros::{dlt_handler, retryable_topic};
 #[error("not yet")]
 struct NotYet;
 
+#[derive(Debug, thiserror::Error)]
+#[error("invalid")]
+struct Invalid;
+
 #[retryable_topic(
     topic = "orders",
     group = "billing",
@@ -26,6 +30,7 @@ struct NotYet;
     topic_reuse = "multiple",
     auto_start_dlt = false,
     exclude = [NotYet, std::io::Error],
+    dlt_routing("-invalid" = [Invalid], "_decode" = [retry_core::DecodeError, std::fmt::Error]),
 )]
 async fn bill(rec: Record<Bytes>) -> Result<(), NotYet> {
     if rec.value().is_empty() { Err(NotYet) } else { Ok(()) }
@@ -38,6 +43,7 @@ async fn bill_dlt(_rec: DeadLetter<Bytes>) -> anyhow::Result<()> {
 
 fn main() {
     assert_eq!(listeners().count(), 1);
+    assert_eq!(listeners().next().unwrap().dlt_routes.len(), 2);
     assert_eq!(dlt_handlers().count(), 1);
     let _callable = bill(Record::new(Bytes(vec![1]), RecordMeta::default()));
 }
