@@ -69,7 +69,11 @@ async fn unretryable_errors_bad_json_and_panics_go_to_the_dlt_with_the_reason() 
     assert_eq!(dlt.len(), 4);
 
     let negative = by_key(&dlt, "negative");
-    assert_eq!(header_i32(negative, ATTEMPTS), 1, "not retried");
+    assert_eq!(
+        header_i32(negative, ATTEMPTS),
+        2,
+        "not retried: one delivery, written as Spring does (failed delivery + 1)"
+    );
     assert!(
         header_str(negative, EXCEPTION_FQCN).ends_with("anyhow::Error")
             || header_str(negative, EXCEPTION_FQCN).ends_with("NegativeAmount")
@@ -83,7 +87,7 @@ async fn unretryable_errors_bad_json_and_panics_go_to_the_dlt_with_the_reason() 
     let garbage = by_key(&dlt, "garbage");
     assert_eq!(
         header_i32(garbage, ATTEMPTS),
-        1,
+        2,
         "bad JSON is never retried"
     );
     assert!(
@@ -107,15 +111,15 @@ async fn unretryable_errors_bad_json_and_panics_go_to_the_dlt_with_the_reason() 
     assert!(header_str(panics, EXCEPTION_MESSAGE).contains("amount zero is a bug"));
     assert_eq!(
         header_i32(panics, ATTEMPTS),
-        1,
+        2,
         "a panic is an error outside `include`"
     );
 
     let timeout = by_key(&dlt, "timeout");
     assert_eq!(
         header_i32(timeout, ATTEMPTS),
-        3,
-        "retryable: all attempts made"
+        4,
+        "retryable: all three deliveries made, written as Spring does (+ 1)"
     );
     assert!(
         header_str(timeout, EXCEPTION_FQCN).ends_with("GatewayTimeout"),

@@ -3,5 +3,6 @@
 
 mod errors;
 mod flow;
+mod guarantees;
 mod lifecycle;
 mod support;

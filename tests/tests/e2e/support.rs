@@ -65,10 +65,11 @@ pub fn now_ms() -> i64 {
 }
 
 /// A test's broker and its topic naming. On the embedded broker (one per test) names are
-/// used as written; on an external cluster they get a per-run suffix so reruns start clean.
+/// used as written; on an external cluster they get a per-run prefix so reruns start clean
+/// (a prefix, since retry topics and groups are derived by appending to the main ones).
 pub struct Scenario {
     pub kafka: TestKafka,
-    suffix: String,
+    prefix: String,
 }
 
 impl Scenario {
@@ -80,19 +81,19 @@ impl Scenario {
             )
             .with_test_writer()
             .try_init();
-        let suffix = match std::env::var("KAFKA_BOOTSTRAP_SERVERS") {
-            Ok(_) => format!("-{}", now_ms()),
+        let prefix = match std::env::var("KAFKA_BOOTSTRAP_SERVERS") {
+            Ok(_) => format!("run{}-", now_ms()),
             Err(_) => String::new(),
         };
         Self {
             kafka: TestKafka::start().await.expect("broker starts"),
-            suffix,
+            prefix,
         }
     }
 
     /// The actual name of the topic written `topic` in an attribute.
     pub fn topic(&self, topic: &str) -> String {
-        format!("{topic}{}", self.suffix)
+        format!("{}{topic}", self.prefix)
     }
 
     /// Starts the app with only `listeners` (handler name, topic as written) and waits until
@@ -107,21 +108,36 @@ impl Scenario {
         listeners: &[(&str, &str)],
         overrides: &[(&str, &str)],
     ) -> RunningApp {
+        self.start_app_configured(listeners, overrides, &[]).await
+    }
+
+    /// Like [`start_app_with`](Self::start_app_with) with Kafka client properties.
+    pub async fn start_app_configured(
+        &self,
+        listeners: &[(&str, &str)],
+        overrides: &[(&str, &str)],
+        properties: &[(&str, &str)],
+    ) -> RunningApp {
         let mut env: Vec<(String, String)> = overrides
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        if !self.suffix.is_empty() {
+        if !self.prefix.is_empty() {
             for (name, topic) in listeners {
                 let upper = name.to_ascii_uppercase();
                 env.push((format!("RETRY_{upper}_TOPIC"), self.topic(topic)));
                 env.push((
                     format!("RETRY_{upper}_GROUP"),
-                    format!("{name}{}", self.suffix),
+                    format!("{}{name}", self.prefix),
                 ));
             }
         }
-        let app = RetryApp::builder()
+        let builder = properties
+            .iter()
+            .fold(RetryApp::builder(), |b, (property, value)| {
+                b.client_property(*property, *value)
+            });
+        let app = builder
             .bootstrap_servers(self.kafka.bootstrap_servers())
             .listeners(listeners.iter().map(|(name, _)| *name))
             .settings_env(move |var| env.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone()))
