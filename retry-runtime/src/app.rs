@@ -8,6 +8,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::Consumer;
 use rdkafka::producer::FutureProducer;
 use retry_core::registry;
+use retry_core::DestinationKind;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -196,6 +197,11 @@ impl RetryAppBuilder {
         let mut topics = Vec::new();
         for listener in &listeners {
             for destination in listener.config.topics.topics() {
+                if destination.kind == DestinationKind::Dlt && !listener.config.auto_start_dlt {
+                    // Spring's autoStartDltHandler = false: the DLT is created and written,
+                    // not consumed.
+                    continue;
+                }
                 let (context, events) = PartitionContext::new();
                 let mut config = kafka.client_config(Role::consuming(destination.kind));
                 config.set("group.id", &destination.group);

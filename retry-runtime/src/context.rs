@@ -89,12 +89,12 @@ impl PartitionContext {
             if split.contains(&partition) {
                 None
             } else {
-                let consumer = self
+                // None while the consumer is being dropped (closing): nothing to split for.
+                let queue = self
                     .consumer
                     .get()
                     .and_then(Weak::upgrade)
-                    .expect("attached before subscribing, alive while polled");
-                let queue = consumer.split_partition_queue(topic, partition);
+                    .and_then(|consumer| consumer.split_partition_queue(topic, partition));
                 if queue.is_some() {
                     split.push(partition);
                 }

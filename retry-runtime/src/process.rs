@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use metrics::{Counter, Histogram};
-use retry_core::headers::{stamp_forward, Hop};
+use retry_core::headers::{forward_attempts, stamp_forward, Hop};
 use retry_core::registry::HandlerFn;
 use retry_core::{
     decide, Decision, DecodeError, DestinationKind, DestinationTopic, DltFailureAction,
@@ -165,7 +165,7 @@ impl Processor {
             Decision::DeadLetter { topic, reason } => {
                 self.meters.dead_lettered.increment(1);
                 tracing::warn!(to = %topic.name, %reason, error = %exception.message, "dead-lettered");
-                (topic, attempt, None)
+                (topic, forward_attempts(attempt), None)
             }
             Decision::Drop { reason } => {
                 self.meters.dropped.increment(1);
@@ -226,7 +226,7 @@ impl Processor {
                     raw,
                     &exception,
                     original_timestamp_ms,
-                    raw.meta.attempt,
+                    forward_attempts(raw.meta.attempt),
                     Some(due),
                 );
                 self.meters.retried.increment(1);
