@@ -12,6 +12,8 @@ pub struct Accounting {
     pub dead_lettered: usize,
     pub lost: Vec<String>,
     pub duplicates: usize,
+    /// Duplicates the scenario allows (see each scenario); more is a failure.
+    pub duplicate_bound: usize,
     pub misplaced: Vec<String>,
 }
 
@@ -43,6 +45,7 @@ impl Accounting {
                 .cloned()
                 .collect(),
             duplicates: counts.values().map(|c| c - 1).sum(),
+            duplicate_bound: usize::MAX,
             misplaced: expected
                 .iter()
                 .filter(|k| {
@@ -58,19 +61,27 @@ impl Accounting {
         self.lost.is_empty()
     }
 
+    /// Sets the duplicates the scenario allows.
+    pub fn bounded(mut self, duplicates: usize) -> Self {
+        self.duplicate_bound = duplicates;
+        self
+    }
+
+    /// Nothing lost or misplaced, duplicates within the bound.
+    pub fn passed(&self) -> bool {
+        self.lost.is_empty() && self.misplaced.is_empty() && self.duplicates <= self.duplicate_bound
+    }
+
     pub fn print(&self, scenario: &str) {
-        let verdict = if self.lost.is_empty() && self.misplaced.is_empty() {
-            "PASS"
-        } else {
-            "FAIL"
-        };
+        let verdict = if self.passed() { "PASS" } else { "FAIL" };
         println!(
-            "{scenario:<28} {verdict}  expected {:>5}  handled {:>5}  dead-lettered {:>4}  lost {:>3}  duplicates {:>4}  misplaced {:>3}",
+            "{scenario:<28} {verdict}  expected {:>5}  handled {:>5}  dead-lettered {:>4}  lost {:>3}  duplicates {:>4} (<= {:>4})  misplaced {:>3}",
             self.expected,
             self.handled,
             self.dead_lettered,
             self.lost.len(),
             self.duplicates,
+            self.duplicate_bound,
             self.misplaced.len()
         );
         if !self.lost.is_empty() {

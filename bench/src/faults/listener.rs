@@ -1,9 +1,13 @@
 //! The listener every fault scenario runs, and the durable record of what it handled.
 //!
 //! Record `k` (JSON `{"k": k}`): `k % 7 == 0` always fails (ends in the DLT after 3
-//! deliveries); `k % 5 == 0` fails its first delivery; others succeed. A success is produced
-//! to `fault-handled` and acknowledged before the handler returns, so it is on the broker
-//! before the record's offset can be committed.
+//! deliveries); `k % 5 == 0` fails its first delivery; `k % 11 == 0` fails its first delivery
+//! with an error whose `Display` panics; others succeed. A success is produced to
+//! `fault-handled` and acknowledged before the handler returns, so it is on the broker before
+//! the record's offset can be committed.
+//!
+//! `fault_slow` (topic `fault-slow`) fails the first delivery of every record and retries it
+//! two minutes later: a wait far longer than the member's poll interval.
 
 use std::sync::Mutex;
 use std::time::Duration;
@@ -39,6 +43,21 @@ struct Order {
 #[error("order {0} failed")]
 struct Failed(u64);
 
+/// An error whose `Display` panics: the runtime calls it to write the exception headers.
+#[derive(Debug)]
+pub struct Unprintable;
+
+/// What [`Unprintable`]'s `Display` panics with.
+pub const UNPRINTABLE: &str = "Display of Unprintable";
+
+impl std::fmt::Display for Unprintable {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("{UNPRINTABLE}")
+    }
+}
+
+impl std::error::Error for Unprintable {}
+
 #[retryable_topic(topic = "fault-orders", attempts = 3, backoff = "500ms")]
 async fn fault_orders(rec: Record<Order>) -> anyhow::Result<()> {
     let k = rec.value().k;
@@ -46,17 +65,31 @@ async fn fault_orders(rec: Record<Order>) -> anyhow::Result<()> {
     if k.is_multiple_of(7) || (k.is_multiple_of(5) && rec.attempt == 1) {
         return Err(Failed(k).into());
     }
+    if k.is_multiple_of(11) && rec.attempt == 1 {
+        return Err(Unprintable.into());
+    }
+    record_handled(&k.to_string()).await
+}
+
+/// The slow listener's topic.
+pub const SLOW_TOPIC: &str = "fault-slow";
+
+#[retryable_topic(topic = "fault-slow", attempts = 2, backoff = "2m")]
+async fn fault_slow(rec: Record<Bytes>) -> anyhow::Result<()> {
+    anyhow::ensure!(rec.attempt > 1, "first delivery fails");
+    record_handled(rec.key_str().unwrap_or_default()).await
+}
+
+/// Produces `key` to [`HANDLED`] and waits for the acknowledgement.
+async fn record_handled(key: &str) -> anyhow::Result<()> {
     let producer = PRODUCER
         .lock()
         .expect("producer")
         .clone()
         .expect("connected");
-    let key = k.to_string();
     producer
         .send(
-            FutureRecord::<str, str>::to(HANDLED)
-                .key(&key)
-                .payload(&key),
+            FutureRecord::<str, str>::to(HANDLED).key(key).payload(key),
             Duration::from_secs(60),
         )
         .await
