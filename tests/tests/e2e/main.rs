@@ -5,4 +5,5 @@ mod errors;
 mod flow;
 mod guarantees;
 mod lifecycle;
+mod spring;
 mod support;
