@@ -5,11 +5,13 @@
 //! own partition: the task stops reading its queue, librdkafka stops fetching that partition
 //! once its bounded prefetch is full, and every other partition keeps flowing. Forwards are
 //! not awaited one by one: the task reads on while they are in flight, up to
-//! [`IN_FLIGHT_BUDGET`] bytes, and [`PartitionProgress`] releases an offset for commit only
-//! once it and every earlier record are done.
+//! [`IN_FLIGHT_BUDGET`] bytes and as long as they keep completing ([`STALLED_AFTER`]), and
+//! [`PartitionProgress`] releases an offset for commit only once it and every earlier record
+//! are done.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
@@ -27,6 +29,11 @@ use crate::process::Processor;
 /// Bytes of records per partition whose forward is in flight; reading the partition waits
 /// beyond it (one larger record is let through alone).
 pub(crate) const IN_FLIGHT_BUDGET: usize = 4 << 20;
+
+/// How long the oldest forward in flight may take before the partition stops reading ahead:
+/// a destination that keeps refusing or failing would otherwise let every record after the
+/// stuck one be handled uncommitted, and handled again after a restart.
+pub(crate) const STALLED_AFTER: Duration = Duration::from_secs(1);
 
 /// What the partition tasks of one consumer share.
 pub(crate) struct Partitions {
@@ -60,6 +67,9 @@ struct Worker<'a> {
     owned: CancellationToken,
     progress: PartitionProgress,
     forwards: FuturesUnordered<futures::future::BoxFuture<'static, Forwarded>>,
+    /// The forwards in the order they started, with when (completed ones are dropped from
+    /// the front once the oldest unfinished record has passed them).
+    started: VecDeque<(i64, Instant)>,
 }
 
 /// Works on `partition` until it is revoked (`owned` cancelled) or the app shuts down.
@@ -75,9 +85,11 @@ pub(crate) async fn run_partition(
         owned,
         progress: PartitionProgress::default(),
         forwards: FuturesUnordered::new(),
+        started: VecDeque::new(),
     };
     let mut stream = queue.stream();
     let stop = loop {
+        let room = worker.has_room();
         let message = tokio::select! {
             biased;
             _ = worker.owned.cancelled() => break Stop::Revoked,
@@ -86,7 +98,7 @@ pub(crate) async fn run_partition(
                 worker.forwarded(forwarded);
                 continue;
             }
-            message = stream.next(), if worker.has_room() => message,
+            message = stream.next(), if room => message,
         };
         let message = match message {
             Some(Ok(message)) => message,
@@ -106,9 +118,25 @@ pub(crate) async fn run_partition(
 }
 
 impl Worker<'_> {
-    /// True while the forwards in flight leave room to read another record.
-    fn has_room(&self) -> bool {
-        self.progress.in_flight_bytes() < IN_FLIGHT_BUDGET
+    /// True while the forwards in flight leave room to read another record, and the oldest
+    /// of them is not stalled.
+    fn has_room(&mut self) -> bool {
+        let Some(oldest) = self.progress.oldest_unfinished() else {
+            return true;
+        };
+        // Every record before the oldest unfinished one is done, its forward included.
+        while self
+            .started
+            .front()
+            .is_some_and(|(offset, _)| *offset < oldest)
+        {
+            self.started.pop_front();
+        }
+        let stalled = self
+            .started
+            .front()
+            .is_some_and(|(_, at)| at.elapsed() >= STALLED_AFTER);
+        self.progress.in_flight_bytes() < IN_FLIGHT_BUDGET && !stalled
     }
 
     /// Waits for the record's due time, handles it and starts its forward.
@@ -145,6 +173,7 @@ impl Worker<'_> {
                 self.store(released);
             }
             Some(forward) => {
+                self.started.push_back((offset, Instant::now()));
                 self.progress.read(offset, footprint);
                 self.forwards
                     .push(forward.map(move |result| (offset, result)).boxed());
