@@ -9,6 +9,8 @@
 //!   dead-letter / drop.
 //! * [`ErrorFilter`] classifies handler errors (`include` / `exclude` along the cause chain).
 //! * [`headers`] encodes and decodes the Spring Kafka compatible provenance headers.
+//! * [`PartitionProgress`] decides which offset of a partition may be committed when records
+//!   finish out of order (a forward still in flight holds back every later record).
 //! * [`Record`], [`DeadLetter`] and the [`registry`] are what the attributes generate code for.
 //!
 //! ```
