@@ -211,9 +211,11 @@ enum KillMode {
 
 /// kill -9 of the application process at random moments.
 ///
-/// Duplicates: a kill redelivers what was handled since the last commit (offsets are
-/// committed every second; records are produced at 200/s), so at most about 200 a kill;
-/// the bound is a quarter of the records.
+/// Duplicates: a kill redelivers what its instance handled since the last commit (offsets
+/// are committed every second; orders arrive at 200/s plus their retries), a few hundred at
+/// most, and a rebalance the records in flight. The bound, half the records, is far above
+/// what 12 kills cause (70-650 seen) and far below what redelivering everything after each
+/// restart would.
 async fn kill(
     broker: &str,
     records: u64,
@@ -273,7 +275,7 @@ async fn kill(
         instance.start_kill()?;
         instance.wait().await?;
     }
-    Ok(accounting.bounded(records as usize / 4))
+    Ok(accounting.bounded(records as usize / 2))
 }
 
 /// Broker faults on the mock cluster: a broker down, produce and commit errors, latency.
