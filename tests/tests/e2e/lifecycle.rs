@@ -145,3 +145,41 @@ async fn two_instances_in_one_group_share_the_partitions() {
     one.shutdown().await;
     two.shutdown().await;
 }
+
+/// Never returns for key `hang`; handles everything else.
+#[retryable_topic(topic = "life-hang")]
+async fn life_hang(rec: Record<Bytes>) -> anyhow::Result<()> {
+    record_call("life_hang", &rec);
+    if rec.key_str() == Some("hang") {
+        std::future::pending::<()>().await;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_handler_does_not_hold_shutdown_past_the_grace_period() {
+    let s = Scenario::start().await;
+    let listeners = [("life_hang", "life-hang")];
+    let app = s.start_app(&listeners).await;
+    s.produce("life-hang", "hang", "x").await;
+    eventually("the handler hangs", Duration::from_secs(10), || {
+        !calls_for("life_hang", "hang").is_empty()
+    })
+    .await;
+    // The scenario's grace period is 5 s; closing the consumers takes a moment more.
+    let started = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(15), app.shutdown())
+        .await
+        .expect("shutdown ends after the grace period despite the hung handler");
+    assert!(started.elapsed() >= Duration::from_secs(4), "the handler got its grace period");
+
+    // Abandoned uncommitted: the next instance gets the record again.
+    let again = s.start_app(&listeners).await;
+    eventually("the hung record redelivered", Duration::from_secs(20), || {
+        calls_for("life_hang", "hang").len() >= 2
+    })
+    .await;
+    tokio::time::timeout(Duration::from_secs(15), again.shutdown())
+        .await
+        .expect("second shutdown ends too");
+}
