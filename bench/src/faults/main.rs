@@ -83,6 +83,10 @@ enum Command {
     Size,
     /// One broker of three killed mid-run and restarted 10 s later (real Kafka only).
     BrokerRestart,
+    /// kill -9 and restart with default settings: records flow again within 15 s.
+    Recovery,
+    /// The same with static membership (RETRY_INSTANCE_ID).
+    RecoveryStatic,
     /// Internal: the application process the kill scenario kills.
     App {
         #[arg(long)]
@@ -276,6 +280,82 @@ async fn kill(
         instance.wait().await?;
     }
     Ok(accounting.bounded(records as usize / 2))
+}
+
+/// Fast recovery with the app's defaults (no session timeout override): the app handles a
+/// first batch, is killed with SIGKILL and restarted at once, and a second batch produced
+/// then must be handled within 15 s of the restart. Dynamic members wait for the broker to
+/// expire the killed member's session (10 s by default); a static member takes its
+/// partitions back on rejoining.
+async fn recovery(
+    broker: &str,
+    records: u64,
+    static_membership: bool,
+) -> anyhow::Result<Accounting> {
+    const BAR: Duration = Duration::from_secs(15);
+    let Fresh { kafka, _harness } = fresh_broker(broker).await?;
+    create_topics(&kafka, 3).await?;
+    let bootstrap = kafka.bootstrap_servers().to_owned();
+    let exe = std::env::current_exe()?;
+    let spawn = || {
+        let mut command = tokio::process::Command::new(&exe);
+        command
+            .args(["app", "--bootstrap", &bootstrap])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true);
+        if static_membership {
+            command.env("RETRY_INSTANCE_ID", "fault-app-0");
+        }
+        command.spawn()
+    };
+    let mut app = spawn()?;
+    let first: BTreeSet<String> = (1..=records).map(|k| k.to_string()).collect();
+    produce_order_range(&bootstrap, 1..=records).await?;
+    anyhow::ensure!(
+        settle(&kafka, &first, Duration::from_secs(60))
+            .await?
+            .complete(),
+        "the first batch was not handled"
+    );
+    app.start_kill()?;
+    app.wait().await?;
+    let mut app = spawn()?;
+    let restarted = Instant::now();
+    produce_order_range(&bootstrap, records + 1..=2 * records).await?;
+    let accounting = settle(&kafka, &keys(2 * records), Duration::from_secs(60)).await?;
+    let took = restarted.elapsed();
+    eprintln!("  every record handled {took:.1?} after the restart (bar {BAR:?})");
+    app.start_kill()?;
+    app.wait().await?;
+    anyhow::ensure!(
+        !accounting.complete() || took <= BAR,
+        "records flowed again only {took:.1?} after the restart"
+    );
+    // Records handled since the last commit before the kill are handled again.
+    Ok(accounting.bounded(records as usize))
+}
+
+/// Produces orders `range` at once.
+async fn produce_order_range(
+    bootstrap: &str,
+    range: std::ops::RangeInclusive<u64>,
+) -> anyhow::Result<()> {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()?;
+    for k in range {
+        let key = k.to_string();
+        let value = format!(r#"{{"k":{k}}}"#);
+        producer
+            .send(
+                FutureRecord::to(TOPIC).key(&key).payload(&value),
+                Duration::from_secs(30),
+            )
+            .await
+            .map_err(|(e, _)| e)?;
+    }
+    Ok(())
 }
 
 /// Broker faults on the mock cluster: a broker down, produce and commit errors, latency.
@@ -700,6 +780,8 @@ async fn main() -> anyhow::Result<()> {
     }
     std::panic::set_hook(quiet_unprintable(std::panic::take_hook()));
     let mut all = vec![
+        Command::Recovery,
+        Command::RecoveryStatic,
         Command::Kill,
         Command::KillStatic,
         Command::KillCoop,
@@ -751,6 +833,14 @@ async fn main() -> anyhow::Result<()> {
             Command::Size => (
                 "records over size limits".to_owned(),
                 size(broker, cli.records / 10).await?,
+            ),
+            Command::Recovery => (
+                "recovery after kill -9".to_owned(),
+                recovery(broker, cli.records / 10, false).await?,
+            ),
+            Command::RecoveryStatic => (
+                "recovery, static".to_owned(),
+                recovery(broker, cli.records / 10, true).await?,
             ),
             Command::BrokerRestart => (
                 "1 of 3 brokers killed".to_owned(),
