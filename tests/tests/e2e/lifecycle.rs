@@ -171,13 +171,18 @@ async fn a_hung_handler_does_not_hold_shutdown_past_the_grace_period() {
     tokio::time::timeout(Duration::from_secs(15), app.shutdown())
         .await
         .expect("shutdown ends after the grace period despite the hung handler");
-    assert!(started.elapsed() >= Duration::from_secs(4), "the handler got its grace period");
+    assert!(
+        started.elapsed() >= Duration::from_secs(4),
+        "the handler got its grace period"
+    );
 
     // Abandoned uncommitted: the next instance gets the record again.
     let again = s.start_app(&listeners).await;
-    eventually("the hung record redelivered", Duration::from_secs(20), || {
-        calls_for("life_hang", "hang").len() >= 2
-    })
+    eventually(
+        "the hung record redelivered",
+        Duration::from_secs(20),
+        || calls_for("life_hang", "hang").len() >= 2,
+    )
     .await;
     tokio::time::timeout(Duration::from_secs(15), again.shutdown())
         .await
