@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The end-to-end suite against real Apache Kafka: starts a broker with tools/kafka/kafka.sh,
 # runs `cargo test -p e2e` with KAFKA_BOOTSTRAP_SERVERS pointing at it, and always stops the
-# broker again, also when the tests fail or the run is interrupted.
+# broker again, also when the tests fail or the run is interrupted. The suite runs twice: with
+# the classic consumer group protocol, then with KIP-848's (group.protocol=consumer).
 #
 #   tools/kafka/test-suites.sh [--nodes 1|3] [more `cargo test` arguments]
 #
@@ -36,3 +37,7 @@ exports="$("${here}/kafka.sh" start --nodes "${nodes}")"
 eval "${exports}"
 echo "test-suites.sh: cargo test -p e2e against Apache Kafka at ${KAFKA_BOOTSTRAP_SERVERS}" >&2
 cargo test -p e2e "$@"
+# Again with the consumer group protocol of KIP-848 (always cooperative, assignment on the
+# broker), which the embedded broker does not serve.
+echo "test-suites.sh: the same with group.protocol=consumer (KIP-848)" >&2
+KAFKA_GROUP_PROTOCOL=consumer cargo test -p e2e "$@"

@@ -132,8 +132,17 @@ impl Scenario {
                 ));
             }
         }
+        // KIP-848 (`KAFKA_GROUP_PROTOCOL=consumer`) moves assignment and session timeouts to
+        // the broker; the client refuses these classic-protocol settings.
+        let kip_848 = std::env::var("KAFKA_GROUP_PROTOCOL").is_ok_and(|p| p == "consumer");
+        let classic_only = [
+            "session.timeout.ms",
+            "heartbeat.interval.ms",
+            "partition.assignment.strategy",
+        ];
         let builder = properties
             .iter()
+            .filter(|(property, _)| !(kip_848 && classic_only.contains(property)))
             .fold(RetryApp::builder(), |b, (property, value)| {
                 b.client_property(*property, *value)
             });
