@@ -216,7 +216,10 @@ impl Role {
     /// which no slow handler or pause stalls, so a short timeout does not evict live
     /// members). Each partition is read from a queue of its own, so the prefetch bound
     /// applies per partition. Retry and DLT consumers poll more often, so a record forwarded
-    /// with a short delay arrives before it is due, and prefetch less.
+    /// with a short delay arrives before it is due, and prefetch less: at most 1000 records
+    /// or 1 MiB a partition (librdkafka's per-record overhead, several hundred bytes, is not
+    /// in the byte count, so with small records the count is what bounds memory while a
+    /// partition's head record waits).
     fn defaults(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Self::Main => &[
@@ -231,6 +234,7 @@ impl Role {
                 ("session.timeout.ms", "10000"),
                 ("fetch.wait.max.ms", "50"),
                 ("queued.max.messages.kbytes", "1024"),
+                ("queued.min.messages", "1000"),
             ],
             Self::Producer => &[("linger.ms", "1")],
             Self::Admin => &[],
