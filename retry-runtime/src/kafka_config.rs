@@ -219,7 +219,8 @@ impl Role {
     /// with a short delay arrives before it is due, and prefetch less: at most 1000 records
     /// or 1 MiB a partition (librdkafka's per-record overhead, several hundred bytes, is not
     /// in the byte count, so with small records the count is what bounds memory while a
-    /// partition's head record waits).
+    /// partition's head record waits). A partition whose prefetch is full is fetched again
+    /// 10 ms after it drains, not librdkafka's 1 s, or retries would be up to a second late.
     fn defaults(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Self::Main => &[
@@ -235,6 +236,7 @@ impl Role {
                 ("fetch.wait.max.ms", "50"),
                 ("queued.max.messages.kbytes", "1024"),
                 ("queued.min.messages", "1000"),
+                ("fetch.queue.backoff.ms", "10"),
             ],
             Self::Producer => &[("linger.ms", "1")],
             Self::Admin => &[],
