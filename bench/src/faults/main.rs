@@ -105,12 +105,21 @@ fn keys(n: u64) -> BTreeSet<String> {
 
 /// Produces orders `1..=n` over about `spread`, so faults hit a run in progress.
 async fn produce_orders(bootstrap: String, n: u64, spread: Duration) -> anyhow::Result<()> {
+    produce_order_range(&bootstrap, 1..=n, spread).await
+}
+
+/// Produces orders `range` over about `spread` (at once when zero).
+async fn produce_order_range(
+    bootstrap: &str,
+    range: std::ops::RangeInclusive<u64>,
+    spread: Duration,
+) -> anyhow::Result<()> {
     let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", &bootstrap)
+        .set("bootstrap.servers", bootstrap)
         .set("message.timeout.ms", "120000")
         .create()?;
-    let pause = spread / n.max(1) as u32;
-    for k in 1..=n {
+    let pause = spread / (range.end() + 1 - range.start()).max(1) as u32;
+    for k in range {
         let key = k.to_string();
         let value = format!(r#"{{"k":{k}}}"#);
         producer
@@ -312,7 +321,7 @@ async fn recovery(
     };
     let mut app = spawn()?;
     let first: BTreeSet<String> = (1..=records).map(|k| k.to_string()).collect();
-    produce_order_range(&bootstrap, 1..=records).await?;
+    produce_order_range(&bootstrap, 1..=records, Duration::ZERO).await?;
     anyhow::ensure!(
         settle(&kafka, &first, Duration::from_secs(60))
             .await?
@@ -323,7 +332,7 @@ async fn recovery(
     app.wait().await?;
     let mut app = spawn()?;
     let restarted = Instant::now();
-    produce_order_range(&bootstrap, records + 1..=2 * records).await?;
+    produce_order_range(&bootstrap, records + 1..=2 * records, Duration::ZERO).await?;
     let second: BTreeSet<String> = (records + 1..=2 * records).map(|k| k.to_string()).collect();
     let flowing = loop {
         let handled = kafka.read_all(HANDLED).await?;
@@ -352,28 +361,6 @@ async fn recovery(
     );
     // Records handled since the last commit before the kill are handled again.
     Ok(accounting.bounded(records as usize))
-}
-
-/// Produces orders `range` at once.
-async fn produce_order_range(
-    bootstrap: &str,
-    range: std::ops::RangeInclusive<u64>,
-) -> anyhow::Result<()> {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()?;
-    for k in range {
-        let key = k.to_string();
-        let value = format!(r#"{{"k":{k}}}"#);
-        producer
-            .send(
-                FutureRecord::to(TOPIC).key(&key).payload(&value),
-                Duration::from_secs(30),
-            )
-            .await
-            .map_err(|(e, _)| e)?;
-    }
-    Ok(())
 }
 
 /// Broker faults on the mock cluster: a broker down, produce and commit errors, latency.
