@@ -16,22 +16,22 @@ const COOPERATIVE: &[(&str, &str)] = &[
     ("session.timeout.ms", "6000"),
 ];
 
-/// Instance A of the cooperative test's listener; fails the first delivery of `retry-*` keys.
+/// Instance A of the cooperative test's listener.
 #[retryable_topic(topic = "coop", attempts = 3, backoff = "3s")]
 async fn coop_a(rec: Record<Bytes>) -> anyhow::Result<()> {
-    record_call("coop_a", &rec);
-    anyhow::ensure!(
-        rec.attempt > 1 || !rec.key_str().unwrap_or("").starts_with("retry-"),
-        "first delivery fails"
-    );
-    Ok(())
+    coop_handle("coop_a", &rec)
 }
 
 /// Instance B: the same listener (same topic and group), another name so the journal tells
 /// the instances apart.
 #[retryable_topic(topic = "coop", attempts = 3, backoff = "3s")]
 async fn coop_b(rec: Record<Bytes>) -> anyhow::Result<()> {
-    record_call("coop_b", &rec);
+    coop_handle("coop_b", &rec)
+}
+
+/// What both instances do: journal the call, fail the first delivery of `retry-*` keys.
+fn coop_handle(instance: &'static str, rec: &Record<Bytes>) -> anyhow::Result<()> {
+    record_call(instance, rec);
     anyhow::ensure!(
         rec.attempt > 1 || !rec.key_str().unwrap_or("").starts_with("retry-"),
         "first delivery fails"
