@@ -367,6 +367,26 @@ mod tests {
     }
 
     #[test]
+    fn what_roles_pin_is_what_the_start_up_check_enforces() {
+        for role in [
+            Role::Main,
+            Role::Retry,
+            Role::Dlt,
+            Role::Producer,
+            Role::Admin,
+        ] {
+            for (property, value) in role.pinned() {
+                if let Some((_, pinned, _)) = PINNED.iter().find(|(p, _, _)| p == property) {
+                    assert!(
+                        matches!(pinned, Pinned::Value(v) if v == value),
+                        "{role:?} pins {property}={value}, the check expects otherwise"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn auto_offset_reset_is_the_users_on_main_topics_only() {
         let s = KafkaSettings::from_env(vars(&[("KAFKA_AUTO_OFFSET_RESET", "latest")])).unwrap();
         s.check_pinned().unwrap();
