@@ -329,8 +329,11 @@ pub struct Hop<'a> {
 /// so headers do not grow hop by hop: the `kafka_exception-*` ones as Spring replaces them
 /// (`stripPreviousExceptionHeaders`, default true: `headers.remove(header)`), the retry ones
 /// holding the one value Spring would read last. `attempts` is [`forward_attempts`] of the
-/// failed delivery, for retry topics and DLTs alike; `due_ms` is `None` for the DLT.
-pub fn stamp_forward(headers: &mut Headers, hop: &Hop<'_>, attempts: u32, due_ms: Option<i64>) {
+/// failed delivery, for retry topics and DLTs alike; `due_ms` is when the record may be handled:
+/// for a DLT, the time of the failure, as Spring writes it (its DLT's delay is 0:
+/// `DeadLetterPublishingRecovererFactory#addAndEnhanceHeaders` stamps
+/// `getNextExecutionTimestamp` on every forward).
+pub fn stamp_forward(headers: &mut Headers, hop: &Hop<'_>, attempts: u32, due_ms: i64) {
     headers.set_if_absent(ORIGINAL_TOPIC, || hop.topic.as_bytes().to_vec());
     headers.set_if_absent(ORIGINAL_PARTITION, || encode_i32(hop.partition));
     headers.set_if_absent(ORIGINAL_OFFSET, || encode_i64(hop.offset));
@@ -354,10 +357,7 @@ pub fn stamp_forward(headers: &mut Headers, hop: &Hop<'_>, attempts: u32, due_ms
         ORIGINAL_TIMESTAMP_RETRY,
         encode_i64(hop.original_timestamp_ms),
     );
-    match due_ms {
-        Some(due) => headers.set(BACKOFF_TIMESTAMP, encode_i64(due)),
-        None => headers.0.retain(|h| h.key != BACKOFF_TIMESTAMP),
-    }
+    headers.set(BACKOFF_TIMESTAMP, encode_i64(due_ms));
 }
 
 /// The provenance of a dead letter, read leniently from its headers: a header that is missing
@@ -513,21 +513,21 @@ mod tests {
             &mut headers,
             &hop("orders", 10, "billing", &first),
             forward_attempts(1),
-            Some(5000),
+            5000,
         );
         // Delivery 2 failed on the retry topic's group.
         stamp_forward(
             &mut headers,
             &hop("orders-retry-1000", 77, "billing-retry-1000", &first),
             forward_attempts(2),
-            Some(9000),
+            9000,
         );
         // Delivery 3 failed: the last attempt, so the DLT, with 3 + 1.
         stamp_forward(
             &mut headers,
             &hop("orders-retry-2000", 78, "billing-retry-2000", &last),
             forward_attempts(3),
-            None,
+            9500,
         );
 
         assert_eq!(
@@ -561,20 +561,20 @@ mod tests {
         );
         assert_eq!(
             headers.get(BACKOFF_TIMESTAMP),
-            None,
-            "a dead letter has no due time"
+            Some(&encode_i64(9500)[..]),
+            "a dead letter is due when it failed, as Spring writes it"
         );
-        for name in PROVENANCE.iter().filter(|n| **n != BACKOFF_TIMESTAMP) {
+        for name in PROVENANCE {
             assert_eq!(
-                headers.iter().filter(|h| h.key == *name).count(),
+                headers.iter().filter(|h| h.key == name).count(),
                 1,
                 "{name} appears once"
             );
         }
         assert_eq!(
             headers.len(),
-            13,
-            "one user header and twelve provenance headers"
+            14,
+            "one user header and the thirteen provenance headers"
         );
 
         let p = Provenance::read(&headers);
@@ -601,7 +601,7 @@ mod tests {
             &mut headers,
             &hop("orders", 1, "billing", &boom),
             forward_attempts(4),
-            None,
+            6000,
         );
         let on_dlt = RetryState::read(&headers).unwrap().attempt;
         assert_eq!(on_dlt, 5);
@@ -610,7 +610,7 @@ mod tests {
             &mut headers,
             &hop("orders-dlt", 9, "billing-dlt", &dlt_failure),
             forward_attempts(on_dlt),
-            Some(7000),
+            7000,
         );
         assert_eq!(headers.get(ATTEMPTS), Some(&encode_i32(6)[..]));
         let p = Provenance::read(&headers);

@@ -160,12 +160,12 @@ impl Processor {
             } => {
                 self.meters.retried.increment(1);
                 tracing::info!(to = %topic.name, due_in_ms = due_ms - now, error = %exception.message, "retrying");
-                (topic, next_attempt, Some(due_ms))
+                (topic, next_attempt, due_ms)
             }
             Decision::DeadLetter { topic, reason } => {
                 self.meters.dead_lettered.increment(1);
                 tracing::warn!(to = %topic.name, %reason, error = %exception.message, "dead-lettered");
-                (topic, forward_attempts(attempt), None)
+                (topic, forward_attempts(attempt), now)
             }
             Decision::Drop { reason } => {
                 self.meters.dropped.increment(1);
@@ -227,7 +227,7 @@ impl Processor {
                     &exception,
                     original_timestamp_ms,
                     forward_attempts(raw.meta.attempt),
-                    Some(due),
+                    due,
                 );
                 self.meters.retried.increment(1);
                 tracing::warn!(handler = dlt_handler_name, error = %exception.message, "DLT handler failed; re-publishing to the DLT");
@@ -273,7 +273,7 @@ impl Processor {
                 &exception,
                 fallback.original_timestamp_ms,
                 fallback.attempts,
-                None,
+                now_ms(),
             );
             this.forwarder
                 .send_until_accepted(&raw, &dlt, &headers)
@@ -288,7 +288,7 @@ impl Processor {
         exception: &ExceptionInfo,
         original_timestamp_ms: i64,
         attempts: u32,
-        due_ms: Option<i64>,
+        due_ms: i64,
     ) -> Headers {
         let mut headers = raw.meta.headers.clone();
         let hop = Hop {

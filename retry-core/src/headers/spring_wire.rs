@@ -303,7 +303,7 @@ fn continuing_a_spring_chain_collapses_appended_values_into_one() {
         assert_eq!(state.attempt, 3);
         let exception = rust_exception();
         let hop = rust_hop("orders-retry-2000", "billing-rust-retry-2000", &exception);
-        stamp_forward(&mut headers, &hop, forward_attempts(state.attempt), None);
+        stamp_forward(&mut headers, &hop, forward_attempts(state.attempt), 9_500);
         for name in [
             ATTEMPTS,
             ORIGINAL_TIMESTAMP_RETRY,
@@ -316,7 +316,7 @@ fn continuing_a_spring_chain_collapses_appended_values_into_one() {
                 "{generation:?} {name}"
             );
         }
-        assert_eq!(headers.get(BACKOFF_TIMESTAMP), None);
+        assert_eq!(headers.get(BACKOFF_TIMESTAMP), Some(&encode_i64(9_500)[..]));
         assert_eq!(
             spring_attempts(&headers),
             4,
@@ -355,7 +355,7 @@ proptest! {
     ) {
         let mut headers = spring_chain(Generation::V3_2)[spring_hops].clone();
         let exception = rust_exception();
-        stamp_forward(&mut headers, &rust_hop("orders", "billing", &exception), forward_attempts(failed), Some(now + delay));
+        stamp_forward(&mut headers, &rust_hop("orders", "billing", &exception), forward_attempts(failed), now + delay);
         prop_assert_eq!(spring_attempts(&headers), (failed + 1) as i32);
         let state = RetryState::read(&headers).unwrap();
         prop_assert_eq!(state.attempt, failed + 1);

@@ -8,7 +8,6 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
 use retry_runtime::core::headers::*;
 use retry_runtime::prelude::*;
-use retry_runtime::testing::ReadRecord;
 
 use crate::support::*;
 
@@ -32,20 +31,6 @@ async fn spring_orders(rec: Record<SpringOrder>) -> anyhow::Result<()> {
 async fn spring_orders_dlt(rec: DeadLetter<SpringOrder>) -> anyhow::Result<()> {
     record_call("spring_orders_dlt", &rec);
     Ok(())
-}
-
-/// Java's `BigInteger.valueOf(v).toByteArray()`, as Spring writes the retry timestamps: the
-/// shortest big-endian two's-complement form (6 bytes for an epoch ms of these years).
-fn java_big_integer(v: i64) -> Vec<u8> {
-    let bytes = v.to_be_bytes();
-    let mut start = 0;
-    while start < 7
-        && ((bytes[start] == 0x00 && bytes[start + 1] & 0x80 == 0)
-            || (bytes[start] == 0xff && bytes[start + 1] & 0x80 != 0))
-    {
-        start += 1;
-    }
-    bytes[start..].to_vec()
 }
 
 /// Produces one record to partition 0 of `topic` with exactly `headers`, in order, as a
@@ -83,24 +68,6 @@ async fn produce_with_headers(
         .await
         .map_err(|(e, _)| e)
         .expect("produce with headers");
-}
-
-/// Every value of header `name`, in order.
-fn values<'a>(record: &'a ReadRecord, name: &str) -> Vec<&'a [u8]> {
-    record
-        .headers
-        .iter()
-        .filter(|h| h.key == name)
-        .map(|h| h.value.as_deref().unwrap_or_default())
-        .collect()
-}
-
-/// The one value of header `name`; fails when it is missing or repeated.
-fn single<'a>(record: &'a ReadRecord, name: &str) -> &'a [u8] {
-    match values(record, name)[..] {
-        [one] => one,
-        ref other => panic!("{name}: expected one value, found {}", other.len()),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,7 +227,12 @@ async fn a_record_spring_left_in_a_retry_topic_is_retried_and_dead_lettered_as_s
     assert_eq!(dlt.len(), 1);
     let d = &dlt[0];
     assert_eq!(single(d, ATTEMPTS), [0, 0, 0, 5]);
-    assert!(values(d, BACKOFF_TIMESTAMP).is_empty(), "no due time");
+    let due = decode_timestamp(BACKOFF_TIMESTAMP, single(d, BACKOFF_TIMESTAMP)).unwrap();
+    assert!(
+        (calls[1].at_ms..calls[1].at_ms + 5_000).contains(&due),
+        "a dead letter is due when delivery 4 failed ({}), as Spring writes it: {due}",
+        calls[1].at_ms
+    );
     for (name, bytes) in &first_hop {
         assert_eq!(single(d, name), &bytes[..], "{name} on the DLT");
     }
