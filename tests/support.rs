@@ -81,14 +81,25 @@ impl Scenario {
             )
             .with_test_writer()
             .try_init();
+        // Two scenarios of one run (one test may start several) never share a prefix.
+        static STARTED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let prefix = match std::env::var("KAFKA_BOOTSTRAP_SERVERS") {
-            Ok(_) => format!("run{}-", now_ms()),
+            Ok(_) => format!(
+                "run{}-{}-",
+                now_ms(),
+                STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ),
             Err(_) => String::new(),
         };
         Self {
             kafka: TestKafka::start().await.expect("broker starts"),
             prefix,
         }
+    }
+
+    /// What this scenario puts before every topic and group name (empty on the embedded broker).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// The actual name of the topic written `topic` in an attribute.
@@ -225,4 +236,55 @@ pub fn header_i32(record: &ReadRecord, name: &'static str) -> i32 {
 
 pub fn header_i64(record: &ReadRecord, name: &'static str) -> i64 {
     headers::decode_i64(name, header_bytes(record, name)).unwrap()
+}
+
+/// Every value of header `name`, in order.
+pub fn values<'a>(record: &'a ReadRecord, name: &str) -> Vec<&'a [u8]> {
+    record
+        .headers
+        .iter()
+        .filter(|h| h.key == name)
+        .map(|h| h.value.as_deref().unwrap_or_default())
+        .collect()
+}
+
+/// The one value of header `name`; fails when it is missing or repeated.
+pub fn single<'a>(record: &'a ReadRecord, name: &str) -> &'a [u8] {
+    match values(record, name)[..] {
+        [one] => one,
+        ref other => panic!("{name}: expected one value, found {}", other.len()),
+    }
+}
+
+/// `topic`'s record with key `key` (the first, if several), waiting up to `timeout` for it.
+pub async fn record_for(s: &Scenario, topic: &str, key: &str, timeout: Duration) -> ReadRecord {
+    let start = std::time::Instant::now();
+    loop {
+        let records = s.read_all(topic).await;
+        if let Some(r) = records
+            .into_iter()
+            .find(|r| r.key.as_deref() == Some(key.as_bytes()))
+        {
+            return r;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "no record with key {key} on {topic}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Java's `BigInteger.valueOf(v).toByteArray()`, as Spring writes the retry timestamps: the
+/// shortest big-endian two's-complement form (6 bytes for an epoch ms of these years).
+pub fn java_big_integer(v: i64) -> Vec<u8> {
+    let bytes = v.to_be_bytes();
+    let mut start = 0;
+    while start < 7
+        && ((bytes[start] == 0x00 && bytes[start + 1] & 0x80 == 0)
+            || (bytes[start] == 0xff && bytes[start + 1] & 0x80 != 0))
+    {
+        start += 1;
+    }
+    bytes[start..].to_vec()
 }

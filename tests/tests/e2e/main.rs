@@ -6,4 +6,5 @@ mod flow;
 mod guarantees;
 mod lifecycle;
 mod spring;
-mod support;
+
+use e2e::support;
