@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The end-to-end suite against real Apache Kafka: starts a broker with tools/kafka/kafka.sh,
-# runs `cargo test -p e2e` with KAFKA_BOOTSTRAP_SERVERS pointing at it, and always stops the
-# broker again, also when the tests fail or the run is interrupted. The suite runs twice: with
-# the classic consumer group protocol, then with KIP-848's (group.protocol=consumer).
+# The suites against the reference implementations: starts Apache Kafka with
+# tools/kafka/kafka.sh, runs the end-to-end suite (`cargo test -p e2e`) against it twice (the
+# classic consumer group protocol, then KIP-848's group.protocol=consumer), then the interop
+# tests with the Spring Kafka items service of interop/ (built here with Maven). The broker is
+# always stopped again, also when the tests fail or the run is interrupted.
 #
-#   tools/kafka/test-suites.sh [--nodes 1|3] [more `cargo test` arguments]
+#   tools/kafka/test-suites.sh [--nodes 1|3] [more `cargo test` arguments for the e2e suite]
 #
-# Needs a JDK 17+ and, on the first run, Maven (see kafka.sh).
+# Needs a JDK 17+ and Maven (Apache Kafka and Spring come from Maven Central, cached in ~/.m2).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -41,3 +42,9 @@ cargo test -p e2e "$@"
 # broker), which the embedded broker does not serve.
 echo "test-suites.sh: the same with group.protocol=consumer (KIP-848)" >&2
 KAFKA_GROUP_PROTOCOL=consumer cargo test -p e2e "$@"
+# A running Spring Kafka service and the Rust one sharing topics, groups and retry chains.
+echo "test-suites.sh: building the Spring Kafka items service (interop/)" >&2
+mvn -q -B -f interop/pom.xml package -DskipTests
+echo "test-suites.sh: interop tests with the Spring Kafka service" >&2
+SPRING_ITEMS_JAR="$PWD/interop/target/items-spring.jar" \
+    cargo test -p e2e --features interop --test interop
