@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{CommitMode, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
+use rdkafka::types::RDKafkaErrorCode;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -52,6 +54,28 @@ pub(crate) enum ConsumerFailed {
         /// The offset.
         offset: i64,
     },
+    /// librdkafka declared the consumer dead (a fatal error): it will never read again.
+    #[error("the consumer of {topic} failed for good: {error}{hint}")]
+    Fatal {
+        /// The topic.
+        topic: String,
+        /// librdkafka's error.
+        error: KafkaError,
+        /// What to do about it, when known.
+        hint: &'static str,
+    },
+}
+
+/// Advice for a fatal consumer error, if there is one to give.
+fn fatal_hint(error: &KafkaError) -> &'static str {
+    match error.rdkafka_error_code() {
+        Some(RDKafkaErrorCode::UnreleasedInstanceId) => {
+            " (group.protocol=consumer keeps a static member's group.instance.id for the \
+             crashed instance until the broker expires its session, \
+             group.consumer.session.timeout.ms; start again after that)"
+        }
+        _ => "",
+    }
 }
 
 /// Consumes until `stop`, then lets partition tasks finish their in-flight records and
@@ -101,6 +125,10 @@ pub(crate) async fn consume(
                     partition: message.partition(),
                     offset: message.offset(),
                 }),
+                Err(error @ KafkaError::MessageConsumptionFatal(_)) => {
+                    let hint = fatal_hint(&error);
+                    break Err(ConsumerFailed::Fatal { topic: topic.to_string(), error, hint });
+                }
                 Err(error) => tracing::warn!(%topic, %error, "consumer error"),
             },
             _ = keep_polling.tick() => {}
