@@ -157,6 +157,38 @@ async fn start_app_with(
         .await?)
 }
 
+/// KIP-848's consumer group protocol (`KAFKA_GROUP_PROTOCOL=consumer`, real Kafka only): the
+/// broker owns session timeouts and assignment, and the client refuses the classic settings.
+fn kip_848() -> bool {
+    std::env::var("KAFKA_GROUP_PROTOCOL").is_ok_and(|p| p == "consumer")
+}
+
+/// Where app instance `instance` writes its output (its log lines and errors).
+fn app_log(dir: &std::path::Path, instance: usize) -> std::path::PathBuf {
+    dir.join(format!("retry-faults-app-{instance}.log"))
+}
+
+/// The command that runs app instance `instance` against `bootstrap` (killed when dropped).
+/// Its output is appended to [`app_log`], so an instance that dies by itself says why.
+fn app_command(
+    exe: &std::path::Path,
+    bootstrap: &str,
+    logs: &std::path::Path,
+    instance: usize,
+) -> std::io::Result<tokio::process::Command> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(app_log(logs, instance))?;
+    let mut command = tokio::process::Command::new(exe);
+    command
+        .args(["app", "--bootstrap", bootstrap])
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .kill_on_drop(true);
+    Ok(command)
+}
+
 /// Cooperative rebalancing, as many production consumers configure it.
 const COOPERATIVE: (&str, &str) = ("partition.assignment.strategy", "cooperative-sticky");
 
@@ -243,22 +275,24 @@ async fn kill(
         Duration::from_secs(10),
     ));
     let exe = std::env::current_exe()?;
+    let logs = std::env::temp_dir();
     let spawn = |instance: usize| {
-        let mut command = tokio::process::Command::new(&exe);
-        command
-            .args(["app", "--bootstrap", kafka.bootstrap_servers()])
-            // A killed member holds its partitions until the broker expires its session:
-            // keep that short (the app's default is 10 s), through the KAFKA_* pass-through.
-            .env("KAFKA_SESSION_TIMEOUT_MS", "6000")
-            .env("KAFKA_HEARTBEAT_INTERVAL_MS", "1000")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true);
+        let mut command = app_command(&exe, kafka.bootstrap_servers(), &logs, instance)?;
+        // A killed member holds its partitions until the broker expires its session: keep
+        // that short (the app's default is 10 s), through the KAFKA_* pass-through. Under
+        // KIP-848 the broker owns session timeouts and assignment.
+        if !kip_848() {
+            command
+                .env("KAFKA_SESSION_TIMEOUT_MS", "6000")
+                .env("KAFKA_HEARTBEAT_INTERVAL_MS", "1000");
+        }
         match mode {
             KillMode::Dynamic => {}
             KillMode::Static => {
                 command.env("RETRY_INSTANCE_ID", format!("fault-app-{instance}"));
             }
+            // KIP-848's protocol is always incremental: cooperative without the setting.
+            KillMode::Cooperative if kip_848() => {}
             KillMode::Cooperative => {
                 command.env("KAFKA_PARTITION_ASSIGNMENT_STRATEGY", COOPERATIVE.1);
             }
@@ -274,6 +308,12 @@ async fn kill(
         let life = Duration::from_millis(rand::random_range(500..2500));
         tokio::time::sleep(life).await;
         let victim = rand::random_range(0..instances);
+        if let Some(status) = running[victim].try_wait()? {
+            anyhow::bail!(
+                "instance {victim} exited by itself ({status}); its log: {}",
+                app_log(&logs, victim).display()
+            );
+        }
         running[victim].start_kill()?; // SIGKILL
         running[victim].wait().await?;
         running[victim] = spawn(victim)?;
@@ -307,13 +347,9 @@ async fn recovery(
     create_topics(&kafka, 3).await?;
     let bootstrap = kafka.bootstrap_servers().to_owned();
     let exe = std::env::current_exe()?;
+    let logs = std::env::temp_dir();
     let spawn = || {
-        let mut command = tokio::process::Command::new(&exe);
-        command
-            .args(["app", "--bootstrap", &bootstrap])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .kill_on_drop(true);
+        let mut command = app_command(&exe, &bootstrap, &logs, 0)?;
         if static_membership {
             command.env("RETRY_INSTANCE_ID", "fault-app-0");
         }
@@ -788,6 +824,13 @@ async fn size(broker: &str, records: u64) -> anyhow::Result<Accounting> {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(Command::App { bootstrap }) = &cli.command {
+        // Logging as `run()` sets it up (INFO), into the instance's log file.
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| "info".into()),
+            )
+            .init();
         listener::connect(bootstrap)?;
         std::panic::set_hook(quiet_unprintable(std::panic::take_hook()));
         return RetryApp::builder()
