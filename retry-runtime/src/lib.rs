@@ -52,21 +52,29 @@ mod listener;
 mod partition;
 mod process;
 mod provision;
+mod state;
 #[cfg(feature = "embedded")]
 pub mod testing;
 
-pub use app::{run, RetryApp, RetryAppBuilder, RunningApp};
+pub use app::{run, run_with, RetryApp, RetryAppBuilder, RunningApp};
 pub use error::StartError;
 pub use kafka_config::{KafkaConfigError, DEFAULT_BOOTSTRAP_SERVERS};
 pub use listener::RegistryError;
 pub use retry_core as core;
-pub use retry_core::{Bytes, DeadLetter, Record, RecordMeta};
+#[cfg(feature = "protobuf")]
+pub use retry_core::Protobuf;
+pub use retry_core::{Bytes, DeadLetter, DecodeError, Payload, Record, RecordMeta, State, Text};
 pub use retry_macros::{dlt_handler, retryable_topic};
 
-/// What a handler module needs: the attributes and the record types.
+/// What a handler module needs: the attributes, the record types, `State`, the payload
+/// formats and the app builder.
 pub mod prelude {
-    pub use retry_core::{Bytes, DeadLetter, Record};
+    #[cfg(feature = "protobuf")]
+    pub use retry_core::Protobuf;
+    pub use retry_core::{Bytes, DeadLetter, Record, State, Text};
     pub use retry_macros::{dlt_handler, retryable_topic};
+
+    pub use crate::RetryApp;
 }
 
 #[doc(hidden)]
