@@ -170,6 +170,7 @@ pub(crate) fn resolve<'a>(
                 second: second.name,
             });
         }
+        let handler = Handler::new(spec.handler, states.bind(spec.name, spec.states)?);
         let dlt_handler = match dlt_spec {
             Some(d) => Some((
                 d.name,
@@ -179,7 +180,7 @@ pub(crate) fn resolve<'a>(
         };
         listeners.push(Listener {
             config,
-            handler: Handler::new(spec.handler, states.bind(spec.name, spec.states)?),
+            handler,
             dlt_handler,
         });
     }
