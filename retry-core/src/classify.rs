@@ -274,8 +274,8 @@ pub const MAX_MESSAGE_BYTES: usize = 4 << 10;
 pub const MAX_STACKTRACE_BYTES: usize = 16 << 10;
 
 impl ExceptionInfo {
-    /// The same, with message and stack trace cut to [`MAX_MESSAGE_BYTES`] and
-    /// [`MAX_STACKTRACE_BYTES`] (at a character boundary, marked with `…`), so the headers of
+    /// The same, with message and stack trace cut to 4 KiB (`MAX_MESSAGE_BYTES`) and 16 KiB
+    /// (`MAX_STACKTRACE_BYTES`) at a character boundary, marked with `…`, so the headers of
     /// a forward stay small next to the record whatever the error says.
     pub fn bounded(mut self) -> Self {
         truncate(&mut self.message, MAX_MESSAGE_BYTES);

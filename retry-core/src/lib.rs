@@ -29,6 +29,8 @@
 //! );
 //! ```
 
+#![deny(missing_docs)]
+
 mod backoff;
 mod classify;
 mod decision;

@@ -4,6 +4,8 @@
 //! Each attribute keeps the function as written and registers a static listener descriptor
 //! with `inventory`, which `retry_runtime::run()` collects.
 
+#![deny(missing_docs)]
+
 mod attr;
 mod expand;
 mod valid;
