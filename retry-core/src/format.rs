@@ -19,8 +19,10 @@ pub enum DecodeError {
     #[error("record has no value (tombstone)")]
     Missing,
     /// The bytes are not valid in the format the handler's type is read in.
-    #[error("value is not valid {format} for {type_name}: {source}")]
+    #[error("{part} is not valid {format} for {type_name}: {source}")]
     Invalid {
+        /// What was decoded: `value`, or `key` for [`RecordMeta::key_as`](crate::RecordMeta::key_as).
+        part: &'static str,
         /// The format, e.g. `JSON`, `UTF-8`, `protobuf`.
         format: &'static str,
         /// The handler's payload type.
@@ -44,11 +46,20 @@ impl DecodeError {
         E: StdError + Send + Sync + 'static,
     {
         Self::Invalid {
+            part: "value",
             format,
             type_name: std::any::type_name::<T>(),
             source_type: std::any::type_name::<E>(),
             source: Box::new(error),
         }
+    }
+
+    /// The same error, saying it is about the record's key.
+    pub(crate) fn in_key(mut self) -> Self {
+        if let Self::Invalid { part, .. } = &mut self {
+            *part = "key";
+        }
+        self
     }
 
     /// The type name of the innermost error behind this one, for the cause header.

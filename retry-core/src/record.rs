@@ -59,7 +59,9 @@ impl RecordMeta {
     /// [`Text`](crate::Text), [`Bytes`](crate::Bytes), a format of your own); `None` when
     /// the record has no key.
     pub fn key_as<T: Payload>(&self) -> Option<Result<T, DecodeError>> {
-        self.key.as_deref().map(|key| T::decode(Some(key)))
+        self.key
+            .as_deref()
+            .map(|key| T::decode(Some(key)).map_err(DecodeError::in_key))
     }
 }
 
