@@ -6,9 +6,12 @@
 //! ```
 
 // Linking the handlers registers them.
-use examples as _;
+use examples::Store;
+use retry_runtime::RetryApp;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    retry_runtime::run().await
+    // The handlers' `State<Store>`; a service would open its database pool here.
+    let store = Store::default();
+    retry_runtime::run_with(RetryApp::builder().state(store)).await
 }

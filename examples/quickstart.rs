@@ -16,6 +16,7 @@
 use std::time::Duration;
 
 use examples::journal::{self, Entry, Outcome};
+use examples::Store;
 use retry_runtime::testing::TestKafka;
 use retry_runtime::RetryApp;
 
@@ -53,7 +54,9 @@ async fn main() -> anyhow::Result<()> {
         }
     );
 
+    let store = Store::default();
     let app = RetryApp::builder()
+        .state(store.clone())
         .bootstrap_servers(kafka.bootstrap_servers())
         .listeners(["create_item", "update_item"])
         .start()
@@ -100,8 +103,7 @@ async fn main() -> anyhow::Result<()> {
     app.shutdown().await;
     let entries = journal::entries();
     print_summary(&entries);
-    let items = examples::ITEMS.lock().expect("store").clone();
-    println!("\nitems: {items:?}");
+    println!("\nitems: {:?}", store.items());
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use retry_runtime::core::headers::{self, Provenance};
 use retry_runtime::core::RecordMeta;
 use retry_runtime::testing::{ReadRecord, TestKafka};
-use retry_runtime::{RetryApp, RunningApp};
+use retry_runtime::{RetryApp, RetryAppBuilder, RunningApp};
 
 /// One handler call, as the handler saw it.
 #[derive(Debug, Clone)]
@@ -129,6 +129,28 @@ impl Scenario {
         overrides: &[(&str, &str)],
         properties: &[(&str, &str)],
     ) -> RunningApp {
+        self.start_built(self.app_builder(listeners, overrides, properties))
+            .await
+    }
+
+    /// Starts the app `builder` configures and waits until every consumer has partitions.
+    pub async fn start_built(&self, builder: RetryAppBuilder) -> RunningApp {
+        let app = builder.start().await.expect("app starts");
+        tokio::time::timeout(Duration::from_secs(30), app.ready())
+            .await
+            .expect("every consumer gets partitions within 30 s");
+        app
+    }
+
+    /// A builder for this broker running only `listeners` (handler name, topic as written),
+    /// with `RETRY_*` overrides and Kafka client properties; not started, so a test can add
+    /// states or expect start-up to fail.
+    pub fn app_builder(
+        &self,
+        listeners: &[(&str, &str)],
+        overrides: &[(&str, &str)],
+        properties: &[(&str, &str)],
+    ) -> RetryAppBuilder {
         let mut env: Vec<(String, String)> = overrides
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -157,18 +179,11 @@ impl Scenario {
             .fold(RetryApp::builder(), |b, (property, value)| {
                 b.client_property(*property, *value)
             });
-        let app = builder
+        builder
             .bootstrap_servers(self.kafka.bootstrap_servers())
             .listeners(listeners.iter().map(|(name, _)| *name))
             .settings_env(move |var| env.iter().find(|(k, _)| k == var).map(|(_, v)| v.clone()))
             .shutdown_grace(Duration::from_secs(5))
-            .start()
-            .await
-            .expect("app starts");
-        tokio::time::timeout(Duration::from_secs(30), app.ready())
-            .await
-            .expect("every consumer gets partitions within 30 s");
-        app
     }
 
     pub async fn produce(&self, topic: &str, key: &str, value: &str) {

@@ -7,9 +7,12 @@
 //!   is `InvalidStatus`, not worth retrying. Retries: `update-item-retry-1000`, `-2000`,
 //!   `-4000`, then `update-item-dlt`.
 //! * A DLT handler logs each dead letter with its provenance.
+//!
+//! The handlers keep items in a [`Store`] they receive as `State<Store>`: the program
+//! registers one with `RetryApp::builder().state(..)`, as it would a database pool.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use retry_runtime::prelude::*;
 use serde::Deserialize;
@@ -53,15 +56,35 @@ pub struct NotFoundYet(pub String);
 #[error("invalid status {0:?}: expected PENDING, ACTIVE or INACTIVE")]
 pub struct InvalidStatus(pub String);
 
-/// The in-memory item store.
-pub static ITEMS: Mutex<BTreeMap<String, Item>> = Mutex::new(BTreeMap::new());
+/// The in-memory item store, by id: what a real service would keep in a database. Cloning
+/// it is cheap and shares the items.
+#[derive(Debug, Clone, Default)]
+pub struct Store(Arc<Mutex<BTreeMap<String, Item>>>);
+
+impl Store {
+    /// Every item, as it is now.
+    pub fn items(&self) -> BTreeMap<String, Item> {
+        self.lock().clone()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, Item>> {
+        // A handler that panicked while holding the lock left the map whole: every write
+        // here is one insert or one field assignment.
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
 
 /// Stores a new item as PENDING.
 #[retryable_topic(topic = "create-item")]
-pub async fn create_item(rec: Record<CreateItem>) -> anyhow::Result<()> {
+pub async fn create_item(
+    rec: Record<CreateItem>,
+    State(store): State<Store>,
+) -> anyhow::Result<()> {
     let item = rec.value();
     journal::handled(&rec, format!("created item {} ({})", item.id, item.name));
-    ITEMS.lock().expect("store").insert(
+    store.lock().insert(
         item.id.clone(),
         Item {
             name: item.name.clone(),
@@ -73,9 +96,12 @@ pub async fn create_item(rec: Record<CreateItem>) -> anyhow::Result<()> {
 
 /// Applies a status update, if the item exists and the status is valid.
 #[retryable_topic(topic = "update-item", attempts = 4, backoff = "1s*2", include = [NotFoundYet])]
-pub async fn update_item(rec: Record<UpdateItem>) -> anyhow::Result<()> {
+pub async fn update_item(
+    rec: Record<UpdateItem>,
+    State(store): State<Store>,
+) -> anyhow::Result<()> {
     let update = rec.value();
-    let result = apply(update);
+    let result = apply(&store, update);
     match &result {
         Ok(()) => journal::handled(&rec, format!("item {} is now {}", update.id, update.status)),
         Err(error) => journal::failed(&rec, error),
@@ -83,11 +109,11 @@ pub async fn update_item(rec: Record<UpdateItem>) -> anyhow::Result<()> {
     result
 }
 
-fn apply(update: &UpdateItem) -> anyhow::Result<()> {
+fn apply(store: &Store, update: &UpdateItem) -> anyhow::Result<()> {
     if !matches!(update.status.as_str(), "PENDING" | "ACTIVE" | "INACTIVE") {
         return Err(InvalidStatus(update.status.clone()).into());
     }
-    let mut items = ITEMS.lock().expect("store");
+    let mut items = store.lock();
     let item = items
         .get_mut(&update.id)
         .ok_or_else(|| NotFoundYet(update.id.clone()))?;

@@ -3,7 +3,7 @@
 use std::error::Error as StdError;
 use std::fmt;
 
-use crate::record::DecodeError;
+use crate::format::DecodeError;
 
 /// An error type named in `include` / `exclude`, matched anywhere along a cause chain.
 #[derive(Clone, Copy)]
@@ -274,8 +274,8 @@ pub const MAX_MESSAGE_BYTES: usize = 4 << 10;
 pub const MAX_STACKTRACE_BYTES: usize = 16 << 10;
 
 impl ExceptionInfo {
-    /// The same, with message and stack trace cut to [`MAX_MESSAGE_BYTES`] and
-    /// [`MAX_STACKTRACE_BYTES`] (at a character boundary, marked with `…`), so the headers of
+    /// The same, with message and stack trace cut to 4 KiB (`MAX_MESSAGE_BYTES`) and 16 KiB
+    /// (`MAX_STACKTRACE_BYTES`) at a character boundary, marked with `…`, so the headers of
     /// a forward stay small next to the record whatever the error says.
     pub fn bounded(mut self) -> Self {
         truncate(&mut self.message, MAX_MESSAGE_BYTES);
@@ -458,10 +458,7 @@ mod tests {
         );
 
         let json = serde_json::from_str::<u32>("{").unwrap_err();
-        let bad_json = HandlerError::Decode(DecodeError::Json {
-            type_name: "u32",
-            source: json,
-        });
+        let bad_json = HandlerError::Decode(DecodeError::invalid::<u32, _>("JSON", json));
         let info = bad_json.exception(&include);
         assert!(info.fqcn.ends_with("DecodeError"), "{}", info.fqcn);
         assert_eq!(info.cause_fqcn, std::any::type_name::<serde_json::Error>());
@@ -486,10 +483,7 @@ mod tests {
         assert!(!not_found.matches(&failed(InvalidStatus)));
         assert!(!not_found.matches(&HandlerError::Panicked("p".into())));
         let json = serde_json::from_str::<u32>("{").unwrap_err();
-        let bad_json = HandlerError::Decode(DecodeError::Json {
-            type_name: "u32",
-            source: json,
-        });
+        let bad_json = HandlerError::Decode(DecodeError::invalid::<u32, _>("JSON", json));
         assert!(ErrorType::of::<DecodeError>().matches(&bad_json));
         assert!(ErrorType::of::<serde_json::Error>().matches(&bad_json));
         assert!(!not_found.matches(&bad_json));

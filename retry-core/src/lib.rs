@@ -29,16 +29,20 @@
 //! );
 //! ```
 
+#![deny(missing_docs)]
+
 mod backoff;
 mod classify;
 mod decision;
 mod duration;
+mod format;
 pub mod headers;
 mod policy;
 mod progress;
 mod record;
 pub mod registry;
 mod settings;
+mod state;
 mod topics;
 
 pub use backoff::{Backoff, BackoffError, Jitter};
@@ -47,6 +51,9 @@ pub use classify::{
 };
 pub use decision::{decide, DeadLetterReason, Decision, DltFailureAction, Failure};
 pub use duration::{parse_duration, DurationError, MAX_DELAY};
+#[cfg(feature = "protobuf")]
+pub use format::Protobuf;
+pub use format::{Bytes, DecodeError, Payload, Text};
 pub use headers::{Header, Headers};
 pub use policy::{
     DltStrategy, PolicyError, RetryPolicy, RetryPolicyBuilder, SuffixStrategy, TopicReuse,
@@ -54,10 +61,10 @@ pub use policy::{
 };
 pub use progress::PartitionProgress;
 pub use record::{
-    Bytes, DeadLetter, DeadLetterArgument, DecodeError, FromRawRecord, Payload, RawRecord, Record,
-    RecordMeta, TimestampType,
+    DeadLetter, DeadLetterArgument, FromRawRecord, RawRecord, Record, RecordMeta, TimestampType,
 };
 pub use settings::{ConfigError, ListenerConfig, Origin, Setting};
+pub use state::{HandlerStates, State, StateType, StateValue};
 pub use topics::{validate_topic_name, DestinationKind, DestinationTopic, TopicError, TopicPlan};
 
 /// Items used by code that `#[retryable_topic]` and `#[dlt_handler]` generate. Not public API.
@@ -66,7 +73,7 @@ pub mod __private {
     pub use crate::registry::{DltHandlerSpec, HandlerFn, ListenerSpec};
     pub use crate::{
         DeadLetterArgument, DltRoute, ErrorFilter, ErrorType, FromRawRecord, HandlerError,
-        RawRecord, Setting,
+        HandlerStates, RawRecord, Setting, State, StateType,
     };
     pub use inventory;
 

@@ -3,8 +3,7 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
-use serde::de::DeserializeOwned;
-
+use crate::format::{DecodeError, Payload};
 use crate::headers::{Headers, Provenance};
 
 /// How a record's timestamp was set.
@@ -24,73 +23,6 @@ impl TimestampType {
             Self::CreateTime => "CreateTime",
             Self::LogAppendTime => "LogAppendTime",
         }
-    }
-}
-
-/// Why a record's value could not become the handler's payload type. Never retried.
-#[derive(Debug, thiserror::Error)]
-pub enum DecodeError {
-    /// The record has no value (a tombstone) but the handler wants one.
-    #[error("record has no value (tombstone)")]
-    Missing,
-    /// The value is not valid JSON for the handler's type.
-    #[error("value is not valid JSON for {type_name}: {source}")]
-    Json {
-        /// The handler's payload type.
-        type_name: &'static str,
-        /// What serde_json said.
-        source: serde_json::Error,
-    },
-    /// The retry headers the record carries are malformed.
-    #[error(transparent)]
-    Header(#[from] crate::headers::HeaderError),
-}
-
-impl DecodeError {
-    /// The type name of the innermost error behind this one, for the cause header.
-    pub(crate) fn root_type(&self) -> &'static str {
-        match self {
-            Self::Missing => std::any::type_name::<Self>(),
-            Self::Json { .. } => std::any::type_name::<serde_json::Error>(),
-            Self::Header(_) => std::any::type_name::<crate::headers::HeaderError>(),
-        }
-    }
-}
-
-/// A type a record's value decodes into.
-///
-/// Every `serde::de::DeserializeOwned` type decodes from JSON; [`Bytes`] takes the raw bytes.
-pub trait Payload: Sized {
-    /// Decodes the value (`None` for a tombstone).
-    fn decode(value: Option<&[u8]>) -> Result<Self, DecodeError>;
-}
-
-impl<T: DeserializeOwned> Payload for T {
-    fn decode(value: Option<&[u8]>) -> Result<Self, DecodeError> {
-        let bytes = value.ok_or(DecodeError::Missing)?;
-        serde_json::from_slice(bytes).map_err(|source| DecodeError::Json {
-            type_name: std::any::type_name::<T>(),
-            source,
-        })
-    }
-}
-
-/// A record's value as raw bytes, for handlers that do their own decoding:
-/// `Record<Bytes>`. A tombstone is empty.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Bytes(pub Vec<u8>);
-
-impl Payload for Bytes {
-    fn decode(value: Option<&[u8]>) -> Result<Self, DecodeError> {
-        Ok(Self(value.unwrap_or_default().to_vec()))
-    }
-}
-
-impl Deref for Bytes {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        &self.0
     }
 }
 
@@ -122,6 +54,15 @@ impl RecordMeta {
             .as_deref()
             .and_then(|k| std::str::from_utf8(k).ok())
     }
+
+    /// The key decoded as `T` in `T`'s format (JSON for a `serde::Deserialize` type,
+    /// [`Text`](crate::Text), [`Bytes`](crate::Bytes), a format of your own); `None` when
+    /// the record has no key.
+    pub fn key_as<T: Payload>(&self) -> Option<Result<T, DecodeError>> {
+        self.key
+            .as_deref()
+            .map(|key| T::decode(Some(key)).map_err(DecodeError::in_key))
+    }
 }
 
 /// A record as the runtime read it, before decoding.
@@ -135,7 +76,8 @@ pub struct RawRecord {
 
 /// A record whose value decoded into `T`: the argument of a `#[retryable_topic]` handler.
 ///
-/// `T` is any `serde::Deserialize` type (decoded from JSON) or [`Bytes`]. Metadata (key,
+/// `T` is any [`Payload`]: a `serde::Deserialize` type (decoded from JSON),
+/// [`Text`](crate::Text), [`Bytes`](crate::Bytes), or a format of your own. Metadata (key,
 /// headers, topic, partition, offset, timestamp, attempt) is reachable through `Deref`:
 /// `rec.topic`, `rec.attempt`, `rec.key_str()`.
 #[derive(Debug, Clone, PartialEq)]
@@ -281,31 +223,32 @@ mod tests {
     }
 
     #[test]
-    fn json_records_decode_or_say_why_not() {
+    fn records_decode_their_value_and_share_the_metadata() {
         let rec = Record::<Item>::from_raw(&raw(Some(br#"{"id":"7"}"#))).unwrap();
         assert_eq!(rec.value(), &Item { id: "7".into() });
         assert_eq!(
             (rec.key_str(), &*rec.topic, rec.attempt),
             (Some("k1"), "items", 2)
         );
-
         let err = Record::<Item>::from_raw(&raw(Some(b"not json"))).unwrap_err();
         assert!(err.to_string().contains("not valid JSON for"), "{err}");
-        assert!(err.to_string().contains("Item"), "{err}");
-        assert!(matches!(
-            Record::<Item>::from_raw(&raw(None)),
-            Err(DecodeError::Missing)
-        ));
     }
 
     #[test]
-    fn raw_bytes_take_anything() {
-        let rec = Record::<Bytes>::from_raw(&raw(Some(&[0xff, 0x00]))).unwrap();
-        assert_eq!(&rec.value()[..], &[0xff, 0x00]);
-        assert!(Record::<Bytes>::from_raw(&raw(None))
-            .unwrap()
-            .value()
-            .is_empty());
+    fn keys_decode_in_the_format_asked_for() {
+        let rec = Record::<crate::Bytes>::from_raw(&raw(None)).unwrap();
+        assert_eq!(&*rec.key_as::<crate::Text>().unwrap().unwrap(), "k1");
+        assert!(
+            rec.key_as::<u32>().unwrap().is_err(),
+            "k1 is not a JSON number"
+        );
+        let keyless = RecordMeta::default();
+        assert!(keyless.key_as::<crate::Text>().is_none());
+        let numbered = RecordMeta {
+            key: Some(b"42".to_vec()),
+            ..Default::default()
+        };
+        assert_eq!(numbered.key_as::<u32>().unwrap().unwrap(), 42);
     }
 
     #[test]

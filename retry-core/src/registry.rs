@@ -7,12 +7,14 @@ use std::pin::Pin;
 use crate::classify::{DltRoute, ErrorFilter, ErrorRules, HandlerError};
 use crate::record::RawRecord;
 use crate::settings::Setting;
+use crate::state::{HandlerStates, StateType};
 
 /// A boxed handler future borrowing the raw record.
 pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<(), HandlerError>> + Send + 'a>>;
 
-/// The type-erased form of a handler: decode, call the user's function, convert its result.
-pub type HandlerFn = for<'a> fn(&'a RawRecord) -> HandlerFuture<'a>;
+/// The type-erased form of a handler: decode, clone its states, call the user's function,
+/// convert its result.
+pub type HandlerFn = for<'a> fn(&'a RawRecord, &'a HandlerStates) -> HandlerFuture<'a>;
 
 /// What `#[retryable_topic]` registers for one handler.
 #[derive(Debug)]
@@ -28,6 +30,8 @@ pub struct ListenerSpec {
     pub errors: ErrorFilter,
     /// `dlt_routing`: errors dead-lettered to DLTs of their own.
     pub dlt_routes: &'static [DltRoute],
+    /// The types of the handler's `State<T>` arguments, in order.
+    pub states: &'static [StateType],
     /// The handler.
     pub handler: HandlerFn,
 }
@@ -49,6 +53,8 @@ pub struct DltHandlerSpec {
     pub name: &'static str,
     /// The main topic whose DLT it handles.
     pub topic: &'static str,
+    /// The types of the handler's `State<T>` arguments, in order.
+    pub states: &'static [StateType],
     /// The handler.
     pub handler: HandlerFn,
 }

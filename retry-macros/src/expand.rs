@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 use syn::{Ident, ItemFn, Type};
 
 use crate::attr::{self, Args, ErrorList};
-use crate::valid;
+use crate::valid::{self, HandlerArgs};
 
 /// Settings `#[retryable_topic]` accepts.
 const LISTENER_SETTINGS: &[Setting] = &Setting::ALL;
@@ -17,12 +17,13 @@ const LISTENER_SETTINGS: &[Setting] = &Setting::ALL;
 pub fn listener(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let args = attr::parse(args, LISTENER_SETTINGS, true)?;
     let func: ItemFn = syn::parse2(item)?;
-    let arg_ty = valid::handler_signature(&func, "retryable_topic")?;
+    let handler_args = valid::handler_signature(&func, "retryable_topic")?;
     let name = func.sig.ident.to_string();
     valid::listener_args(&args, &name, Span::call_site())?;
 
     let krate = runtime_path();
-    let adapter = adapter(&krate, &func, arg_ty, quote!(FromRawRecord));
+    let adapter = adapter(&krate, &func, &handler_args, quote!(FromRawRecord));
+    let states = state_types(&krate, &handler_args.states);
     let settings = args.entries.iter().map(|e| {
         let variant = format_ident!("{}", e.setting.variant());
         let value = &e.value;
@@ -50,6 +51,7 @@ pub fn listener(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream
                     settings: &[#(#settings),*],
                     errors: #errors,
                     dlt_routes: &[#(#routes),*],
+                    states: &[#(#states),*],
                     handler: __retry_adapter,
                 }
             }
@@ -61,11 +63,12 @@ pub fn listener(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream
 pub fn dlt_handler(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
     let args: Args = attr::parse(args, &[Setting::Topic], false)?;
     let func: ItemFn = syn::parse2(item)?;
-    let arg_ty = valid::handler_signature(&func, "dlt_handler")?;
+    let handler_args = valid::handler_signature(&func, "dlt_handler")?;
     valid::require_topic(&args, Span::call_site())?;
 
     let krate = runtime_path();
-    let adapter = adapter(&krate, &func, arg_ty, quote!(DeadLetterArgument));
+    let adapter = adapter(&krate, &func, &handler_args, quote!(DeadLetterArgument));
+    let states = state_types(&krate, &handler_args.states);
     let name = func.sig.ident.to_string();
     let topic = args.get(Setting::Topic).map(|e| e.value.as_str());
     Ok(quote! {
@@ -77,6 +80,7 @@ pub fn dlt_handler(args: TokenStream, item: TokenStream) -> syn::Result<TokenStr
                 #krate::__private::DltHandlerSpec {
                     name: #name,
                     topic: #topic,
+                    states: &[#(#states),*],
                     handler: __retry_adapter,
                 }
             }
@@ -84,17 +88,30 @@ pub fn dlt_handler(args: TokenStream, item: TokenStream) -> syn::Result<TokenStr
     })
 }
 
-/// A function of the registry's `HandlerFn` type that decodes the argument through
-/// `decoder` (a trait of `__private` the argument type must implement), calls the handler
-/// and converts its result. Type errors in the user's signature point at the user's tokens.
-fn adapter(krate: &TokenStream, func: &ItemFn, arg_ty: &Type, decoder: TokenStream) -> TokenStream {
+/// A function of the registry's `HandlerFn` type that decodes the record through `decoder`
+/// (a trait of `__private` the argument type must implement), clones the handler's states,
+/// calls the handler and converts its result. Type errors in the user's signature point at
+/// the user's tokens.
+fn adapter(
+    krate: &TokenStream,
+    func: &ItemFn,
+    args: &HandlerArgs<'_>,
+    decoder: TokenStream,
+) -> TokenStream {
     let ident = &func.sig.ident;
+    let record_ty = args.record;
     let from_raw =
-        quote_spanned!(arg_ty.span()=> <#arg_ty as #krate::__private::#decoder>::from_raw);
+        quote_spanned!(record_ty.span()=> <#record_ty as #krate::__private::#decoder>::from_raw);
+    let states = args.states.iter().enumerate().map(|(index, ty)| {
+        quote_spanned!(ty.span()=>
+            #krate::__private::State(#krate::__private::HandlerStates::cloned::<#ty>(states, #index))
+        )
+    });
     let convert = quote_spanned!(func.sig.output.span()=> #krate::__private::into_handler_result);
     quote! {
         fn __retry_adapter<'a>(
             raw: &'a #krate::__private::RawRecord,
+            states: &'a #krate::__private::HandlerStates,
         ) -> ::core::pin::Pin<::std::boxed::Box<
             dyn ::core::future::Future<Output = ::core::result::Result<(), #krate::__private::HandlerError>>
                 + ::core::marker::Send
@@ -102,10 +119,18 @@ fn adapter(krate: &TokenStream, func: &ItemFn, arg_ty: &Type, decoder: TokenStre
         >> {
             ::std::boxed::Box::pin(async move {
                 let record = #from_raw(raw)?;
-                #convert(#ident(record).await)
+                #convert(#ident(record, #(#states),*).await)
             })
         }
     }
+}
+
+/// `StateType::of::<T>()` for each `State<T>` the handler takes, each spanned on its `T`.
+fn state_types(krate: &TokenStream, types: &[&Type]) -> Vec<TokenStream> {
+    types
+        .iter()
+        .map(|ty| quote_spanned!(ty.span()=> #krate::__private::StateType::of::<#ty>()))
+        .collect()
 }
 
 fn error_filter(krate: &TokenStream, list: Option<&ErrorList>) -> TokenStream {

@@ -4,6 +4,8 @@
 //! Each attribute keeps the function as written and registers a static listener descriptor
 //! with `inventory`, which `retry_runtime::run()` collects.
 
+#![deny(missing_docs)]
+
 mod attr;
 mod expand;
 mod valid;
@@ -11,12 +13,16 @@ mod valid;
 use proc_macro::TokenStream;
 use proc_macro2::TokenStream as TokenStream2;
 
-/// Turns an `async fn(Record<T>) -> Result<(), E>` into a non-blocking retrying listener.
+/// Turns an `async fn(Record<T>, State<S>...) -> Result<(), E>` into a non-blocking
+/// retrying listener.
 ///
 /// ```ignore
 /// #[retryable_topic(topic = "update-item", attempts = 4, backoff = "1s*2", include = [NotFoundYet])]
-/// async fn update_item(rec: Record<UpdateItem>) -> anyhow::Result<()> { Ok(()) }
+/// async fn update_item(rec: Record<UpdateItem>, State(db): State<Db>) -> anyhow::Result<()> { Ok(()) }
 /// ```
+///
+/// The record comes first; any number of `State<S>` arguments may follow, each a value
+/// registered with `RetryApp::builder().state(..)` and checked at start-up.
 ///
 /// Arguments: `topic` (required), `group`, `attempts`, `backoff`, `max_delay`, `jitter`,
 /// `timeout`, `suffix`, `dlt`, `partitions`, `replication`, `concurrency`, `auto_create`,
@@ -30,7 +36,8 @@ pub fn retryable_topic(args: TokenStream, item: TokenStream) -> TokenStream {
     attribute(expand::listener, args, item)
 }
 
-/// Handles the dead-letter topic of the `#[retryable_topic]` listener on `topic`.
+/// Handles the dead-letter topic of the `#[retryable_topic]` listener on `topic`; takes a
+/// `DeadLetter<T>`, then any `State<S>` arguments.
 ///
 /// ```ignore
 /// #[dlt_handler(topic = "update-item")]

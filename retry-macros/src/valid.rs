@@ -6,13 +6,19 @@ use retry_core::{
     TopicError,
 };
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, ReturnType, Type};
+use syn::{FnArg, GenericArgument, ItemFn, PathArguments, ReturnType, Type};
 
 use crate::attr::Args;
 
-/// The handler must be `async fn name(arg: Type) -> Result<..>`, free and not generic.
-/// Returns the argument's type.
-pub fn handler_signature<'f>(func: &'f ItemFn, attribute: &str) -> syn::Result<&'f Type> {
+/// What a handler takes: its record, then the `T` of each `State<T>`, in order.
+pub struct HandlerArgs<'f> {
+    pub record: &'f Type,
+    pub states: Vec<&'f Type>,
+}
+
+/// The handler must be `async fn name(rec: Record, State(x): State<T>, ...) -> Result<..>`,
+/// free and not generic.
+pub fn handler_signature<'f>(func: &'f ItemFn, attribute: &str) -> syn::Result<HandlerArgs<'f>> {
     let sig = &func.sig;
     if sig.asyncness.is_none() {
         return Err(syn::Error::new(
@@ -26,25 +32,47 @@ pub fn handler_signature<'f>(func: &'f ItemFn, attribute: &str) -> syn::Result<&
             format!("#[{attribute}] handlers cannot be generic"),
         ));
     }
-    let arg = match (sig.inputs.len(), sig.inputs.first()) {
-        (1, Some(FnArg::Typed(arg))) => arg,
-        (1, Some(FnArg::Receiver(r))) => {
-            return Err(syn::Error::new(
-                r.span(),
-                format!("#[{attribute}] handlers must be free functions, not methods"),
-            ))
+    let mut types = Vec::with_capacity(sig.inputs.len());
+    for input in &sig.inputs {
+        match input {
+            FnArg::Typed(arg) => types.push(&*arg.ty),
+            FnArg::Receiver(r) => {
+                return Err(syn::Error::new(
+                    r.span(),
+                    format!("#[{attribute}] handlers must be free functions, not methods"),
+                ))
+            }
         }
-        _ => {
-            let span = match sig.inputs.iter().nth(1) {
-                Some(surplus) => surplus.span(),
-                None => sig.paren_token.span.join(),
-            };
-            return Err(syn::Error::new(
-                span,
-                format!("#[{attribute}] handlers take exactly one argument, the record"),
-            ));
-        }
+    }
+    let Some((record, rest)) = types.split_first() else {
+        return Err(syn::Error::new(
+            sig.paren_token.span.join(),
+            format!("#[{attribute}] handlers take the record first, then any `State<T>` arguments"),
+        ));
     };
+    if state_type(record).is_some() {
+        return Err(syn::Error::new(
+            record.span(),
+            format!(
+                "#[{attribute}] handlers take the record first: move this `State` after it, \
+                 like `async fn handle(rec: Record<T>, State(db): State<Db>)`"
+            ),
+        ));
+    }
+    let states = rest
+        .iter()
+        .map(|ty| {
+            state_type(ty).ok_or_else(|| {
+                syn::Error::new(
+                    ty.span(),
+                    format!(
+                        "after the record, #[{attribute}] handlers take only `State<T>` \
+                         arguments: dependencies registered with `RetryApp::builder().state(..)`"
+                    ),
+                )
+            })
+        })
+        .collect::<syn::Result<_>>()?;
     if let ReturnType::Default = sig.output {
         return Err(syn::Error::new(
             sig.paren_token.span.close(),
@@ -53,7 +81,23 @@ pub fn handler_signature<'f>(func: &'f ItemFn, attribute: &str) -> syn::Result<&
             ),
         ));
     }
-    Ok(&arg.ty)
+    Ok(HandlerArgs { record, states })
+}
+
+/// `T` when `ty` is written `State<T>` (or `path::State<T>`).
+fn state_type(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else { return None };
+    let last = path.path.segments.last()?;
+    if path.qself.is_some() || last.ident != "State" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(args) = &last.arguments else {
+        return None;
+    };
+    match args.args.iter().collect::<Vec<_>>()[..] {
+        [GenericArgument::Type(inner)] => Some(inner),
+        _ => None,
+    }
 }
 
 /// Resolves the arguments with the runtime's own resolver (no environment at compile time),

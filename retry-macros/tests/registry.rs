@@ -3,9 +3,11 @@
 use std::time::Duration;
 
 use retry_core::registry::{dlt_handlers, listeners};
+use std::sync::{Arc, Mutex};
+
 use retry_core::{
-    DeadLetter, DecodeError, ErrorClass, ErrorFilter, HandlerError, ListenerConfig, RawRecord,
-    Record, RecordMeta, SuffixStrategy, TopicReuse,
+    DeadLetter, DecodeError, ErrorClass, ErrorFilter, HandlerError, HandlerStates, ListenerConfig,
+    RawRecord, Record, RecordMeta, State, StateType, SuffixStrategy, Text, TopicReuse,
 };
 use retry_macros::{dlt_handler, retryable_topic};
 
@@ -71,7 +73,7 @@ fn resolved(name: &str) -> ListenerConfig {
 fn listeners_are_registered_with_their_policy() {
     let mut names: Vec<&str> = listeners().map(|l| l.name).collect();
     names.sort();
-    assert_eq!(names, ["audit", "update_item"]);
+    assert_eq!(names, ["audit", "note", "update_item"]);
 
     let update = resolved("update_item");
     assert_eq!(update.policy.attempts, 4);
@@ -124,10 +126,58 @@ fn listeners_are_registered_with_their_policy() {
     );
 }
 
+/// Where the stateful handlers below write: a state of its own type.
+#[derive(Clone, Default)]
+struct Seen(Arc<Mutex<Vec<String>>>);
+
+#[retryable_topic(topic = "notes")]
+async fn note(
+    rec: Record<Text>,
+    State(seen): State<Seen>,
+    State(limit): State<usize>,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(rec.value().len() <= limit, "note longer than {limit}");
+    seen.0.lock().unwrap().push(rec.value().to_string());
+    Ok(())
+}
+
+#[dlt_handler(topic = "notes")]
+async fn note_dlt(rec: DeadLetter<Text>, State(seen): State<Seen>) -> anyhow::Result<()> {
+    let note = rec.value().map(Text::to_string).unwrap_or_default();
+    seen.0.lock().unwrap().push(format!("dead: {note}"));
+    Ok(())
+}
+
 #[test]
 fn dlt_handlers_are_registered() {
-    let dlts: Vec<(&str, &str)> = dlt_handlers().map(|d| (d.name, d.topic)).collect();
-    assert_eq!(dlts, [("update_item_dlt", "update-item")]);
+    let mut dlts: Vec<(&str, &str)> = dlt_handlers().map(|d| (d.name, d.topic)).collect();
+    dlts.sort();
+    assert_eq!(
+        dlts,
+        [("note_dlt", "notes"), ("update_item_dlt", "update-item")]
+    );
+}
+
+/// Each `State<T>` is declared in order, and the adapter passes the bound values in that order.
+#[test]
+fn state_arguments_are_declared_and_passed_in_order() {
+    let spec = listeners().find(|l| l.name == "note").unwrap();
+    let declared: Vec<_> = spec.states.iter().map(StateType::id).collect();
+    assert_eq!(
+        declared,
+        [StateType::of::<Seen>().id(), StateType::of::<usize>().id()]
+    );
+    let seen = Seen::default();
+    let states = HandlerStates::new(vec![Arc::new(seen.clone()), Arc::new(5usize)]);
+    block_on((spec.handler)(&raw("short"), &states)).unwrap();
+    let err = block_on((spec.handler)(&raw("much too long"), &states)).unwrap_err();
+    assert_eq!(err.to_string(), "note longer than 5");
+
+    let dlt = dlt_handlers().find(|d| d.name == "note_dlt").unwrap();
+    assert_eq!(dlt.states.len(), 1);
+    let states = HandlerStates::new(vec![Arc::new(seen.clone())]);
+    block_on((dlt.handler)(&raw("gone"), &states)).unwrap();
+    assert_eq!(*seen.0.lock().unwrap(), ["short", "dead: gone"]);
 }
 
 fn raw(value: &str) -> RawRecord {
@@ -147,11 +197,12 @@ fn raw(value: &str) -> RawRecord {
 fn adapter_calls_the_handler() {
     let spec = listeners().find(|l| l.name == "update_item").unwrap();
     let found = raw(r#"{"id":"42"}"#);
-    let err = block_on((spec.handler)(&found)).unwrap_err();
+    let none = HandlerStates::default();
+    let err = block_on((spec.handler)(&found, &none)).unwrap_err();
     assert_eq!(err.to_string(), "item 42 not created yet");
     assert_eq!(spec.errors.classify(&err), ErrorClass::Retryable);
     let garbage = raw("{not json");
-    let err = block_on((spec.handler)(&garbage)).unwrap_err();
+    let err = block_on((spec.handler)(&garbage, &none)).unwrap_err();
     assert!(matches!(err, HandlerError::Decode(_)), "{err:?}");
     assert_eq!(spec.errors.classify(&err), ErrorClass::Fatal);
 }

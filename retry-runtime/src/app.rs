@@ -21,6 +21,7 @@ use crate::kafka_config::{KafkaSettings, Role};
 use crate::listener::{self, Listener};
 use crate::process::Processor;
 use crate::provision;
+use crate::state::StateRegistry;
 
 /// Looks up `RETRY_<HANDLER>_<SETTING>` overrides.
 type SettingsEnv = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -53,6 +54,7 @@ impl RetryApp {
             instance_id: std::env::var("RETRY_INSTANCE_ID")
                 .ok()
                 .filter(|id| !id.is_empty()),
+            states: StateRegistry::default(),
         }
     }
 }
@@ -66,9 +68,41 @@ pub struct RetryAppBuilder {
     startup_timeout: Duration,
     shutdown_grace: Duration,
     instance_id: Option<String>,
+    states: StateRegistry,
 }
 
 impl RetryAppBuilder {
+    /// Registers `value` as the `State<T>` of every handler that takes one (axum's
+    /// `with_state`, one value per type). Each call of such a handler gets a clone, so a
+    /// value that is expensive to clone belongs in an `Arc`.
+    ///
+    /// Start-up fails, naming the handler and the type, when a handler takes a `State<T>`
+    /// that was never registered; a type registered twice fails it too.
+    ///
+    /// ```no_run
+    /// use std::sync::Arc;
+    /// use retry_runtime::prelude::*;
+    ///
+    /// #[derive(Clone)]
+    /// struct Db(Arc<std::sync::Mutex<Vec<String>>>);
+    ///
+    /// #[retryable_topic(topic = "audit")]
+    /// async fn audit(rec: Record<Text>, State(db): State<Db>) -> anyhow::Result<()> {
+    ///     db.0.lock().unwrap().push(rec.value().to_string());
+    ///     Ok(())
+    /// }
+    ///
+    /// #[tokio::main]
+    /// async fn main() -> anyhow::Result<()> {
+    ///     let db = Db(Arc::default());
+    ///     retry_runtime::run_with(RetryApp::builder().state(db)).await
+    /// }
+    /// ```
+    pub fn state<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.states.insert(value);
+        self
+    }
+
     /// Names this instance for static group membership (Kafka's `group.instance.id`), over
     /// `RETRY_INSTANCE_ID`: give each replica a stable, unique id (a StatefulSet pod name) and
     /// a restarted replica takes its partitions back at once, without a rebalance. Its
@@ -168,6 +202,7 @@ impl RetryAppBuilder {
             registry::dlt_handlers(),
             self.only.as_deref(),
             &*self.settings_env,
+            &self.states,
         )?
         .into_iter()
         .map(Arc::new)
@@ -343,15 +378,29 @@ async fn shutdown_signal() {
 
 /// Runs every `#[retryable_topic]` and `#[dlt_handler]` in the program until SIGINT or
 /// SIGTERM, configured from the environment (`KAFKA_BOOTSTRAP_SERVERS`, `KAFKA_*`,
-/// `RETRY_<HANDLER>_<SETTING>`).
+/// `RETRY_<HANDLER>_<SETTING>`): [`run_with`] for handlers without `State<T>` arguments.
 ///
 /// Installs a `tracing` subscriber (filter from `RUST_LOG`, default `info`) unless the
 /// program installed one.
 pub async fn run() -> anyhow::Result<()> {
+    run_with(RetryApp::builder()).await
+}
+
+/// [`run`] with a builder of your own: states for handlers' `State<T>` arguments, client
+/// properties, a listener selection.
+///
+/// ```no_run
+/// # #[derive(Clone)] struct Db;
+/// # async fn demo() -> anyhow::Result<()> {
+/// let db = Db;
+/// retry_runtime::run_with(retry_runtime::RetryApp::builder().state(db)).await
+/// # }
+/// ```
+pub async fn run_with(builder: RetryAppBuilder) -> anyhow::Result<()> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .try_init();
-    RetryApp::builder().run().await
+    builder.run().await
 }

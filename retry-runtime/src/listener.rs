@@ -1,7 +1,9 @@
 //! From the registry to the listeners this app runs: settings resolved, DLT handlers paired.
 
-use retry_core::registry::{DltHandlerSpec, HandlerFn, ListenerSpec};
-use retry_core::{ConfigError, DestinationKind, ListenerConfig, Setting};
+use retry_core::registry::{DltHandlerSpec, HandlerFn, HandlerFuture, ListenerSpec};
+use retry_core::{ConfigError, DestinationKind, HandlerStates, ListenerConfig, RawRecord, Setting};
+
+use crate::state::StateRegistry;
 
 /// One `#[retryable_topic]` handler, ready to run.
 #[derive(Debug)]
@@ -9,9 +11,28 @@ pub(crate) struct Listener {
     /// Resolved settings and topics.
     pub config: ListenerConfig,
     /// The handler of the main and retry topics.
-    pub handler: HandlerFn,
+    pub handler: Handler,
     /// The `#[dlt_handler]` for its DLT, by name.
-    pub dlt_handler: Option<(&'static str, HandlerFn)>,
+    pub dlt_handler: Option<(&'static str, Handler)>,
+}
+
+/// A handler function with the values of its `State<T>` arguments, bound at start-up.
+#[derive(Debug)]
+pub(crate) struct Handler {
+    func: HandlerFn,
+    states: HandlerStates,
+}
+
+impl Handler {
+    /// `func` with `states`, the values of its `State<T>` arguments in order.
+    pub fn new(func: HandlerFn, states: HandlerStates) -> Self {
+        Self { func, states }
+    }
+
+    /// Decodes `raw` and calls the handler.
+    pub fn call<'a>(&'a self, raw: &'a RawRecord) -> HandlerFuture<'a> {
+        (self.func)(raw, &self.states)
+    }
 }
 
 /// Why the registered handlers cannot run as they are.
@@ -61,6 +82,28 @@ pub enum RegistryError {
         /// The topic both would consume.
         topic: String,
     },
+    /// A handler takes a `State<T>` no value was registered for.
+    #[error(
+        "handler `{handler}` takes `State<{type_name}>`, but no {type_name} is registered \
+         (registered: {registered}); add one with `RetryApp::builder().state(..)`"
+    )]
+    MissingState {
+        /// The handler.
+        handler: &'static str,
+        /// The type of its state.
+        type_name: &'static str,
+        /// The types that are registered, for a near miss (`Arc<Db>` for `Db`).
+        registered: String,
+    },
+    /// A state type was registered twice, so which value a handler gets would be a guess.
+    #[error(
+        "state of type {type_name} is registered twice; register it once (wrap one of the \
+         values in a type of its own to keep both)"
+    )]
+    DuplicateState {
+        /// The type.
+        type_name: &'static str,
+    },
     /// Two DLT handlers for one topic.
     #[error("topic `{topic}` has two #[dlt_handler]s: `{first}` and `{second}`")]
     DuplicateDltHandler {
@@ -74,13 +117,15 @@ pub enum RegistryError {
 }
 
 /// Resolves `specs` (all, or the ones named in `only`) with environment overrides from `env`,
-/// and pairs each with the DLT handler naming its topic.
+/// pairs each with the DLT handler naming its topic, and binds every handler's states.
 pub(crate) fn resolve<'a>(
     specs: impl IntoIterator<Item = &'a ListenerSpec>,
     dlt_specs: impl IntoIterator<Item = &'a DltHandlerSpec>,
     only: Option<&[String]>,
     env: &dyn Fn(&str) -> Option<String>,
+    states: &StateRegistry,
 ) -> Result<Vec<Listener>, RegistryError> {
+    states.check()?;
     let specs: Vec<&ListenerSpec> = specs.into_iter().collect();
     for (i, a) in specs.iter().enumerate() {
         if let Some(b) = specs[i + 1..].iter().find(|b| b.name == a.name) {
@@ -117,17 +162,25 @@ pub(crate) fn resolve<'a>(
         let mut matching = dlt_specs
             .iter()
             .filter(|d| d.topic == config.policy.topic || Some(d.topic) == written_topic);
-        let dlt_handler = matching.next().map(|d| (d.name, d.handler));
-        if let (Some((first, _)), Some(second)) = (dlt_handler, matching.next()) {
+        let dlt_spec = matching.next();
+        if let (Some(first), Some(second)) = (dlt_spec, matching.next()) {
             return Err(RegistryError::DuplicateDltHandler {
                 topic: config.policy.topic.clone(),
-                first,
+                first: first.name,
                 second: second.name,
             });
         }
+        let handler = Handler::new(spec.handler, states.bind(spec.name, spec.states)?);
+        let dlt_handler = match dlt_spec {
+            Some(d) => Some((
+                d.name,
+                Handler::new(d.handler, states.bind(d.name, d.states)?),
+            )),
+            None => None,
+        };
         listeners.push(Listener {
             config,
-            handler: spec.handler,
+            handler,
             dlt_handler,
         });
     }
@@ -136,7 +189,7 @@ pub(crate) fn resolve<'a>(
         if let Some(orphan) = dlt_specs.iter().find(|d| {
             !listeners
                 .iter()
-                .any(|l| l.dlt_handler.is_some_and(|(n, _)| n == d.name))
+                .any(|l| l.dlt_handler.as_ref().is_some_and(|(n, _)| *n == d.name))
         }) {
             return Err(RegistryError::OrphanDltHandler {
                 name: orphan.name,
@@ -175,10 +228,9 @@ fn check_retry_topics_unshared(listeners: &[Listener]) -> Result<(), RegistryErr
 #[cfg(test)]
 mod tests {
     use super::*;
-    use retry_core::registry::HandlerFuture;
-    use retry_core::{ErrorFilter, RawRecord};
+    use retry_core::{ErrorFilter, StateType};
 
-    fn ok(_: &RawRecord) -> HandlerFuture<'_> {
+    fn ok<'a>(_: &'a RawRecord, _: &'a HandlerStates) -> HandlerFuture<'a> {
         Box::pin(async { Ok(()) })
     }
 
@@ -193,6 +245,7 @@ mod tests {
             settings,
             errors: ErrorFilter::RetryAll,
             dlt_routes: &[],
+            states: &[],
             handler: ok,
         }
     }
@@ -201,6 +254,7 @@ mod tests {
         DltHandlerSpec {
             name,
             topic,
+            states: &[],
             handler: ok,
         }
     }
@@ -212,14 +266,21 @@ mod tests {
         None
     }
 
+    fn no_states() -> StateRegistry {
+        StateRegistry::default()
+    }
+
     #[test]
     fn pairs_dlt_handlers_by_topic_even_when_renamed_by_env() {
         let specs = [spec("bill", "app", ORDERS), spec("stock", "app", ITEMS)];
         let dlts = [dlt("bill_dlt", "orders")];
         let env = |v: &str| (v == "RETRY_BILL_TOPIC").then(|| "orders-v2".to_string());
-        let listeners = resolve(&specs, &dlts, None, &env).unwrap();
+        let listeners = resolve(&specs, &dlts, None, &env, &no_states()).unwrap();
         assert_eq!(listeners[0].config.policy.topic, "orders-v2");
-        assert_eq!(listeners[0].dlt_handler.map(|(n, _)| n), Some("bill_dlt"));
+        assert_eq!(
+            listeners[0].dlt_handler.as_ref().map(|(n, _)| *n),
+            Some("bill_dlt")
+        );
         assert!(listeners[1].dlt_handler.is_none());
     }
 
@@ -227,7 +288,7 @@ mod tests {
     fn two_handlers_on_one_topic_may_not_share_its_retry_topics() {
         const AUDIT: &[(Setting, &str)] = &[(Setting::Topic, "orders"), (Setting::Group, "audit")];
         let specs = [spec("bill", "app", ORDERS), spec("audit", "app", AUDIT)];
-        let err = resolve(&specs, &[], None, &no_env).unwrap_err();
+        let err = resolve(&specs, &[], None, &no_env, &no_states()).unwrap_err();
         assert!(
             matches!(&err, RegistryError::SharedRetryTopic { first, second, topic }
                 if first == "bill" && second == "audit" && topic == "orders-retry"),
@@ -236,19 +297,24 @@ mod tests {
         assert!(err.to_string().contains("`bill` and `audit`"), "{err}");
         // One of them on another topic: nothing shared.
         let env = |v: &str| (v == "RETRY_AUDIT_TOPIC").then(|| "orders-audit".to_string());
-        assert_eq!(resolve(&specs, &[], None, &env).unwrap().len(), 2);
+        assert_eq!(
+            resolve(&specs, &[], None, &env, &no_states())
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]
     fn selects_by_name() {
         let specs = [spec("bill", "app", ORDERS), spec("stock", "app", ITEMS)];
         let only = ["stock".to_string()];
-        let listeners = resolve(&specs, &[], Some(&only), &no_env).unwrap();
+        let listeners = resolve(&specs, &[], Some(&only), &no_env, &no_states()).unwrap();
         assert_eq!(listeners.len(), 1);
         assert_eq!(listeners[0].config.name, "stock");
         let unknown = ["nope".to_string()];
         assert!(
-            matches!(resolve(&specs, &[], Some(&unknown), &no_env), Err(RegistryError::UnknownListener(n)) if n == "nope")
+            matches!(resolve(&specs, &[], Some(&unknown), &no_env, &no_states()), Err(RegistryError::UnknownListener(n)) if n == "nope")
         );
     }
 
@@ -258,7 +324,7 @@ mod tests {
             spec("bill", "app::a", ORDERS),
             spec("bill", "app::b", ITEMS),
         ];
-        let err = resolve(&twins, &[], None, &no_env).unwrap_err();
+        let err = resolve(&twins, &[], None, &no_env, &no_states()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "two #[retryable_topic] handlers are named `bill` (in app::a and app::b); rename one"
@@ -269,13 +335,15 @@ mod tests {
             &[dlt("x", "orders"), dlt("y", "orders")],
             None,
             &no_env,
+            &no_states(),
         )
         .unwrap_err();
         assert!(
             matches!(err, RegistryError::DuplicateDltHandler { .. }),
             "{err}"
         );
-        let err = resolve(&specs, &[dlt("x", "payments")], None, &no_env).unwrap_err();
+        let err =
+            resolve(&specs, &[dlt("x", "payments")], None, &no_env, &no_states()).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -287,8 +355,56 @@ mod tests {
             "{err}"
         );
         assert!(matches!(
-            resolve(&[], &[], None, &no_env),
+            resolve(&[], &[], None, &no_env, &no_states()),
             Err(RegistryError::NoListeners)
+        ));
+    }
+
+    #[derive(Clone)]
+    struct Db;
+
+    #[test]
+    fn states_are_bound_for_the_selected_handlers_and_their_dlt_handlers_only() {
+        const NEEDS_DB: &[StateType] = &[StateType::of::<Db>()];
+        let mut bill = spec("bill", "app", ORDERS);
+        bill.states = NEEDS_DB;
+        let stock = spec("stock", "app", ITEMS);
+        let mut stock_dlt = dlt("stock_dlt", "items");
+        stock_dlt.states = NEEDS_DB;
+        let specs = [bill, stock];
+        let dlts = [stock_dlt];
+
+        let only_bill = ["bill".to_string()];
+        let err = resolve(&specs, &dlts, Some(&only_bill), &no_env, &no_states()).unwrap_err();
+        assert!(
+            matches!(&err, RegistryError::MissingState { handler: "bill", type_name, .. } if type_name.ends_with("Db")),
+            "{err}"
+        );
+        let only_stock = ["stock".to_string()];
+        let err = resolve(&specs, &dlts, Some(&only_stock), &no_env, &no_states()).unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                RegistryError::MissingState {
+                    handler: "stock_dlt",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+
+        let mut states = no_states();
+        states.insert(Db);
+        assert_eq!(
+            resolve(&specs, &dlts, None, &no_env, &states)
+                .unwrap()
+                .len(),
+            2
+        );
+        states.insert(Db);
+        assert!(matches!(
+            resolve(&specs, &dlts, None, &no_env, &states),
+            Err(RegistryError::DuplicateState { .. })
         ));
     }
 }

@@ -10,7 +10,6 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use metrics::{Counter, Histogram};
 use retry_core::headers::{forward_attempts, stamp_forward, Hop};
-use retry_core::registry::HandlerFn;
 use retry_core::{
     decide, Decision, DecodeError, DestinationKind, DestinationTopic, DltFailureAction,
     ErrorFilter, ExceptionInfo, Failure, HandlerError, Headers, RawRecord,
@@ -19,7 +18,7 @@ use tracing::Instrument;
 
 use crate::forward::{ForwardError, Forwarder, Interrupted};
 use crate::inbound::{now_ms, Inbound};
-use crate::listener::Listener;
+use crate::listener::{Handler, Listener};
 
 /// Counters and the latency histogram of one listener topic, registered once.
 struct Meters {
@@ -101,9 +100,9 @@ impl Processor {
         forward.map(|f| Box::pin(f.instrument(span)) as Forward)
     }
 
-    async fn call(&self, handler: HandlerFn, raw: &RawRecord) -> Result<(), HandlerError> {
+    async fn call(&self, handler: &Handler, raw: &RawRecord) -> Result<(), HandlerError> {
         let started = Instant::now();
-        let result = AssertUnwindSafe(handler(raw))
+        let result = AssertUnwindSafe(handler.call(raw))
             .catch_unwind()
             .await
             .unwrap_or_else(|panic| Err(HandlerError::Panicked(panic_message(&*panic))));
@@ -119,7 +118,7 @@ impl Processor {
             Err(bad_header) if !is_main => Err(HandlerError::Decode(DecodeError::Header(
                 bad_header.clone(),
             ))),
-            _ => self.call(self.listener.handler, raw).await,
+            _ => self.call(&self.listener.handler, raw).await,
         };
         let error = match result {
             Ok(()) => {
@@ -185,7 +184,7 @@ impl Processor {
     /// A record of the DLT.
     async fn dead_letter(self: &Arc<Self>, inbound: Inbound) -> Option<Forward> {
         let raw = &inbound.raw;
-        let Some((dlt_handler_name, handler)) = self.listener.dlt_handler else {
+        let Some((dlt_handler_name, handler)) = &self.listener.dlt_handler else {
             self.meters.handled.increment(1);
             let message = raw
                 .meta

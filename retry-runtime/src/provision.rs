@@ -132,9 +132,11 @@ pub(crate) async fn create(
 mod tests {
     use super::*;
     use retry_core::registry::HandlerFuture;
-    use retry_core::{ErrorFilter, ListenerConfig, RawRecord, Setting};
+    use retry_core::{ErrorFilter, HandlerStates, ListenerConfig, RawRecord, Setting};
 
-    fn ok(_: &RawRecord) -> HandlerFuture<'_> {
+    use crate::listener::Handler;
+
+    fn ok<'a>(_: &'a RawRecord, _: &'a HandlerStates) -> HandlerFuture<'a> {
         Box::pin(async { Ok(()) })
     }
 
@@ -143,7 +145,7 @@ mod tests {
             ListenerConfig::resolve("bill", settings, ErrorFilter::RetryAll, |_| None).unwrap();
         Arc::new(Listener {
             config,
-            handler: ok,
+            handler: Handler::new(ok, HandlerStates::default()),
             dlt_handler: None,
         })
     }

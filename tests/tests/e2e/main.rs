@@ -4,6 +4,7 @@
 mod errors;
 mod flow;
 mod guarantees;
+mod handlers;
 mod lifecycle;
 mod spring;
 

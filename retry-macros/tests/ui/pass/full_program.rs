@@ -1,6 +1,6 @@
 //! Every argument at once, both attributes, handlers still callable as written.
 use retry_core::registry::{dlt_handlers, listeners};
-use retry_core::{Bytes, DeadLetter, Record, RecordMeta};
+use retry_core::{Bytes, DeadLetter, Record, RecordMeta, State, Text};
 use retry_macros::{dlt_handler, retryable_topic};
 
 #[derive(Debug, thiserror::Error)]
@@ -41,9 +41,20 @@ async fn bill_dlt(_rec: DeadLetter<Bytes>) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(Clone)]
+struct Db;
+
+#[retryable_topic(topic = "notes")]
+async fn note(_rec: Record<Text>, State(_db): State<Db>, _limit: State<u32>) -> anyhow::Result<()> {
+    Ok(())
+}
+
 fn main() {
-    assert_eq!(listeners().count(), 1);
-    assert_eq!(listeners().next().unwrap().dlt_routes.len(), 2);
+    assert_eq!(listeners().count(), 2);
+    let bill_spec = listeners().find(|l| l.name == "bill").unwrap();
+    assert_eq!(bill_spec.dlt_routes.len(), 2);
+    assert_eq!(listeners().find(|l| l.name == "note").unwrap().states.len(), 2);
     assert_eq!(dlt_handlers().count(), 1);
     let _callable = bill(Record::new(Bytes(vec![1]), RecordMeta::default()));
+    let _with_state = note(Record::new(Text("hi".into()), RecordMeta::default()), State(Db), State(3));
 }
