@@ -7,7 +7,7 @@ use std::time::Duration;
 use retry_runtime::core::headers::*;
 use retry_runtime::testing::ReadRecord;
 
-use crate::items::LISTENERS;
+use crate::items::{self, Store};
 use crate::spring_service::SpringService;
 use crate::support::*;
 
@@ -147,7 +147,7 @@ async fn the_same_failures_carry_the_same_headers_from_either_side() {
     let spring_side = Scenario::start().await;
     let rust_side = Scenario::start().await;
     let spring = SpringService::start(&spring_side).await;
-    let app = rust_side.start_app(&LISTENERS).await;
+    let app = items::start(&rust_side, &Store::default()).await;
     for side in [&spring_side, &rust_side] {
         side.produce(
             "update-item",

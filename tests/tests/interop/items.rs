@@ -2,16 +2,17 @@
 //! errors as `interop/`'s Spring service), with the store a shared database would be.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use retry_runtime::prelude::*;
 use serde::Deserialize;
 
-use crate::support::record_call;
+use retry_runtime::RunningApp;
 
-/// The listeners of the Rust items service (the DLT handler comes with its listener), as
-/// `Scenario::start_app` takes them.
-pub const LISTENERS: [(&str, &str); 2] = [
+use crate::support::{record_call, Scenario};
+
+/// The listeners of the Rust items service (the DLT handler comes with its listener).
+const LISTENERS: [(&str, &str); 2] = [
     ("create_item", "create-item"),
     ("update_item", "update-item"),
 ];
@@ -35,30 +36,39 @@ pub struct NotFoundYet(String);
 #[error("invalid status {0:?}: expected PENDING, ACTIVE or INACTIVE")]
 pub struct InvalidStatus(String);
 
-/// Item id → status: what both services would keep in their database.
-static STATUSES: Mutex<BTreeMap<String, String>> = Mutex::new(BTreeMap::new());
+/// Item id → status: the database both services would share, injected as `State<Store>`.
+#[derive(Clone, Default)]
+pub struct Store(Arc<Mutex<BTreeMap<String, String>>>);
 
-/// Puts an item into the store, as if created by any instance of the service.
-pub fn store_item(id: &str) {
-    STATUSES.lock().unwrap().insert(id.into(), "PENDING".into());
+impl Store {
+    /// Puts an item in, as if created by any instance of the service.
+    pub fn insert(&self, id: &str) {
+        self.0.lock().unwrap().insert(id.into(), "PENDING".into());
+    }
+}
+
+/// Starts the Rust items service on `s`'s topics with `store`.
+pub async fn start(s: &Scenario, store: &Store) -> RunningApp {
+    s.start_built(s.app_builder(&LISTENERS, &[], &[]).state(store.clone()))
+        .await
 }
 
 #[retryable_topic(topic = "create-item")]
-async fn create_item(rec: Record<CreateItem>) -> anyhow::Result<()> {
+async fn create_item(rec: Record<CreateItem>, State(store): State<Store>) -> anyhow::Result<()> {
     record_call("create_item", &rec);
-    store_item(&rec.value().id);
+    store.insert(&rec.value().id);
     Ok(())
 }
 
 #[retryable_topic(topic = "update-item", attempts = 4, backoff = "1s*2", include = [NotFoundYet])]
-async fn update_item(rec: Record<UpdateItem>) -> anyhow::Result<()> {
+async fn update_item(rec: Record<UpdateItem>, State(store): State<Store>) -> anyhow::Result<()> {
     record_call("update_item", &rec);
     let update = rec.value();
     if !matches!(update.status.as_str(), "PENDING" | "ACTIVE" | "INACTIVE") {
         return Err(InvalidStatus(update.status.clone()).into());
     }
-    let mut statuses = STATUSES.lock().unwrap();
-    let status = statuses
+    let mut items = store.0.lock().unwrap();
+    let status = items
         .get_mut(&update.id)
         .ok_or_else(|| NotFoundYet(update.id.clone()))?;
     status.clone_from(&update.status);

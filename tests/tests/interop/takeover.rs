@@ -6,7 +6,7 @@ use std::time::Duration;
 use retry_runtime::core::headers::*;
 use retry_runtime::testing::ReadRecord;
 
-use crate::items::{store_item, LISTENERS};
+use crate::items::{self, Store};
 use crate::spring_service::{Event, SpringService};
 use crate::support::*;
 
@@ -92,8 +92,9 @@ async fn a_chain_spring_started_is_finished_by_the_rust_service() {
     );
 
     // Meanwhile the item was created (the services' shared database has it).
-    store_item("a-late");
-    let app = s.start_app(&LISTENERS).await;
+    let store = Store::default();
+    store.insert("a-late");
+    let app = items::start(&s, &store).await;
     eventually("the Rust service finishes both chains", WAIT, || {
         calls_for("update_item", "a-late").len() == 1
             && calls_for("update_item_dlt", "a-dead").len() == 1
@@ -125,7 +126,7 @@ async fn a_chain_spring_started_is_finished_by_the_rust_service() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chain_the_rust_service_started_is_finished_by_spring() {
     let s = Scenario::start().await;
-    let app = s.start_app(&LISTENERS).await;
+    let app = items::start(&s, &Store::default()).await;
     s.produce(
         "update-item",
         "b-dead",
