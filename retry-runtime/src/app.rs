@@ -6,7 +6,6 @@ use std::time::Duration;
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::Consumer;
-use rdkafka::producer::FutureProducer;
 use retry_core::registry;
 use retry_core::DestinationKind;
 use tokio::sync::watch;
@@ -223,8 +222,11 @@ impl RetryAppBuilder {
 
         let stop = CancellationToken::new();
         let abort = CancellationToken::new();
-        let producer: FutureProducer = kafka.client_config(Role::Producer).create()?;
-        let forwarder = Arc::new(Forwarder::new(producer, partitions, abort.clone()));
+        let forwarder = Arc::new(Forwarder::new(
+            &kafka.client_config(Role::Producer),
+            partitions,
+            abort.clone(),
+        )?);
         let (failure, failed) = watch::channel(None);
 
         let mut tasks = Vec::new();

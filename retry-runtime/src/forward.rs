@@ -11,10 +11,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::ClientConfig;
 use retry_core::{Headers, RawRecord};
 use tokio_util::sync::CancellationToken;
 
@@ -61,9 +62,22 @@ pub(crate) fn is_permanent(code: RDKafkaErrorCode) -> bool {
     )
 }
 
+/// True for a size refusal, which the broker gives a whole batch: a small record batched with
+/// a large one is refused with it (a topic's `max.message.bytes` bounds record batches, and
+/// librdkafka batches without knowing it).
+fn refuses_the_batch(code: RDKafkaErrorCode) -> bool {
+    matches!(
+        code,
+        RDKafkaErrorCode::MessageSizeTooLarge | RDKafkaErrorCode::MessageBatchTooLarge
+    )
+}
+
 /// Publishes records to the app's retry topics and DLTs.
 pub(crate) struct Forwarder {
     producer: FutureProducer,
+    /// Sends each record in a batch of its own: the second try of a record refused for its
+    /// batch's size, so only a record too large by itself is refused.
+    solo: FutureProducer,
     partitions: HashMap<String, i32>,
     shutdown: CancellationToken,
     refused: metrics::Gauge,
@@ -73,16 +87,22 @@ impl Forwarder {
     /// `partitions` holds the partition count of every destination topic; `shutdown` ends
     /// forwards still in flight.
     pub fn new(
-        producer: FutureProducer,
+        producer: &ClientConfig,
         partitions: HashMap<String, i32>,
         shutdown: CancellationToken,
-    ) -> Self {
-        Self {
-            producer,
+    ) -> KafkaResult<Self> {
+        let solo = producer
+            .clone()
+            .set("batch.num.messages", "1")
+            .set("linger.ms", "0")
+            .create()?;
+        Ok(Self {
+            producer: producer.create()?,
+            solo,
             partitions,
             shutdown,
             refused: metrics::gauge!("kafka_retry_forwards_refused"),
-        }
+        })
     }
 
     /// Publishes `raw`'s key and value unchanged with `headers` to `topic`, on the same
@@ -95,11 +115,17 @@ impl Forwarder {
         headers: &Headers,
     ) -> Result<(), ForwardError> {
         let mut pause = Duration::from_millis(100);
+        let mut producer = &self.producer;
         loop {
-            match self.send_once(raw, topic, headers).await? {
+            match self.send_once(producer, raw, topic, headers).await? {
                 Ok(()) => return Ok(()),
                 Err(error) => {
-                    if let Some(code) = error.rdkafka_error_code().filter(|c| is_permanent(*c)) {
+                    let code = error.rdkafka_error_code();
+                    if code.is_some_and(refuses_the_batch) && !std::ptr::eq(producer, &self.solo) {
+                        producer = &self.solo;
+                        continue;
+                    }
+                    if let Some(code) = code.filter(|c| is_permanent(*c)) {
                         return Err(ForwardError::Refused {
                             topic: topic.to_owned(),
                             reason: code.to_string(),
@@ -157,6 +183,7 @@ impl Forwarder {
 
     async fn send_once(
         &self,
+        producer: &FutureProducer,
         raw: &RawRecord,
         topic: &str,
         headers: &Headers,
@@ -183,7 +210,7 @@ impl Forwarder {
             record = record.partition(partition);
         }
         tokio::select! {
-            sent = self.producer.send(record, Duration::from_secs(30)) => Ok(sent.map(drop).map_err(|(error, _)| error)),
+            sent = producer.send(record, Duration::from_secs(30)) => Ok(sent.map(drop).map_err(|(error, _)| error)),
             _ = self.shutdown.cancelled() => Err(Interrupted(topic.to_owned())),
         }
     }
