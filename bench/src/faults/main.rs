@@ -823,14 +823,16 @@ async fn size(broker: &str, records: u64) -> anyhow::Result<Accounting> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    // App instances log as `run()` sets it up (INFO), into their log files; the suite's
+    // in-process apps only when RUST_LOG asks.
+    let app = matches!(cli.command, Some(Command::App { .. }));
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| if app { "info" } else { "off" }.into()),
+        )
+        .init();
     if let Some(Command::App { bootstrap }) = &cli.command {
-        // Logging as `run()` sets it up (INFO), into the instance's log file.
-        tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env()
-                    .unwrap_or_else(|_| "info".into()),
-            )
-            .init();
         listener::connect(bootstrap)?;
         std::panic::set_hook(quiet_unprintable(std::panic::take_hook()));
         return RetryApp::builder()
