@@ -8,10 +8,16 @@ use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::ClientConfig;
 
 use crate::handlers::MAIN;
+use crate::scenarios::Throughput;
 
 /// Reads `n` records of `topic` in a fresh group; records per second between the first and
-/// the last record, as [`MAIN`] measures the framework.
-pub async fn consume(bootstrap: &str, topic: &str, group: &str, n: usize) -> anyhow::Result<f64> {
+/// the last record and CPU per record, as [`MAIN`] measures the framework.
+pub async fn consume(
+    bootstrap: &str,
+    topic: &str,
+    group: &str,
+    n: usize,
+) -> anyhow::Result<Throughput> {
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("group.id", group)
@@ -20,11 +26,11 @@ pub async fn consume(bootstrap: &str, topic: &str, group: &str, n: usize) -> any
         .set("enable.auto.offset.store", "false")
         .create()?;
     consumer.subscribe(&[topic])?;
-    MAIN.reset();
+    MAIN.reset(n as u64);
     for _ in 0..n {
-        let message = tokio::time::timeout(Duration::from_secs(30), consumer.recv()).await??;
+        let message = tokio::time::timeout(Duration::from_secs(60), consumer.recv()).await??;
         MAIN.record();
         consumer.store_offset_from_message(&message)?;
     }
-    Ok(MAIN.rate())
+    Ok(Throughput::measured())
 }

@@ -1,5 +1,6 @@
-//! The two brokers the benchmarks run on: librdkafka's in-process mock cluster (fast, so the
-//! framework's own overhead shows) and the embedded tansu broker (a real broker's picture).
+//! The brokers the benchmarks run on: librdkafka's in-process mock cluster (fast, so the
+//! framework's own overhead shows), the embedded tansu broker, and real Apache Kafka (the
+//! reference broker, through `tools/kafka/kafka.sh`).
 
 use std::time::Duration;
 
@@ -7,18 +8,31 @@ use rdkafka::message::OwnedHeaders;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{DefaultProducerContext, FutureProducer, FutureRecord};
 use rdkafka::ClientConfig;
+use retry_bench::harness::KafkaHarness;
 use retry_runtime::testing::TestKafka;
 
 /// A broker to benchmark on.
 pub enum Broker {
     Mock(MockCluster<'static, DefaultProducerContext>),
     Embedded(TestKafka),
+    /// Apache Kafka, stopped when dropped.
+    Kafka {
+        kafka: TestKafka,
+        _harness: KafkaHarness,
+    },
 }
 
 impl Broker {
     pub async fn start(kind: &str) -> anyhow::Result<Self> {
         Ok(match kind {
             "mock" => Self::Mock(MockCluster::new(1)?),
+            "kafka" => {
+                let harness = KafkaHarness::start(1)?;
+                Self::Kafka {
+                    kafka: TestKafka::connect(harness.bootstrap_servers())?,
+                    _harness: harness,
+                }
+            }
             _ => Self::Embedded(TestKafka::start().await?),
         })
     }
@@ -27,13 +41,16 @@ impl Broker {
         match self {
             Self::Mock(_) => "mock",
             Self::Embedded(_) => "embedded",
+            Self::Kafka { .. } => "kafka",
         }
     }
 
     pub fn bootstrap_servers(&self) -> String {
         match self {
             Self::Mock(cluster) => cluster.bootstrap_servers(),
-            Self::Embedded(kafka) => kafka.bootstrap_servers().to_owned(),
+            Self::Embedded(kafka) | Self::Kafka { kafka, .. } => {
+                kafka.bootstrap_servers().to_owned()
+            }
         }
     }
 
@@ -47,7 +64,9 @@ impl Broker {
         ] {
             match self {
                 Self::Mock(cluster) => cluster.create_topic(&name, 1, 1)?,
-                Self::Embedded(kafka) => kafka.create_topic(&name, 1).await?,
+                Self::Embedded(kafka) | Self::Kafka { kafka, .. } => {
+                    kafka.create_topic(&name, 1).await?
+                }
             }
         }
         Ok(())

@@ -2,33 +2,44 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use retry_runtime::core::headers::{decode_timestamp, BACKOFF_TIMESTAMP};
 use retry_runtime::prelude::*;
 
-/// Counts records and remembers when the first and last arrived.
+/// Counts records, remembers when the first and last arrived, and the process's CPU time
+/// from the first record to the `expected`th.
 pub struct Meter {
     count: AtomicU64,
+    expected: AtomicU64,
     window: Mutex<Option<(Instant, Instant)>>,
+    cpu: Mutex<(Duration, Duration)>,
 }
 
 impl Meter {
     pub const fn new() -> Self {
         Self {
             count: AtomicU64::new(0),
+            expected: AtomicU64::new(u64::MAX),
             window: Mutex::new(None),
+            cpu: Mutex::new((Duration::ZERO, Duration::ZERO)),
         }
     }
 
     pub fn record(&self) {
         let now = Instant::now();
-        self.count.fetch_add(1, Ordering::Relaxed);
+        let count = self.count.fetch_add(1, Ordering::Relaxed) + 1;
         let mut window = self.window.lock().expect("meter");
         *window = Some(match *window {
-            None => (now, now),
+            None => {
+                self.cpu.lock().expect("meter").0 = crate::cpu::used();
+                (now, now)
+            }
             Some((first, _)) => (first, now),
         });
+        if count == self.expected.load(Ordering::Relaxed) {
+            self.cpu.lock().expect("meter").1 = crate::cpu::used();
+        }
     }
 
     pub fn count(&self) -> u64 {
@@ -45,9 +56,23 @@ impl Meter {
         }
     }
 
-    pub fn reset(&self) {
+    /// CPU ns of the whole process per record, from the first record to the `expected`th.
+    pub fn cpu_ns_per_record(&self) -> f64 {
+        let (first, last) = *self.cpu.lock().expect("meter");
+        let records = self
+            .expected
+            .load(Ordering::Relaxed)
+            .saturating_sub(1)
+            .max(1);
+        last.saturating_sub(first).as_nanos() as f64 / records as f64
+    }
+
+    /// Starts counting again, expecting `expected` records.
+    pub fn reset(&self, expected: u64) {
         self.count.store(0, Ordering::Relaxed);
+        self.expected.store(expected, Ordering::Relaxed);
         *self.window.lock().expect("meter") = None;
+        *self.cpu.lock().expect("meter") = (Duration::ZERO, Duration::ZERO);
     }
 }
 

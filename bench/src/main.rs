@@ -2,34 +2,44 @@
 //!
 //! ```text
 //! cargo run --release -p retry-bench              # mock cluster and embedded broker
+//! cargo run --release -p retry-bench -- --broker kafka   # Apache Kafka (JDK 17 and Maven)
 //! cargo run --release -p retry-bench -- --broker mock --records 50000
 //! ```
-//! Prints a table and writes the same figures as JSON (`--json`, default
-//! `target/bench-results.json`).
+//! Throughput is measured twice, each in a child process: with logging off, and as users run
+//! the app (`run()`'s INFO subscriber, `RUST_BACKTRACE=1`). Prints a table and writes the same
+//! figures as JSON (`--json`, default `target/bench-results.json`).
 
 mod baseline;
 mod broker;
+mod cpu;
 mod handlers;
 mod scenarios;
+mod variant;
 
 use clap::{Parser, Subcommand};
 use serde::Serialize;
+
+use crate::variant::{Figures, Variant};
 
 #[derive(Parser)]
 #[command(about = "kafka-retry benchmarks against a raw rdkafka consumer")]
 struct Cli {
     #[command(subcommand)]
     child: Option<Child>,
-    /// `mock`, `embedded` or `both`.
+    /// `mock`, `embedded`, `kafka`, `both` (mock and embedded) or `all`.
     #[arg(long, default_value = "both")]
     broker: String,
-    /// Records per throughput run (happy path and failure mix), on each broker.
+    /// Records per dequeue-only throughput run (happy path and failure mix), on each broker.
     #[arg(long, default_value_t = 50_000)]
     records: usize,
+    /// Records per sustained run (fetching from the broker part of the work), on the embedded
+    /// broker and Apache Kafka; 0 skips it.
+    #[arg(long, default_value_t = 1_000_000)]
+    sustained: usize,
     /// Records through the 1 s retry topic.
     #[arg(long, default_value_t = 10_000)]
     delayed: usize,
-    /// Run only this measurement: happy, mix, delay, memory or startup.
+    /// Run only this measurement: throughput, delay, memory or startup.
     #[arg(long)]
     only: Option<String>,
     /// Where to write the JSON results.
@@ -46,8 +56,22 @@ enum Child {
         #[arg(long)]
         topic: String,
     },
+    /// Internal: the throughput runs of one variant.
+    ThroughputChild {
+        #[arg(long)]
+        bootstrap: String,
+        #[arg(long)]
+        records: usize,
+        #[arg(long)]
+        sustained: usize,
+        #[arg(long)]
+        tag: String,
+    },
 }
 
+/// One broker's figures. Unprefixed throughput figures are with logging off; `as_run_` ones
+/// as users run the app; `sustained_` ones as users run it, on a run long enough that
+/// fetching from the broker is part of the work.
 #[derive(Serialize, Default)]
 struct Results {
     broker: &'static str,
@@ -57,8 +81,33 @@ struct Results {
     happy_ratio: f64,
     /// What the framework adds to each record: 1/framework rate - 1/raw rate.
     overhead_ns_per_record: f64,
+    raw_cpu_ns_per_record: f64,
+    framework_cpu_ns_per_record: f64,
     mix_main_records_per_s: f64,
     mix_ratio: f64,
+    mix_cpu_ns_per_main_record: f64,
+    /// CPU per failed record: (mix CPU per main record - happy CPU per record) x 10.
+    failed_record_cpu_ns: f64,
+    as_run_raw_records_per_s: f64,
+    as_run_framework_records_per_s: f64,
+    as_run_happy_ratio: f64,
+    as_run_overhead_ns_per_record: f64,
+    as_run_raw_cpu_ns_per_record: f64,
+    as_run_framework_cpu_ns_per_record: f64,
+    as_run_mix_main_records_per_s: f64,
+    as_run_mix_ratio: f64,
+    as_run_mix_cpu_ns_per_main_record: f64,
+    as_run_failed_record_cpu_ns: f64,
+    sustained_records: usize,
+    sustained_raw_records_per_s: f64,
+    sustained_framework_records_per_s: f64,
+    sustained_happy_ratio: f64,
+    sustained_raw_cpu_ns_per_record: f64,
+    sustained_framework_cpu_ns_per_record: f64,
+    sustained_mix_main_records_per_s: f64,
+    /// 10 % failing main-topic rate against the raw loop's.
+    sustained_mix_ratio: f64,
+    sustained_mix_cpu_ns_per_main_record: f64,
     delayed_records: usize,
     early: usize,
     lateness_p50_ms: i64,
@@ -68,23 +117,101 @@ struct Results {
     peak_rss_kib_100k_waiting: u64,
     startup_s_1_listener: f64,
     startup_s_20_listeners: f64,
+    startup_threads_20_listeners: u64,
+    startup_rss_kib_20_listeners: u64,
+}
+
+impl Results {
+    /// The dequeue-only figures of `f`, measured with `variant`.
+    fn throughput(&mut self, variant: Variant, f: &Figures) {
+        let ratio = f.framework.records_per_s / f.raw.records_per_s;
+        let overhead = 1e9 / f.framework.records_per_s - 1e9 / f.raw.records_per_s;
+        let mix_ratio = f.mix.records_per_s / f.framework.records_per_s;
+        let failed = (f.mix.cpu_ns_per_record - f.framework.cpu_ns_per_record).max(0.0) * 10.0;
+        let fields = match variant {
+            Variant::LoggingOff => [
+                &mut self.raw_records_per_s,
+                &mut self.framework_records_per_s,
+                &mut self.happy_ratio,
+                &mut self.overhead_ns_per_record,
+                &mut self.raw_cpu_ns_per_record,
+                &mut self.framework_cpu_ns_per_record,
+                &mut self.mix_main_records_per_s,
+                &mut self.mix_ratio,
+                &mut self.mix_cpu_ns_per_main_record,
+                &mut self.failed_record_cpu_ns,
+            ],
+            Variant::AsUsersRunIt => [
+                &mut self.as_run_raw_records_per_s,
+                &mut self.as_run_framework_records_per_s,
+                &mut self.as_run_happy_ratio,
+                &mut self.as_run_overhead_ns_per_record,
+                &mut self.as_run_raw_cpu_ns_per_record,
+                &mut self.as_run_framework_cpu_ns_per_record,
+                &mut self.as_run_mix_main_records_per_s,
+                &mut self.as_run_mix_ratio,
+                &mut self.as_run_mix_cpu_ns_per_main_record,
+                &mut self.as_run_failed_record_cpu_ns,
+            ],
+        };
+        let values = [
+            f.raw.records_per_s,
+            f.framework.records_per_s,
+            ratio,
+            overhead,
+            f.raw.cpu_ns_per_record,
+            f.framework.cpu_ns_per_record,
+            f.mix.records_per_s,
+            mix_ratio,
+            f.mix.cpu_ns_per_record,
+            failed,
+        ];
+        for (field, value) in fields.into_iter().zip(values) {
+            *field = value;
+        }
+    }
+
+    /// The sustained figures of `f`.
+    fn sustained(&mut self, records: usize, f: &Figures) {
+        self.sustained_records = records;
+        self.sustained_raw_records_per_s = f.sustained_raw.records_per_s;
+        self.sustained_framework_records_per_s = f.sustained_framework.records_per_s;
+        self.sustained_happy_ratio =
+            f.sustained_framework.records_per_s / f.sustained_raw.records_per_s;
+        self.sustained_raw_cpu_ns_per_record = f.sustained_raw.cpu_ns_per_record;
+        self.sustained_framework_cpu_ns_per_record = f.sustained_framework.cpu_ns_per_record;
+        self.sustained_mix_main_records_per_s = f.sustained_mix.records_per_s;
+        self.sustained_mix_ratio = f.sustained_mix.records_per_s / f.sustained_raw.records_per_s;
+        self.sustained_mix_cpu_ns_per_main_record = f.sustained_mix.cpu_ns_per_record;
+    }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    match &cli.child {
+        Some(Child::MemoryChild { bootstrap, topic }) => {
+            return scenarios::memory_child(bootstrap, topic).await;
+        }
+        Some(Child::ThroughputChild {
+            bootstrap,
+            records,
+            sustained,
+            tag,
+        }) => return variant::child(bootstrap, *records, *sustained, tag).await,
+        None => {}
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()),
         )
         .with_writer(std::io::stderr)
         .init();
-    if let Some(Child::MemoryChild { bootstrap, topic }) = &cli.child {
-        return scenarios::memory_child(bootstrap, topic).await;
-    }
     let kinds: &[&str] = match cli.broker.as_str() {
         "both" => &["mock", "embedded"],
+        "all" => &["mock", "embedded", "kafka"],
         "mock" => &["mock"],
+        "kafka" => &["kafka"],
         _ => &["embedded"],
     };
     let mut all = Vec::new();
@@ -98,17 +225,31 @@ async fn main() -> anyhow::Result<()> {
             delayed_records: cli.delayed,
             ..Results::default()
         };
-        if run("happy") {
-            eprintln!("[{kind}] happy path, {records} records");
-            (r.raw_records_per_s, r.framework_records_per_s) =
-                scenarios::happy(&broker, records).await?;
-            r.happy_ratio = r.framework_records_per_s / r.raw_records_per_s;
-            r.overhead_ns_per_record = 1e9 / r.framework_records_per_s - 1e9 / r.raw_records_per_s;
-        }
-        if run("mix") {
-            eprintln!("[{kind}] 10 % failing once");
-            r.mix_main_records_per_s = scenarios::failure_mix(&broker, records).await?;
-            r.mix_ratio = r.mix_main_records_per_s / r.framework_records_per_s;
+        if run("throughput") {
+            let sustained = if *kind == "mock" { 0 } else { cli.sustained };
+            eprintln!("[{kind}] producing {records} records (x2) and {sustained} sustained (x2)");
+            let mut topics = vec![(variant::HAPPY, records), (variant::MIX, records)];
+            if sustained > 0 {
+                topics.extend([
+                    (variant::SUSTAINED, sustained),
+                    (variant::SUSTAINED_MIX, sustained),
+                ]);
+            }
+            for (topic, n) in topics {
+                broker.create_listener_topics(topic).await?;
+                broker.produce(topic, n, None).await?;
+            }
+            let bootstrap = broker.bootstrap_servers();
+            eprintln!("[{kind}] throughput, logging off");
+            let off = variant::measure(Variant::LoggingOff, &bootstrap, records, 0).await?;
+            r.throughput(Variant::LoggingOff, &off);
+            eprintln!("[{kind}] throughput as users run it (INFO, RUST_BACKTRACE=1)");
+            let as_run =
+                variant::measure(Variant::AsUsersRunIt, &bootstrap, records, sustained).await?;
+            r.throughput(Variant::AsUsersRunIt, &as_run);
+            if sustained > 0 {
+                r.sustained(sustained, &as_run);
+            }
         }
         if run("delay") {
             eprintln!("[{kind}] {} records through a 1 s retry topic", cli.delayed);
@@ -132,17 +273,19 @@ async fn main() -> anyhow::Result<()> {
         }
         if run("startup") {
             eprintln!("[{kind}] start-up");
-            (r.startup_s_1_listener, r.startup_s_20_listeners) =
-                scenarios::startup(&broker).await?;
+            let startup = scenarios::startup(&broker).await?;
+            r.startup_s_1_listener = startup.one_s;
+            r.startup_s_20_listeners = startup.twenty_s;
+            r.startup_threads_20_listeners = startup.twenty_threads;
+            r.startup_rss_kib_20_listeners = startup.twenty_rss_kib;
         }
         all.push(r);
     }
     print_table(&all);
-    // A failing handler's anyhow error captures a backtrace when this is set, and the
-    // stacktrace header resolves it: the failure mix depends on it.
     println!(
-        "RUST_BACKTRACE={}",
-        std::env::var("RUST_BACKTRACE").unwrap_or_else(|_| "(unset)".into())
+        "this process: RUST_BACKTRACE={}, RUST_LOG={}",
+        std::env::var("RUST_BACKTRACE").unwrap_or_else(|_| "(unset)".into()),
+        std::env::var("RUST_LOG").unwrap_or_else(|_| "(unset)".into())
     );
     std::fs::write(&cli.json, serde_json::to_string_pretty(&all)?)?;
     eprintln!("wrote {}", cli.json);
@@ -161,34 +304,86 @@ fn print_table(all: &[Results]) {
             all.iter().map(cell).collect::<Vec<_>>().join(" | ")
         );
     };
+    let pair = |a: f64, b: f64, decimals: usize| format!("{a:.decimals$} / {b:.decimals$}");
+    let section = |name: &str| println!("| **{name}** | |{}", " |".repeat(all.len()));
+    section("dequeue-only: logging off / as users run it");
     row("raw rdkafka loop, records/s", "", &|r| {
-        format!("{:.0}", r.raw_records_per_s)
+        pair(r.raw_records_per_s, r.as_run_raw_records_per_s, 0)
     });
     row("framework, records/s", "", &|r| {
-        format!("{:.0}", r.framework_records_per_s)
+        pair(
+            r.framework_records_per_s,
+            r.as_run_framework_records_per_s,
+            0,
+        )
     });
-    row("happy path ratio", ">= 0.95", &|r| {
-        format!("{:.2}", r.happy_ratio)
+    row("happy path ratio", "", &|r| {
+        pair(r.happy_ratio, r.as_run_happy_ratio, 2)
     });
-    row("framework cost per record, ns", "", &|r| {
-        format!("{:.0}", r.overhead_ns_per_record)
+    row(
+        "framework cost per record, ns",
+        "<= 100 / 150 (mock)",
+        &|r| pair(r.overhead_ns_per_record, r.as_run_overhead_ns_per_record, 0),
+    );
+    row("CPU per record, raw, ns", "", &|r| {
+        pair(r.raw_cpu_ns_per_record, r.as_run_raw_cpu_ns_per_record, 0)
+    });
+    row("CPU per record, framework, ns", "", &|r| {
+        pair(
+            r.framework_cpu_ns_per_record,
+            r.as_run_framework_cpu_ns_per_record,
+            0,
+        )
     });
     row("10 % failing: main records/s", "", &|r| {
-        format!("{:.0}", r.mix_main_records_per_s)
+        pair(r.mix_main_records_per_s, r.as_run_mix_main_records_per_s, 0)
     });
-    row("10 % failing / happy ratio", ">= 0.90", &|r| {
-        format!("{:.2}", r.mix_ratio)
+    row("10 % failing / happy ratio", "", &|r| {
+        pair(r.mix_ratio, r.as_run_mix_ratio, 2)
     });
+    row("CPU per failed record, ns", "<= 2000", &|r| {
+        pair(r.failed_record_cpu_ns, r.as_run_failed_record_cpu_ns, 0)
+    });
+    section("sustained, as users run it");
+    row("records", "", &|r| r.sustained_records.to_string());
+    row("raw / framework, records/s", "", &|r| {
+        pair(
+            r.sustained_raw_records_per_s,
+            r.sustained_framework_records_per_s,
+            0,
+        )
+    });
+    row("happy path ratio", ">= 0.95", &|r| {
+        format!("{:.2}", r.sustained_happy_ratio)
+    });
+    row("10 % failing: main records/s", "", &|r| {
+        format!("{:.0}", r.sustained_mix_main_records_per_s)
+    });
+    row("10 % failing / raw ratio", ">= 0.90", &|r| {
+        format!("{:.2}", r.sustained_mix_ratio)
+    });
+    row(
+        "CPU per record, raw / framework / 10 % failing, ns",
+        "",
+        &|r| {
+            format!(
+                "{:.0} / {:.0} / {:.0}",
+                r.sustained_raw_cpu_ns_per_record,
+                r.sustained_framework_cpu_ns_per_record,
+                r.sustained_mix_cpu_ns_per_main_record
+            )
+        },
+    );
     row("1 s retries handled early", "0", &|r| {
         format!("{} of {}", r.early, r.delayed_records)
     });
-    row("lateness p50 / p99 / max, ms", "p99 <= 100", &|r| {
+    row("lateness p50 / p99 / max, ms", "p99 <= 20", &|r| {
         format!(
             "{} / {} / {}",
             r.lateness_p50_ms, r.lateness_p99_ms, r.lateness_max_ms
         )
     });
-    row("peak RSS, 1k / 100k waiting, MiB", "flat", &|r| {
+    row("peak RSS, 1k / 100k waiting, MiB", "<= 1.2 x", &|r| {
         format!(
             "{:.0} / {:.0}",
             r.peak_rss_kib_1k_waiting as f64 / 1024.0,
@@ -196,9 +391,13 @@ fn print_table(all: &[Results]) {
         )
     });
     row("start-up, 1 / 20 listeners, s", "", &|r| {
+        pair(r.startup_s_1_listener, r.startup_s_20_listeners, 2)
+    });
+    row("20 listeners: threads / RSS MiB added", "", &|r| {
         format!(
-            "{:.2} / {:.2}",
-            r.startup_s_1_listener, r.startup_s_20_listeners
+            "{} / {:.0}",
+            r.startup_threads_20_listeners,
+            r.startup_rss_kib_20_listeners as f64 / 1024.0
         )
     });
 }

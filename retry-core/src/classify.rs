@@ -218,13 +218,14 @@ impl HandlerError {
         }
     }
 
-    /// What the `kafka_exception-*` headers carry about this failure.
+    /// What the `kafka_exception-*` headers carry about this failure, the stack trace header
+    /// as `stacktrace` asks.
     ///
     /// The type is the listed `include` / `exclude` type found in the cause chain, else the
     /// handler's error type. The cause type is the innermost type that can be named: the
     /// listed type nearest the root of the chain, else the handler's error type; for a decode
     /// failure, the decoder's own error type (`serde_json::Error` for bad JSON).
-    pub fn exception(&self, filter: &ErrorFilter) -> ExceptionInfo {
+    pub fn exception(&self, filter: &ErrorFilter, stacktrace: StackTrace) -> ExceptionInfo {
         let (fqcn, cause_fqcn) = match self {
             HandlerError::Decode(error) => {
                 (std::any::type_name::<DecodeError>(), error.root_type())
@@ -235,9 +236,10 @@ impl HandlerError {
             ),
             HandlerError::Panicked(_) => ("panic", "panic"),
         };
-        let stacktrace = match self {
-            HandlerError::Failed { error, .. } => format!("{error:?}"),
-            other => format!("{other:?}"),
+        let stacktrace = match (self, stacktrace) {
+            (HandlerError::Failed { error, .. }, StackTrace::Chain) => cause_chain(error),
+            (HandlerError::Failed { error, .. }, StackTrace::Full) => format!("{error:?}"),
+            (other, _) => format!("{other:?}"),
         };
         ExceptionInfo {
             fqcn: fqcn.to_owned(),
@@ -254,6 +256,34 @@ impl From<anyhow::Error> for HandlerError {
     }
 }
 
+/// What the `kafka_exception-stacktrace` header carries (the `stacktrace` setting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StackTrace {
+    /// Every cause's message, outermost first, as `anyhow` prints an error without its
+    /// backtrace. Never resolves a backtrace, so a failure stays cheap whatever
+    /// `RUST_BACKTRACE` says.
+    #[default]
+    Chain,
+    /// The error's debug form: the chain and, when `anyhow` captured one (`RUST_BACKTRACE` or
+    /// `RUST_LIB_BACKTRACE` set), the backtrace resolved into file and line, which costs tens
+    /// of microseconds or more per failure.
+    Full,
+}
+
+/// `error` and its causes, one a line, in `anyhow`'s layout without the backtrace.
+fn cause_chain(error: &anyhow::Error) -> String {
+    use std::fmt::Write;
+    let mut text = error.to_string();
+    let mut causes = error.chain().skip(1).peekable();
+    if causes.peek().is_some() {
+        text.push_str("\n\nCaused by:");
+    }
+    for cause in causes {
+        let _ = write!(text, "\n    {cause}");
+    }
+    text
+}
+
 /// The failure description written to the `kafka_exception-*` headers.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ExceptionInfo {
@@ -264,7 +294,8 @@ pub struct ExceptionInfo {
     pub cause_fqcn: String,
     /// Display of the error chain (`kafka_exception-message`).
     pub message: String,
-    /// Debug form with causes and backtrace when captured (`kafka_exception-stacktrace`).
+    /// The cause chain, or with [`StackTrace::Full`] the debug form with the backtrace when
+    /// captured (`kafka_exception-stacktrace`).
     pub stacktrace: String,
 }
 
@@ -406,22 +437,52 @@ mod tests {
     fn exception_names_the_most_specific_type() {
         let include = ErrorFilter::Include(&NOT_FOUND);
         let wrapped = failed(anyhow::Error::new(NotFoundYet(7)).context("updating"));
-        let info = wrapped.exception(&include);
+        let info = wrapped.exception(&include, StackTrace::Chain);
         assert!(info.fqcn.ends_with("NotFoundYet"), "{}", info.fqcn);
         assert_eq!(info.message, "updating: item 7 not created yet");
-        assert!(info.stacktrace.contains("Caused by"), "{}", info.stacktrace);
+        assert_eq!(
+            info.stacktrace,
+            "updating\n\nCaused by:\n    item 7 not created yet"
+        );
 
-        let typed = failed(InvalidStatus).exception(&ErrorFilter::RetryAll);
+        let typed = failed(InvalidStatus).exception(&ErrorFilter::RetryAll, StackTrace::Chain);
         assert!(typed.fqcn.ends_with("InvalidStatus"), "{}", typed.fqcn);
         assert_eq!(
-            failed(anyhow::anyhow!("x")).exception(&include).fqcn,
+            failed(anyhow::anyhow!("x"))
+                .exception(&include, StackTrace::Chain)
+                .fqcn,
             "anyhow::Error"
         );
         assert_eq!(
             HandlerError::Panicked("boom".into())
-                .exception(&include)
+                .exception(&include, StackTrace::Chain)
                 .fqcn,
             "panic"
+        );
+    }
+
+    #[test]
+    fn full_stacktrace_is_the_debug_form_and_chain_never_a_backtrace() {
+        let error = || failed(anyhow::Error::new(NotFoundYet(7)).context("updating"));
+        let full = error().exception(&ErrorFilter::RetryAll, StackTrace::Full);
+        assert!(
+            full.stacktrace
+                .starts_with("updating\n\nCaused by:\n    item 7 not created yet"),
+            "{}",
+            full.stacktrace
+        );
+        let chain = error().exception(&ErrorFilter::RetryAll, StackTrace::Chain);
+        assert!(
+            !chain.stacktrace.contains("backtrace"),
+            "{}",
+            chain.stacktrace
+        );
+        let single = failed(anyhow::anyhow!("just this"));
+        assert_eq!(
+            single
+                .exception(&ErrorFilter::RetryAll, StackTrace::Chain)
+                .stacktrace,
+            "just this"
         );
     }
 
@@ -438,7 +499,7 @@ mod tests {
     fn cause_names_the_innermost_nameable_type() {
         let include = ErrorFilter::Include(&BOTH);
         let nested = failed(anyhow::Error::new(LoadFailed(NotFoundYet(3))).context("updating"));
-        let info = nested.exception(&include);
+        let info = nested.exception(&include, StackTrace::Chain);
         assert!(info.fqcn.ends_with("LoadFailed"), "{}", info.fqcn);
         assert!(
             info.cause_fqcn.ends_with("NotFoundYet"),
@@ -446,23 +507,26 @@ mod tests {
             info.cause_fqcn
         );
 
-        let unlisted = failed(InvalidStatus).exception(&ErrorFilter::RetryAll);
+        let unlisted = failed(InvalidStatus).exception(&ErrorFilter::RetryAll, StackTrace::Chain);
         assert!(
             unlisted.cause_fqcn.ends_with("InvalidStatus"),
             "{}",
             unlisted.cause_fqcn
         );
         assert_eq!(
-            failed(anyhow::anyhow!("x")).exception(&include).cause_fqcn,
+            failed(anyhow::anyhow!("x"))
+                .exception(&include, StackTrace::Chain)
+                .cause_fqcn,
             "anyhow::Error"
         );
 
         let json = serde_json::from_str::<u32>("{").unwrap_err();
         let bad_json = HandlerError::Decode(DecodeError::invalid::<u32, _>("JSON", json));
-        let info = bad_json.exception(&include);
+        let info = bad_json.exception(&include, StackTrace::Chain);
         assert!(info.fqcn.ends_with("DecodeError"), "{}", info.fqcn);
         assert_eq!(info.cause_fqcn, std::any::type_name::<serde_json::Error>());
-        let missing = HandlerError::Decode(DecodeError::Missing).exception(&include);
+        let missing =
+            HandlerError::Decode(DecodeError::Missing).exception(&include, StackTrace::Chain);
         assert!(
             missing.cause_fqcn.ends_with("DecodeError"),
             "{}",
@@ -470,7 +534,7 @@ mod tests {
         );
         assert_eq!(
             HandlerError::Panicked("p".into())
-                .exception(&include)
+                .exception(&include, StackTrace::Chain)
                 .cause_fqcn,
             "panic"
         );

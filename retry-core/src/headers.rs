@@ -121,13 +121,6 @@ impl Headers {
         self.push(key, Some(value));
     }
 
-    /// Sets `key` only when no header of that name exists.
-    pub fn set_if_absent(&mut self, key: &'static str, value: impl FnOnce() -> Vec<u8>) {
-        if !self.0.iter().any(|h| h.key == key) {
-            self.push(key, Some(value()));
-        }
-    }
-
     /// Iterates in order.
     pub fn iter(&self) -> std::slice::Iter<'_, Header> {
         self.0.iter()
@@ -321,7 +314,32 @@ pub struct Hop<'a> {
     pub original_timestamp_ms: i64,
 }
 
-/// Stamps the forwarding headers on `headers` (the record's own, kept as they are).
+/// Where [`write_forward`] puts a forwarded record's headers: the runtime's Kafka header list,
+/// or [`Headers`].
+pub trait HeaderSink {
+    /// Appends one header.
+    fn append(&mut self, key: &str, value: Option<&[u8]>);
+}
+
+impl HeaderSink for Headers {
+    fn append(&mut self, key: &str, value: Option<&[u8]>) {
+        self.push(header_name(key), value.map(<[u8]>::to_vec));
+    }
+}
+
+/// Headers every forward writes anew, dropped from the record's own.
+const REPLACED: [&str; 7] = [
+    EXCEPTION_FQCN,
+    EXCEPTION_CAUSE_FQCN,
+    EXCEPTION_MESSAGE,
+    EXCEPTION_STACKTRACE,
+    ATTEMPTS,
+    ORIGINAL_TIMESTAMP_RETRY,
+    BACKOFF_TIMESTAMP,
+];
+
+/// Writes a forwarded record's headers to `sink`: the record's own (`original`, kept as they
+/// are) with the provenance of this hop, in one pass and without copying `original`.
 ///
 /// `kafka_original-*` and `kafka_dlt-original-consumer-group` describe the first hop and are
 /// only written when absent, as Spring's recoverer does (`setAppendOriginalHeaders(false)`:
@@ -333,31 +351,49 @@ pub struct Hop<'a> {
 /// for a DLT, the time of the failure, as Spring writes it (its DLT's delay is 0:
 /// `DeadLetterPublishingRecovererFactory#addAndEnhanceHeaders` stamps
 /// `getNextExecutionTimestamp` on every forward).
-pub fn stamp_forward(headers: &mut Headers, hop: &Hop<'_>, attempts: u32, due_ms: i64) {
-    headers.set_if_absent(ORIGINAL_TOPIC, || hop.topic.as_bytes().to_vec());
-    headers.set_if_absent(ORIGINAL_PARTITION, || encode_i32(hop.partition));
-    headers.set_if_absent(ORIGINAL_OFFSET, || encode_i64(hop.offset));
-    headers.set_if_absent(ORIGINAL_TIMESTAMP, || encode_i64(hop.timestamp_ms));
-    headers.set_if_absent(ORIGINAL_TIMESTAMP_TYPE, || {
-        hop.timestamp_type.as_str().as_bytes().to_vec()
-    });
-    headers.set_if_absent(ORIGINAL_CONSUMER_GROUP, || hop.group.as_bytes().to_vec());
-    headers.set(EXCEPTION_FQCN, hop.exception.fqcn.as_bytes().to_vec());
-    headers.set(
-        EXCEPTION_CAUSE_FQCN,
-        hop.exception.cause_fqcn.as_bytes().to_vec(),
+pub fn write_forward(
+    original: &Headers,
+    hop: &Hop<'_>,
+    attempts: u32,
+    due_ms: i64,
+    sink: &mut impl HeaderSink,
+) {
+    for h in original.iter().filter(|h| !REPLACED.contains(&&*h.key)) {
+        sink.append(&h.key, h.value.as_deref());
+    }
+    let mut if_absent = |key: &str, value: &[u8]| {
+        if !original.iter().any(|h| h.key == key) {
+            sink.append(key, Some(value));
+        }
+    };
+    if_absent(ORIGINAL_TOPIC, hop.topic.as_bytes());
+    if_absent(ORIGINAL_PARTITION, &hop.partition.to_be_bytes());
+    if_absent(ORIGINAL_OFFSET, &hop.offset.to_be_bytes());
+    if_absent(ORIGINAL_TIMESTAMP, &hop.timestamp_ms.to_be_bytes());
+    if_absent(
+        ORIGINAL_TIMESTAMP_TYPE,
+        hop.timestamp_type.as_str().as_bytes(),
     );
-    headers.set(EXCEPTION_MESSAGE, hop.exception.message.as_bytes().to_vec());
-    headers.set(
-        EXCEPTION_STACKTRACE,
-        hop.exception.stacktrace.as_bytes().to_vec(),
-    );
-    headers.set(ATTEMPTS, encode_i32(attempts.min(i32::MAX as u32) as i32));
-    headers.set(
+    if_absent(ORIGINAL_CONSUMER_GROUP, hop.group.as_bytes());
+    let exception = hop.exception;
+    sink.append(EXCEPTION_FQCN, Some(exception.fqcn.as_bytes()));
+    sink.append(EXCEPTION_CAUSE_FQCN, Some(exception.cause_fqcn.as_bytes()));
+    sink.append(EXCEPTION_MESSAGE, Some(exception.message.as_bytes()));
+    sink.append(EXCEPTION_STACKTRACE, Some(exception.stacktrace.as_bytes()));
+    let attempts = attempts.min(i32::MAX as u32) as i32;
+    sink.append(ATTEMPTS, Some(&attempts.to_be_bytes()));
+    sink.append(
         ORIGINAL_TIMESTAMP_RETRY,
-        encode_i64(hop.original_timestamp_ms),
+        Some(&hop.original_timestamp_ms.to_be_bytes()),
     );
-    headers.set(BACKOFF_TIMESTAMP, encode_i64(due_ms));
+    sink.append(BACKOFF_TIMESTAMP, Some(&due_ms.to_be_bytes()));
+}
+
+/// Stamps the forwarding headers on `headers` in place: [`write_forward`] into [`Headers`].
+pub fn stamp_forward(headers: &mut Headers, hop: &Hop<'_>, attempts: u32, due_ms: i64) {
+    let mut stamped = Headers::new();
+    write_forward(headers, hop, attempts, due_ms, &mut stamped);
+    *headers = stamped;
 }
 
 /// The provenance of a dead letter, read leniently from its headers: a header that is missing

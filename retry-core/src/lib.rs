@@ -48,6 +48,7 @@ mod topics;
 pub use backoff::{Backoff, BackoffError, Jitter};
 pub use classify::{
     DltRoute, ErrorClass, ErrorFilter, ErrorRules, ErrorType, ExceptionInfo, HandlerError,
+    StackTrace,
 };
 pub use decision::{decide, DeadLetterReason, Decision, DltFailureAction, Failure};
 pub use duration::{parse_duration, DurationError, MAX_DELAY};

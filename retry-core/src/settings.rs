@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use crate::backoff::{Backoff, Jitter};
-use crate::classify::ErrorRules;
+use crate::classify::{ErrorRules, StackTrace};
 use crate::duration::parse_duration;
 use crate::policy::{DltStrategy, PolicyError, RetryPolicy, SuffixStrategy, TopicReuse};
 use crate::topics::{illegal_character, TopicError, TopicPlan};
@@ -50,11 +50,14 @@ pub enum Setting {
     /// `auto_start_dlt`: whether the DLTs are consumed (default true; Spring's
     /// `autoStartDltHandler`). When false they are still created and written to.
     AutoStartDlt,
+    /// `stacktrace`: what `kafka_exception-stacktrace` carries: `chain` (default, every
+    /// cause's message) or `full` (the error's debug form, with its backtrace when captured).
+    StackTrace,
 }
 
 impl Setting {
     /// Every setting.
-    pub const ALL: [Setting; 17] = [
+    pub const ALL: [Setting; 18] = [
         Setting::Topic,
         Setting::Group,
         Setting::Attempts,
@@ -72,6 +75,7 @@ impl Setting {
         Setting::DltTopicSuffix,
         Setting::TopicReuse,
         Setting::AutoStartDlt,
+        Setting::StackTrace,
     ];
 
     /// The attribute argument's name.
@@ -94,6 +98,7 @@ impl Setting {
             Setting::DltTopicSuffix => "dlt_topic_suffix",
             Setting::TopicReuse => "topic_reuse",
             Setting::AutoStartDlt => "auto_start_dlt",
+            Setting::StackTrace => "stacktrace",
         }
     }
 
@@ -122,6 +127,7 @@ impl Setting {
             Setting::DltTopicSuffix => "DltTopicSuffix",
             Setting::TopicReuse => "TopicReuse",
             Setting::AutoStartDlt => "AutoStartDlt",
+            Setting::StackTrace => "StackTrace",
         }
     }
 
@@ -201,6 +207,8 @@ pub struct ListenerConfig {
     /// dead letters still written to them; nothing reads them (Spring's
     /// `autoStartDltHandler = false`).
     pub auto_start_dlt: bool,
+    /// What the `kafka_exception-stacktrace` header carries.
+    pub stacktrace: StackTrace,
 }
 
 /// Looks up raw values: the environment first, then the attribute.
@@ -462,6 +470,12 @@ impl ListenerConfig {
                     parse_with::<bool>("`true` or `false`"),
                 )?
                 .unwrap_or(true),
+            stacktrace: src
+                .get(
+                    Setting::StackTrace,
+                    choice(&[("chain", StackTrace::Chain), ("full", StackTrace::Full)]),
+                )?
+                .unwrap_or_default(),
         })
     }
 }
@@ -590,6 +604,18 @@ mod tests {
         assert_eq!(err.setting, Setting::MaxDelay);
         let err = resolve(&[], &[]).unwrap_err();
         assert_eq!((err.setting, err.origin), (Setting::Topic, Origin::Default));
+    }
+
+    #[test]
+    fn stacktrace_is_the_cause_chain_unless_full_is_asked_for() {
+        assert_eq!(resolve(ITEMS, &[]).unwrap().stacktrace, StackTrace::Chain);
+        let full = [(Setting::Topic, "t"), (Setting::StackTrace, "full")];
+        assert_eq!(resolve(&full, &[]).unwrap().stacktrace, StackTrace::Full);
+        let env = [("RETRY_UPDATE_ITEM_STACKTRACE", "chain")];
+        assert_eq!(resolve(&full, &env).unwrap().stacktrace, StackTrace::Chain);
+        let err = resolve(ITEMS, &[("RETRY_UPDATE_ITEM_STACKTRACE", "always")]).unwrap_err();
+        assert_eq!(err.setting, Setting::StackTrace);
+        assert!(err.to_string().contains("`chain`, `full`"), "{err}");
     }
 
     #[test]

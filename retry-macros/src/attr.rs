@@ -173,6 +173,7 @@ fn literal_text(setting: Setting, lit: &Lit) -> syn::Result<String> {
                 Setting::Suffix => "`\"delay\"` or `\"index\"`",
                 Setting::Dlt => "`\"always_retry\"`, `\"fail\"` or `\"none\"`",
                 Setting::TopicReuse => "`\"single\"` or `\"multiple\"`",
+                Setting::StackTrace => "`\"chain\"` or `\"full\"`",
                 Setting::RetryTopicSuffix | Setting::DltTopicSuffix => {
                     "a topic suffix like `\"-retry\"`"
                 }

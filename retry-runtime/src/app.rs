@@ -206,6 +206,7 @@ impl RetryAppBuilder {
         .into_iter()
         .map(Arc::new)
         .collect();
+        crate::backtraces::capture_only_if_shown(&listeners);
 
         let admin: Arc<AdminClient<DefaultClientContext>> =
             Arc::new(kafka.client_config(Role::Admin).create()?);

@@ -16,7 +16,8 @@ use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
-use retry_core::{Headers, RawRecord};
+use retry_core::headers::HeaderSink;
+use retry_core::RawRecord;
 use tokio_util::sync::CancellationToken;
 
 /// How often a forward that the broker refused for good is tried again.
@@ -112,7 +113,7 @@ impl Forwarder {
         &self,
         raw: &RawRecord,
         topic: &str,
-        headers: &Headers,
+        headers: &OwnedHeaders,
     ) -> Result<(), ForwardError> {
         let mut pause = Duration::from_millis(100);
         let mut producer = &self.producer;
@@ -145,7 +146,7 @@ impl Forwarder {
         &self,
         raw: &RawRecord,
         topic: &str,
-        headers: &Headers,
+        headers: &OwnedHeaders,
     ) -> Result<(), Interrupted> {
         let mut refused = false;
         let outcome = loop {
@@ -186,20 +187,11 @@ impl Forwarder {
         producer: &FutureProducer,
         raw: &RawRecord,
         topic: &str,
-        headers: &Headers,
+        headers: &OwnedHeaders,
     ) -> Result<Result<(), KafkaError>, Interrupted> {
         let partition =
             Some(raw.meta.partition).filter(|p| self.partitions.get(topic).is_some_and(|n| p < n));
-        let kafka_headers =
-            headers
-                .iter()
-                .fold(OwnedHeaders::new_with_capacity(headers.len()), |hs, h| {
-                    hs.insert(KafkaHeader {
-                        key: &h.key,
-                        value: h.value.as_deref(),
-                    })
-                });
-        let mut record = FutureRecord::<[u8], [u8]>::to(topic).headers(kafka_headers);
+        let mut record = FutureRecord::<[u8], [u8]>::to(topic).headers(headers.clone());
         if let Some(key) = raw.meta.key.as_deref() {
             record = record.key(key);
         }
@@ -220,6 +212,28 @@ impl Forwarder {
             _ = tokio::time::sleep(pause) => Ok(()),
             _ = self.shutdown.cancelled() => Err(Interrupted(topic.to_owned())),
         }
+    }
+}
+
+/// A forward's headers as librdkafka holds them, filled by the core's header writer.
+pub(crate) struct KafkaHeaders(Option<OwnedHeaders>);
+
+impl KafkaHeaders {
+    /// An empty list with room for `capacity` headers.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self(Some(OwnedHeaders::new_with_capacity(capacity)))
+    }
+
+    /// The filled list.
+    pub fn into_inner(self) -> OwnedHeaders {
+        self.0.expect("always filled")
+    }
+}
+
+impl HeaderSink for KafkaHeaders {
+    fn append(&mut self, key: &str, value: Option<&[u8]>) {
+        let headers = self.0.take().expect("always filled");
+        self.0 = Some(headers.insert(KafkaHeader { key, value }));
     }
 }
 

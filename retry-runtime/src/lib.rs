@@ -247,6 +247,7 @@
 #![deny(missing_docs)]
 
 mod app;
+mod backtraces;
 mod consumer;
 mod context;
 #[cfg(feature = "embedded")]

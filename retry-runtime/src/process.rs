@@ -9,14 +9,15 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 use metrics::{Counter, Histogram};
-use retry_core::headers::{forward_attempts, stamp_forward, Hop};
+use rdkafka::message::OwnedHeaders;
+use retry_core::headers::{forward_attempts, write_forward, Hop};
 use retry_core::{
     decide, Decision, DecodeError, DestinationKind, DestinationTopic, DltFailureAction,
-    ErrorFilter, ExceptionInfo, Failure, HandlerError, Headers, RawRecord,
+    ErrorFilter, ExceptionInfo, Failure, HandlerError, RawRecord, RecordMeta, StackTrace,
 };
 use tracing::Instrument;
 
-use crate::forward::{ForwardError, Forwarder, Interrupted};
+use crate::forward::{ForwardError, Forwarder, Interrupted, KafkaHeaders};
 use crate::inbound::{now_ms, Inbound};
 use crate::listener::{Handler, Listener};
 
@@ -57,6 +58,14 @@ struct DltFallback {
     attempts: u32,
 }
 
+/// Where a failed record goes, with the headers it goes with.
+struct NextHop {
+    raw: RawRecord,
+    topic: String,
+    headers: OwnedHeaders,
+    fallback: Option<DltFallback>,
+}
+
 /// Handles the records of one listener topic.
 pub(crate) struct Processor {
     listener: Arc<Listener>,
@@ -82,9 +91,13 @@ impl Processor {
 
     /// Calls the handler and decides where the record goes. A forward is returned, not
     /// awaited: the record's offset may be stored once it completes.
+    ///
+    /// The span per record is at DEBUG: at INFO, `run()`'s default, it costs one level check
+    /// instead of formatting its fields on every record. The events of a failure, at INFO and
+    /// above, name the record themselves.
     pub async fn handle(self: &Arc<Self>, inbound: Inbound) -> Option<Forward> {
         let meta = &inbound.raw.meta;
-        let span = tracing::info_span!(
+        let span = tracing::debug_span!(
             "record",
             listener = %self.listener.config.name,
             key = %String::from_utf8_lossy(meta.key.as_deref().unwrap_or_default()),
@@ -97,7 +110,15 @@ impl Processor {
             DestinationKind::Dlt => self.dead_letter(inbound).instrument(span.clone()).await,
             _ => self.retryable(inbound).instrument(span.clone()).await,
         };
-        forward.map(|f| Box::pin(f.instrument(span)) as Forward)
+        forward.map(|next| Box::pin(self.forward(next).instrument(span)) as Forward)
+    }
+
+    /// The record as failure events name it.
+    fn at<'a>(&'a self, raw: &'a RawRecord) -> RecordAt<'a> {
+        RecordAt {
+            listener: &self.listener.config.name,
+            meta: &raw.meta,
+        }
     }
 
     async fn call(&self, handler: &Handler, raw: &RawRecord) -> Result<(), HandlerError> {
@@ -111,7 +132,7 @@ impl Processor {
     }
 
     /// A record of the main topic or a retry topic.
-    async fn retryable(self: &Arc<Self>, inbound: Inbound) -> Option<Forward> {
+    async fn retryable(self: &Arc<Self>, inbound: Inbound) -> Option<NextHop> {
         let raw = &inbound.raw;
         let is_main = self.destination.kind == DestinationKind::Main;
         let result = match &inbound.state {
@@ -137,7 +158,7 @@ impl Processor {
         };
         let policy = &self.listener.config.policy;
         // Rendered once, before anything else reads it: user code (Display, Debug) runs here.
-        let exception = describe(&error, &policy.errors);
+        let exception = describe(&error, &policy.errors, self.listener.config.stacktrace);
         let failure = Failure {
             attempt,
             original_timestamp_ms,
@@ -158,17 +179,17 @@ impl Processor {
                 due_ms,
             } => {
                 self.meters.retried.increment(1);
-                tracing::info!(to = %topic.name, due_in_ms = due_ms - now, error = %exception.message, "retrying");
+                tracing::info!(record = %self.at(raw), to = %topic.name, due_in_ms = due_ms - now, error = %exception.message, "retrying");
                 (topic, next_attempt, due_ms)
             }
             Decision::DeadLetter { topic, reason } => {
                 self.meters.dead_lettered.increment(1);
-                tracing::warn!(to = %topic.name, %reason, error = %exception.message, "dead-lettered");
+                tracing::warn!(record = %self.at(raw), to = %topic.name, %reason, error = %exception.message, "dead-lettered");
                 (topic, forward_attempts(attempt), now)
             }
             Decision::Drop { reason } => {
                 self.meters.dropped.increment(1);
-                tracing::warn!(%reason, error = %exception.message, "dropped: no dead-letter topic (dlt = \"none\")");
+                tracing::warn!(record = %self.at(raw), %reason, error = %exception.message, "dropped: no dead-letter topic (dlt = \"none\")");
                 return None;
             }
         };
@@ -178,11 +199,16 @@ impl Processor {
             original_timestamp_ms,
             attempts,
         });
-        Some(self.forward(inbound.raw, topic.name.clone(), headers, fallback))
+        Some(NextHop {
+            raw: inbound.raw,
+            topic: topic.name.clone(),
+            headers,
+            fallback,
+        })
     }
 
     /// A record of the DLT.
-    async fn dead_letter(self: &Arc<Self>, inbound: Inbound) -> Option<Forward> {
+    async fn dead_letter(self: &Arc<Self>, inbound: Inbound) -> Option<NextHop> {
         let raw = &inbound.raw;
         let Some((dlt_handler_name, handler)) = &self.listener.dlt_handler else {
             self.meters.handled.increment(1);
@@ -191,7 +217,7 @@ impl Processor {
                 .headers
                 .get_str(retry_core::headers::EXCEPTION_MESSAGE)
                 .unwrap_or("");
-            tracing::warn!(reason = %message, "dead letter (no #[dlt_handler]; committed)");
+            tracing::warn!(record = %self.at(raw), reason = %message, "dead letter (no #[dlt_handler]; committed)");
             return None;
         };
         let error = match self.call(handler, raw).await {
@@ -203,7 +229,7 @@ impl Processor {
             Err(error) => error,
         };
         let policy = &self.listener.config.policy;
-        let exception = describe(&error, &policy.errors);
+        let exception = describe(&error, &policy.errors, self.listener.config.stacktrace);
         // A record that cannot be decoded never will be: re-publishing it would loop forever.
         let action = match error {
             HandlerError::Decode(_) => DltFailureAction::LogAndCommit,
@@ -212,7 +238,7 @@ impl Processor {
         match action {
             DltFailureAction::LogAndCommit => {
                 self.meters.dropped.increment(1);
-                tracing::error!(handler = dlt_handler_name, error = %exception.message, "DLT handler failed; committed (dlt = \"fail\")");
+                tracing::error!(record = %self.at(raw), handler = dlt_handler_name, error = %exception.message, "DLT handler failed; committed (dlt = \"fail\")");
                 None
             }
             DltFailureAction::Republish => {
@@ -229,25 +255,32 @@ impl Processor {
                     due,
                 );
                 self.meters.retried.increment(1);
-                tracing::warn!(handler = dlt_handler_name, error = %exception.message, "DLT handler failed; re-publishing to the DLT");
-                Some(self.forward(inbound.raw, self.destination.name.clone(), headers, None))
+                tracing::warn!(record = %self.at(raw), handler = dlt_handler_name, error = %exception.message, "DLT handler failed; re-publishing to the DLT");
+                Some(NextHop {
+                    raw: inbound.raw,
+                    topic: self.destination.name.clone(),
+                    headers,
+                    fallback: None,
+                })
             }
         }
     }
 
-    /// Publishes `raw` to `topic` and completes once the broker acknowledged it. A retry
+    /// Publishes the record to its next topic and completes once the broker acknowledged it. A retry
     /// topic that refuses the record for good (too large, gone, not writable) sends it to
     /// the DLT with the reason, when `fallback` allows; a refusal with nowhere else to go
     /// keeps the record uncommitted, its partition waiting.
     fn forward(
         self: &Arc<Self>,
-        raw: RawRecord,
-        topic: String,
-        headers: Headers,
-        fallback: Option<DltFallback>,
-    ) -> Forward {
+        NextHop {
+            raw,
+            topic,
+            headers,
+            fallback,
+        }: NextHop,
+    ) -> impl std::future::Future<Output = Result<(), Interrupted>> + Send + 'static {
         let this = self.clone();
-        Box::pin(async move {
+        async move {
             let refused = match this.forwarder.send(&raw, &topic, &headers).await {
                 Ok(()) => return Ok(()),
                 Err(ForwardError::Interrupted(interrupted)) => return Err(interrupted),
@@ -261,7 +294,7 @@ impl Processor {
                     .await;
             };
             this.meters.dead_lettered.increment(1);
-            tracing::warn!(to = %dlt, %refused, "forward refused; dead-lettering instead");
+            tracing::warn!(record = %this.at(&raw), to = %dlt, %refused, "forward refused; dead-lettering instead");
             let exception = ExceptionInfo {
                 fqcn: FORWARD_REFUSED.to_owned(),
                 message: refused.to_string(),
@@ -277,10 +310,11 @@ impl Processor {
             this.forwarder
                 .send_until_accepted(&raw, &dlt, &headers)
                 .await
-        })
+        }
     }
 
-    /// `raw`'s headers with the provenance of this hop stamped on them.
+    /// `raw`'s headers with the provenance of this hop, written straight into the client's
+    /// header list.
     fn forward_headers(
         &self,
         raw: &RawRecord,
@@ -288,8 +322,7 @@ impl Processor {
         original_timestamp_ms: i64,
         attempts: u32,
         due_ms: i64,
-    ) -> Headers {
-        let mut headers = raw.meta.headers.clone();
+    ) -> OwnedHeaders {
         let hop = Hop {
             topic: &raw.meta.topic,
             partition: raw.meta.partition,
@@ -300,8 +333,9 @@ impl Processor {
             exception,
             original_timestamp_ms,
         };
-        stamp_forward(&mut headers, &hop, attempts, due_ms);
-        headers
+        let mut headers = KafkaHeaders::with_capacity(raw.meta.headers.len() + 13);
+        write_forward(&raw.meta.headers, &hop, attempts, due_ms, &mut headers);
+        headers.into_inner()
     }
 
     /// The topic this processor handles.
@@ -328,8 +362,8 @@ impl Processor {
 /// The exception headers' view of `error`, bounded in size. The error's `Display` and
 /// `Debug` are user code: one that panics yields a description saying so, instead of taking
 /// the partition's task down.
-fn describe(error: &HandlerError, filter: &ErrorFilter) -> ExceptionInfo {
-    std::panic::catch_unwind(AssertUnwindSafe(|| error.exception(filter)))
+fn describe(error: &HandlerError, filter: &ErrorFilter, stacktrace: StackTrace) -> ExceptionInfo {
+    std::panic::catch_unwind(AssertUnwindSafe(|| error.exception(filter, stacktrace)))
         .unwrap_or_else(|panic| ExceptionInfo {
             fqcn: "panic".to_owned(),
             cause_fqcn: "panic".to_owned(),
@@ -340,6 +374,27 @@ fn describe(error: &HandlerError, filter: &ErrorFilter) -> ExceptionInfo {
             stacktrace: String::new(),
         })
         .bounded()
+}
+
+/// A record as failure events name it: `listener: topic-partition@offset (key k)`.
+struct RecordAt<'a> {
+    listener: &'a str,
+    meta: &'a RecordMeta,
+}
+
+impl std::fmt::Display for RecordAt<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let meta = self.meta;
+        write!(
+            f,
+            "{}: {}-{}@{}",
+            self.listener, meta.topic, meta.partition, meta.offset
+        )?;
+        match &meta.key {
+            Some(key) => write!(f, " (key {})", String::from_utf8_lossy(key)),
+            None => f.write_str(" (no key)"),
+        }
+    }
 }
 
 fn panic_message(payload: &(dyn Any + Send)) -> String {

@@ -13,8 +13,6 @@
 //! count.
 
 mod accounting;
-#[path = "../harness.rs"]
-mod harness;
 mod listener;
 
 use std::collections::BTreeSet;
@@ -35,8 +33,8 @@ use retry_runtime::testing::{ReadRecord, TestKafka};
 use retry_runtime::{RetryApp, RunningApp};
 
 use accounting::Accounting;
-use harness::KafkaHarness;
 use listener::{HANDLED, SLOW_TOPIC, TOPIC};
+use retry_bench::harness::KafkaHarness;
 
 #[derive(Parser)]
 #[command(about = "kafka-retry fault suite: nothing may be lost")]

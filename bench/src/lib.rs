@@ -1,0 +1,4 @@
+//! What the benchmark and the fault suite share: real Apache Kafka through the repository's
+//! harness script.
+
+pub mod harness;

@@ -1,0 +1,115 @@
+//! The throughput runs, each in a child process started with the environment of one variant:
+//! a process has one global `tracing` subscriber, and `RUST_BACKTRACE` is read once.
+
+use serde::{Deserialize, Serialize};
+
+use crate::scenarios::{self, Throughput};
+
+/// How the app runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    /// `RUST_LOG=off`, `RUST_BACKTRACE` unset.
+    LoggingOff,
+    /// As users run it: the subscriber `run()` installs, at INFO (`RUST_LOG=info`), writing
+    /// to stdout, and `RUST_BACKTRACE=1`.
+    AsUsersRunIt,
+}
+
+impl Variant {
+    fn name(self) -> &'static str {
+        match self {
+            Self::LoggingOff => "off",
+            Self::AsUsersRunIt => "as-run",
+        }
+    }
+
+    fn environment(self, command: &mut tokio::process::Command) {
+        match self {
+            Self::LoggingOff => command.env("RUST_LOG", "off").env_remove("RUST_BACKTRACE"),
+            Self::AsUsersRunIt => command.env("RUST_LOG", "info").env("RUST_BACKTRACE", "1"),
+        };
+    }
+}
+
+/// What a child measured.
+#[derive(Serialize, Deserialize, Default)]
+pub struct Figures {
+    pub raw: Throughput,
+    pub framework: Throughput,
+    pub mix: Throughput,
+    pub sustained_raw: Throughput,
+    pub sustained_framework: Throughput,
+    pub sustained_mix: Throughput,
+}
+
+/// Topics the children read, filled by the parent beforehand.
+pub const HAPPY: &str = "bench-happy";
+pub const MIX: &str = "bench-mix";
+pub const SUSTAINED: &str = "bench-sustained";
+pub const SUSTAINED_MIX: &str = "bench-sustained-mix";
+
+/// The line a child prints its figures on (its stdout also carries the app's log).
+const RESULT: &str = "BENCH-RESULT ";
+
+/// Runs the throughput measurements in a child with `variant`'s environment: `records` on
+/// the happy and mixed topics, and `sustained` records (0: none) on the sustained ones.
+pub async fn measure(
+    variant: Variant,
+    bootstrap: &str,
+    records: usize,
+    sustained: usize,
+) -> anyhow::Result<Figures> {
+    let mut command = tokio::process::Command::new(std::env::current_exe()?);
+    command.args([
+        "throughput-child",
+        "--bootstrap",
+        bootstrap,
+        "--records",
+        &records.to_string(),
+        "--sustained",
+        &sustained.to_string(),
+        "--tag",
+        variant.name(),
+    ]);
+    variant.environment(&mut command);
+    let output = command
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .await?;
+    anyhow::ensure!(
+        output.status.success(),
+        "throughput child ({}) failed",
+        variant.name()
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(RESULT))
+        .ok_or_else(|| anyhow::anyhow!("throughput child printed no result"))?;
+    Ok(serde_json::from_str(line)?)
+}
+
+/// The child: installs the subscriber as `retry_runtime::run()` does, measures, prints.
+pub async fn child(
+    bootstrap: &str,
+    records: usize,
+    sustained: usize,
+    tag: &str,
+) -> anyhow::Result<()> {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .try_init();
+    let mut figures = Figures::default();
+    (figures.raw, figures.framework) = scenarios::happy(bootstrap, HAPPY, records, 3, tag).await?;
+    figures.mix = scenarios::failure_mix(bootstrap, MIX, records, tag).await?;
+    if sustained > 0 {
+        (figures.sustained_raw, figures.sustained_framework) =
+            scenarios::happy(bootstrap, SUSTAINED, sustained, 1, tag).await?;
+        figures.sustained_mix =
+            scenarios::failure_mix(bootstrap, SUSTAINED_MIX, sustained, tag).await?;
+    }
+    println!("{RESULT}{}", serde_json::to_string(&figures)?);
+    Ok(())
+}
