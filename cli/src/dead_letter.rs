@@ -74,7 +74,11 @@ impl DeadLetterRow {
 
     /// `topic[partition]@offset` of the first hop, as far as known.
     pub fn origin(&self) -> String {
-        match (&self.original_topic, self.original_partition, self.original_offset) {
+        match (
+            &self.original_topic,
+            self.original_partition,
+            self.original_offset,
+        ) {
             (Some(t), Some(p), Some(o)) => format!("{t}[{p}]@{o}"),
             (Some(t), _, _) => t.clone(),
             _ => "?".into(),
@@ -102,14 +106,20 @@ pub fn render(rows: &[DeadLetterRow], now_ms: i64) -> String {
                 row.attempts.map_or("?".into(), |a| a.to_string()),
                 row.origin(),
                 table::trim(&row.error(), 72),
-                row.timestamp_ms.map_or("?".into(), |t| {
-                    table::age(retry_core::due_lag(t, now_ms))
-                }),
+                row.timestamp_ms
+                    .map_or("?".into(), |t| table::age(retry_core::due_lag(t, now_ms))),
             ]
         })
         .collect();
     table::render(
-        &["PARTITION@OFFSET", "KEY", "ATTEMPTS", "ORIGINAL", "ERROR", "AGE"],
+        &[
+            "PARTITION@OFFSET",
+            "KEY",
+            "ATTEMPTS",
+            "ORIGINAL",
+            "ERROR",
+            "AGE",
+        ],
         &cells,
     )
 }
@@ -127,7 +137,10 @@ mod tests {
         headers.push(ORIGINAL_PARTITION, Some(encode_i32(0)));
         headers.push(ORIGINAL_OFFSET, Some(encode_i64(2)));
         headers.push(EXCEPTION_FQCN, Some(b"examples::NotFoundYet".to_vec()));
-        headers.push(EXCEPTION_MESSAGE, Some(b"item ghost not created yet".to_vec()));
+        headers.push(
+            EXCEPTION_MESSAGE,
+            Some(b"item ghost not created yet".to_vec()),
+        );
         headers.push(ATTEMPTS, Some(encode_i32(5)));
         Read {
             topic: "update-item-dlt".into(),
@@ -145,7 +158,10 @@ mod tests {
         let row = DeadLetterRow::read(&ghost());
         assert_eq!(row.attempts, Some(4));
         assert_eq!(row.origin(), "update-item[0]@2");
-        assert_eq!(row.error(), "examples::NotFoundYet: item ghost not created yet");
+        assert_eq!(
+            row.error(),
+            "examples::NotFoundYet: item ghost not created yet"
+        );
         assert_eq!(row.replays, 0);
         let json = serde_json::to_value(&row).unwrap();
         assert_eq!(json["key"], "ghost");

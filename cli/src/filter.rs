@@ -23,7 +23,9 @@ impl TimeArg {
         humantime::parse_rfc3339_weak(text)
             .map(Self::At)
             .map_err(|_| {
-                format!("`{text}` is neither a duration (`30m`) nor a time (`2026-11-25T12:00:00Z`)")
+                format!(
+                    "`{text}` is neither a duration (`30m`) nor a time (`2026-11-25T12:00:00Z`)"
+                )
             })
     }
 
@@ -79,8 +81,12 @@ impl Filter {
                 .any(|field| field.contains(text))
         });
         let time = row.timestamp_ms;
-        let since_ok = self.since_ms.is_none_or(|since| time.is_some_and(|t| t >= since));
-        let until_ok = self.until_ms.is_none_or(|until| time.is_some_and(|t| t < until));
+        let since_ok = self
+            .since_ms
+            .is_none_or(|since| time.is_some_and(|t| t >= since));
+        let until_ok = self
+            .until_ms
+            .is_none_or(|until| time.is_some_and(|t| t < until));
         key_ok && error_ok && since_ok && until_ok
     }
 }
@@ -99,7 +105,12 @@ mod tests {
         }
     }
 
-    fn args(key: Option<&str>, error: Option<&str>, since: Option<&str>, until: Option<&str>) -> FilterArgs {
+    fn args(
+        key: Option<&str>,
+        error: Option<&str>,
+        since: Option<&str>,
+        until: Option<&str>,
+    ) -> FilterArgs {
         FilterArgs {
             key: key.map(str::to_owned),
             error: error.map(str::to_owned),
@@ -111,11 +122,16 @@ mod tests {
 
     #[test]
     fn parses_durations_ago_and_points_in_time() {
-        assert_eq!(TimeArg::parse("30m"), Ok(TimeArg::Ago(Duration::from_secs(1800))));
+        assert_eq!(
+            TimeArg::parse("30m"),
+            Ok(TimeArg::Ago(Duration::from_secs(1800)))
+        );
         let at = TimeArg::parse("2026-11-25T12:00:00Z").unwrap();
         assert_eq!(at.epoch_ms(0), 1_795_608_000_000);
         assert_eq!(TimeArg::Ago(Duration::from_secs(2)).epoch_ms(10_000), 8_000);
-        assert!(TimeArg::parse("yesterday").unwrap_err().contains("`yesterday` is neither"));
+        assert!(TimeArg::parse("yesterday")
+            .unwrap_err()
+            .contains("`yesterday` is neither"));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! group metadata, and reading a topic from given offsets to its end as of the start.
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -50,9 +51,9 @@ impl Connection {
     /// Every topic and its partition count.
     pub fn topics(&self) -> anyhow::Result<HashMap<String, i32>> {
         let consumer = self.consumer(None)?;
-        let metadata = consumer
-            .fetch_metadata(None, TIMEOUT)
-            .with_context(|| format!("reading topics from {}", self.settings.bootstrap_servers()))?;
+        let metadata = consumer.fetch_metadata(None, TIMEOUT).with_context(|| {
+            format!("reading topics from {}", self.settings.bootstrap_servers())
+        })?;
         Ok(metadata
             .topics()
             .iter()
@@ -123,13 +124,24 @@ pub struct Read {
     pub timestamp_ms: Option<i64>,
 }
 
+/// After the ends read at the start, how long reading goes on until no record arrives: the
+/// embedded broker's high watermark can lag behind the last records of a batch.
+const QUIET: Duration = Duration::from_millis(300);
+
+/// The longest reading goes on past those ends, on a topic still being written.
+const PAST_END: Duration = Duration::from_secs(2);
+
 /// Reads `topic` with `consumer` from `start` (per partition; absent: the beginning) to the
-/// end each partition had when reading began.
+/// end each partition had when reading began, and on until the topic is quiet.
 pub struct TopicReader<'a> {
     consumer: &'a StreamConsumer,
     topic: String,
-    /// Next offset to read, and the end, per partition not read to its end yet.
-    open: HashMap<i32, (i64, i64)>,
+    /// Next offset to read, per partition.
+    next: HashMap<i32, i64>,
+    /// The end, per partition not read to its end yet.
+    open: HashMap<i32, i64>,
+    /// When the ends were all reached.
+    past_end: Option<Instant>,
     /// Records left to read, as the watermarks counted them.
     pub remaining: u64,
 }
@@ -142,6 +154,7 @@ impl<'a> TopicReader<'a> {
         start: &HashMap<i32, i64>,
     ) -> anyhow::Result<Self> {
         let partitions = partition_count(consumer, topic)?;
+        let mut next = HashMap::new();
         let mut open = HashMap::new();
         let mut assignment = TopicPartitionList::new();
         let mut remaining = 0;
@@ -151,16 +164,19 @@ impl<'a> TopicReader<'a> {
                 .with_context(|| format!("reading the end of {topic} [{partition}]"))?;
             let from = start.get(&partition).copied().unwrap_or(low).max(low);
             if from < high {
-                open.insert(partition, (from, high));
+                open.insert(partition, high);
                 remaining += (high - from) as u64;
-                assignment.add_partition_offset(topic, partition, Offset::Offset(from))?;
             }
+            next.insert(partition, from);
+            assignment.add_partition_offset(topic, partition, Offset::Offset(from))?;
         }
         consumer.assign(&assignment)?;
         Ok(Self {
             consumer,
             topic: topic.to_owned(),
+            next,
             open,
+            past_end: None,
             remaining,
         })
     }
@@ -169,29 +185,32 @@ impl<'a> TopicReader<'a> {
     /// its end.
     pub async fn next(&mut self) -> anyhow::Result<Option<Read>> {
         loop {
-            if self.open.is_empty() {
-                return Ok(None);
-            }
-            let message = tokio::time::timeout(TIMEOUT, self.consumer.recv())
-                .await
-                .map_err(|_| self.stuck())??;
+            let wait = if self.open.is_empty() {
+                let since = *self.past_end.get_or_insert_with(Instant::now);
+                if since.elapsed() >= PAST_END {
+                    return Ok(None);
+                }
+                QUIET
+            } else {
+                TIMEOUT
+            };
+            let message = match tokio::time::timeout(wait, self.consumer.recv()).await {
+                Ok(message) => message?,
+                Err(_) if self.open.is_empty() => return Ok(None),
+                Err(_) => return Err(self.stuck()),
+            };
             let partition = message.partition();
             let offset = message.offset();
-            let Some(&(next, end)) = self.open.get(&partition) else {
-                continue;
-            };
-            if offset < next {
+            if self.next.get(&partition).is_none_or(|next| offset < *next) {
                 continue;
             }
-            if offset >= end {
-                // Written after reading began: past this run's end.
+            self.next.insert(partition, offset + 1);
+            if self
+                .open
+                .get(&partition)
+                .is_some_and(|end| offset + 1 >= *end)
+            {
                 self.open.remove(&partition);
-                continue;
-            }
-            if offset + 1 >= end {
-                self.open.remove(&partition);
-            } else {
-                self.open.insert(partition, (offset + 1, end));
             }
             self.remaining = self.remaining.saturating_sub(1);
             let headers = message
@@ -221,7 +240,7 @@ impl<'a> TopicReader<'a> {
         let waiting: Vec<String> = self
             .open
             .iter()
-            .map(|(p, (next, end))| format!("[{p}] at {next} of {end}"))
+            .map(|(p, end)| format!("[{p}] at {} of {end}", self.next[p]))
             .collect();
         anyhow::anyhow!(
             "reading {}: no record arrived within {TIMEOUT:?} ({})",

@@ -138,7 +138,10 @@ pub async fn run(connection: &Connection, args: &ReplayArgs) -> anyhow::Result<u
             }
             Ok(target) if args.dry_run => {
                 outcome.replayed += 1;
-                progress.line(format!("would replay {name} -> {}", place(&target, &topics)));
+                progress.line(format!(
+                    "would replay {name} -> {}",
+                    place(&target, &topics)
+                ));
             }
             Ok(target) => {
                 if let Some(pace) = &mut pace {
@@ -172,7 +175,11 @@ pub async fn run(connection: &Connection, args: &ReplayArgs) -> anyhow::Result<u
 
 /// Prints the summary and what was not replayed; returns the exit status.
 fn report(outcome: &Outcome, args: &ReplayArgs) -> u8 {
-    let verb = if args.dry_run { "would replay" } else { "replayed" };
+    let verb = if args.dry_run {
+        "would replay"
+    } else {
+        "replayed"
+    };
     println!(
         "{verb} {} of {} dead letters examined on {}{}",
         outcome.replayed,
@@ -233,15 +240,15 @@ async fn publish(
     if !topics.contains_key(&target.topic) {
         anyhow::bail!("topic {} does not exist", target.topic);
     }
-    let headers = target
-        .headers
-        .iter()
-        .fold(OwnedHeaders::new_with_capacity(target.headers.len()), |hs, h| {
+    let headers = target.headers.iter().fold(
+        OwnedHeaders::new_with_capacity(target.headers.len()),
+        |hs, h| {
             hs.insert(KafkaHeader {
                 key: &h.key,
                 value: h.value.as_deref(),
             })
-        });
+        },
+    );
     let mut out = FutureRecord::<[u8], [u8]>::to(&target.topic).headers(headers);
     if let Some(key) = record.key.as_deref() {
         out = out.key(key);
@@ -366,18 +373,30 @@ mod tests {
         assert_eq!(back.headers.get(REPLAY_COUNT), Some(&[0, 0, 0, 1][..]));
         assert!(back.headers.get(ORIGINAL_TOPIC).is_none());
         let elsewhere = target_of(&record, Some("orders-v2"), 3).unwrap();
-        assert_eq!((elsewhere.topic.as_str(), elsewhere.partition), ("orders-v2", None));
+        assert_eq!(
+            (elsewhere.topic.as_str(), elsewhere.partition),
+            ("orders-v2", None)
+        );
         let same = target_of(&record, Some("orders"), 3).unwrap();
         assert_eq!(same.partition, Some(2));
         let topics = HashMap::from([("orders".to_owned(), 2)]);
-        assert_eq!(place(&back, &topics), "orders", "partition 2 does not exist there");
-        assert_eq!(place(&back, &HashMap::from([("orders".to_owned(), 3)])), "orders[2]");
+        assert_eq!(
+            place(&back, &topics),
+            "orders",
+            "partition 2 does not exist there"
+        );
+        assert_eq!(
+            place(&back, &HashMap::from([("orders".to_owned(), 3)])),
+            "orders[2]"
+        );
     }
 
     #[test]
     fn refuses_a_poison_record_and_one_without_destination() {
         assert_eq!(
-            target_of(&dead(Some("orders"), 3), None, 3).unwrap_err().to_string(),
+            target_of(&dead(Some("orders"), 3), None, 3)
+                .unwrap_err()
+                .to_string(),
             "replayed 3 times already (--max-replays 3)"
         );
         assert_eq!(

@@ -104,7 +104,9 @@ pub fn render(rows: &[StatusRow], now_ms: i64) -> String {
             let b = &row.backlog;
             vec![
                 row.topic.clone(),
-                row.group.clone().unwrap_or_else(|| "(none committed)".into()),
+                row.group
+                    .clone()
+                    .unwrap_or_else(|| "(none committed)".into()),
                 b.waiting.to_string(),
                 b.past_due.to_string(),
                 if b.past_due == 0 {

@@ -26,7 +26,12 @@ pub fn chain(
 ) -> anyhow::Result<Vec<ChainTopic>> {
     match (args.attempts, &args.backoff) {
         (Some(attempts), Some(backoff)) => planned(main, attempts, backoff, args),
-        _ => Ok(discovered(main, &args.retry_suffix, &args.dlt_suffix, existing)),
+        _ => Ok(discovered(
+            main,
+            &args.retry_suffix,
+            &args.dlt_suffix,
+            existing,
+        )),
     }
 }
 
@@ -68,7 +73,12 @@ fn planned(
 /// The chain as found among `existing` topics: `<main><retry suffix>` and
 /// `<main><retry suffix>-<n>...` are retry topics, in order of their numbers;
 /// `<main><dlt suffix>` and `<main>-<route><dlt suffix>` are DLTs.
-fn discovered(main: &str, retry_suffix: &str, dlt_suffix: &str, existing: &[String]) -> Vec<ChainTopic> {
+fn discovered(
+    main: &str,
+    retry_suffix: &str,
+    dlt_suffix: &str,
+    existing: &[String],
+) -> Vec<ChainTopic> {
     let mut retries: Vec<(Vec<u64>, ChainTopic)> = Vec::new();
     let mut dlts: Vec<ChainTopic> = Vec::new();
     for name in existing {
@@ -81,15 +91,13 @@ fn discovered(main: &str, retry_suffix: &str, dlt_suffix: &str, existing: &[Stri
             dlt,
         };
         if let Some(rest) = suffix.strip_prefix(retry_suffix) {
-            let numbers: Option<Vec<u64>> = rest
-                .split('-')
-                .skip(1)
-                .map(|n| n.parse().ok())
-                .collect();
+            let numbers: Option<Vec<u64>> =
+                rest.split('-').skip(1).map(|n| n.parse().ok()).collect();
             if let Some(numbers) = numbers.filter(|_| rest.is_empty() || rest.starts_with('-')) {
                 retries.push((numbers, topic(false)));
             }
-        } else if suffix.ends_with(dlt_suffix) && (suffix == dlt_suffix || suffix.starts_with('-')) {
+        } else if suffix.ends_with(dlt_suffix) && (suffix == dlt_suffix || suffix.starts_with('-'))
+        {
             dlts.push(topic(true));
         }
     }
@@ -161,7 +169,13 @@ mod tests {
         let four = chain_of("orders", Some(4), "1s*2");
         assert_eq!(
             names(&four),
-            ["orders", "orders-retry-1000", "orders-retry-2000", "orders-retry-4000", "orders-dlt"]
+            [
+                "orders",
+                "orders-retry-1000",
+                "orders-retry-2000",
+                "orders-retry-4000",
+                "orders-dlt"
+            ]
         );
         assert_eq!(four[4].suffix, "-dlt");
         let single = chain_of("orders", Some(2), "1s*2");

@@ -86,7 +86,10 @@ pub fn render(key: &str, hops: &[Hop]) -> String {
     };
     format!(
         "{}\n{key}: {outcome}\n{}\n",
-        table::render(&["TIME (UTC)", "TOPIC", "AT", "ATTEMPT", "ERROR BEFORE"], &rows),
+        table::render(
+            &["TIME (UTC)", "TOPIC", "AT", "ATTEMPT", "ERROR BEFORE"],
+            &rows
+        ),
         path.join(" -> ")
     )
 }
@@ -115,12 +118,21 @@ mod tests {
     use retry_core::replay::REPLAY_COUNT;
     use retry_core::Headers;
 
-    fn read(topic: &str, offset: i64, at: i64, attempts: Option<i32>, replays: Option<i32>) -> Read {
+    fn read(
+        topic: &str,
+        offset: i64,
+        at: i64,
+        attempts: Option<i32>,
+        replays: Option<i32>,
+    ) -> Read {
         let mut headers = Headers::new();
         if let Some(a) = attempts {
             headers.push(ATTEMPTS, Some(encode_i32(a)));
             headers.push(EXCEPTION_FQCN, Some(b"app::NotFoundYet".to_vec()));
-            headers.push(EXCEPTION_MESSAGE, Some(b"item ghost not created yet".to_vec()));
+            headers.push(
+                EXCEPTION_MESSAGE,
+                Some(b"item ghost not created yet".to_vec()),
+            );
         }
         if let Some(r) = replays {
             headers.push(REPLAY_COUNT, Some(encode_i32(r)));
@@ -140,10 +152,19 @@ mod tests {
     fn the_path_runs_in_time_order_through_retries_dlt_and_a_replay() {
         let base = 1_795_608_000_000;
         let hops = assemble(vec![
-            (2, Hop::read(&read("orders-dlt", 0, base + 1_100, Some(3), None), true)),
+            (
+                2,
+                Hop::read(&read("orders-dlt", 0, base + 1_100, Some(3), None), true),
+            ),
             (0, Hop::read(&read("orders", 7, base, None, None), false)),
-            (1, Hop::read(&read("orders-retry", 0, base + 100, Some(2), None), false)),
-            (0, Hop::read(&read("orders", 9, base + 60_000, None, Some(1)), false)),
+            (
+                1,
+                Hop::read(&read("orders-retry", 0, base + 100, Some(2), None), false),
+            ),
+            (
+                0,
+                Hop::read(&read("orders", 9, base + 60_000, None, Some(1)), false),
+            ),
         ]);
         let text = render("ghost", &hops);
         assert_eq!(
