@@ -224,7 +224,17 @@ impl RetryAppBuilder {
         let stop = CancellationToken::new();
         let abort = CancellationToken::new();
         let producer: FutureProducer = kafka.client_config(Role::Producer).create()?;
-        let forwarder = Arc::new(Forwarder::new(producer, partitions, abort.clone()));
+        let destinations = listeners
+            .iter()
+            .flat_map(|l| l.config.topics.topics())
+            .filter(|t| t.kind != DestinationKind::Main)
+            .map(|t| t.name.as_str());
+        let forwarder = Arc::new(Forwarder::new(
+            producer,
+            partitions,
+            destinations,
+            abort.clone(),
+        ));
         let (failure, failed) = watch::channel(None);
 
         let mut tasks = Vec::new();

@@ -18,6 +18,8 @@ use rdkafka::types::RDKafkaErrorCode;
 use retry_core::{Headers, RawRecord};
 use tokio_util::sync::CancellationToken;
 
+use crate::gauges::Forwards;
+
 /// How often a forward that the broker refused for good is tried again.
 pub(crate) const REFUSED_RETRY: Duration = Duration::from_secs(30);
 
@@ -67,17 +69,20 @@ pub(crate) struct Forwarder {
     partitions: HashMap<String, i32>,
     shutdown: CancellationToken,
     refused: metrics::Gauge,
+    gauges: Forwards,
 }
 
 impl Forwarder {
-    /// `partitions` holds the partition count of every destination topic; `shutdown` ends
-    /// forwards still in flight.
-    pub fn new(
+    /// `partitions` holds the partition count of every destination topic; `destinations`
+    /// names the retry topics and DLTs (gauged); `shutdown` ends forwards still in flight.
+    pub fn new<'a>(
         producer: FutureProducer,
         partitions: HashMap<String, i32>,
+        destinations: impl IntoIterator<Item = &'a str>,
         shutdown: CancellationToken,
     ) -> Self {
         Self {
+            gauges: Forwards::new(destinations),
             producer,
             partitions,
             shutdown,
@@ -95,6 +100,7 @@ impl Forwarder {
         headers: &Headers,
     ) -> Result<(), ForwardError> {
         let mut pause = Duration::from_millis(100);
+        let mut forwarding = self.gauges.start(topic);
         loop {
             match self.send_once(raw, topic, headers).await? {
                 Ok(()) => return Ok(()),
@@ -105,6 +111,7 @@ impl Forwarder {
                             reason: code.to_string(),
                         });
                     }
+                    forwarding.failed();
                     tracing::warn!(%topic, %error, "forward failed; retrying in {pause:?}");
                 }
             }

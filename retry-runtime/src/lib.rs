@@ -253,6 +253,7 @@ mod context;
 pub mod embedded;
 mod error;
 mod forward;
+mod gauges;
 mod inbound;
 mod kafka_config;
 mod listener;
