@@ -252,6 +252,8 @@ mod context;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 mod error;
+#[cfg(feature = "prometheus")]
+mod exporter;
 mod forward;
 mod gauges;
 mod inbound;
