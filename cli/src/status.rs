@@ -25,6 +25,8 @@ pub struct StatusRow {
 
 /// Gathers the rows.
 pub async fn run(connection: &Connection, args: &StatusArgs) -> anyhow::Result<String> {
+    // One instant for every row: due lags and ages compare.
+    let now = epoch_ms(std::time::SystemTime::now());
     let existing: Vec<String> = connection.topics()?.into_keys().collect();
     if !existing.contains(&args.topic) {
         anyhow::bail!("topic {} does not exist", args.topic);
@@ -56,7 +58,7 @@ pub async fn run(connection: &Connection, args: &StatusArgs) -> anyhow::Result<S
                 continue;
             }
             found = true;
-            let backlog = backlog(connection, topic, &committed).await?;
+            let backlog = backlog(connection, topic, &committed, now).await?;
             rows.push(StatusRow {
                 topic: topic.name.clone(),
                 group: Some(group),
@@ -64,7 +66,7 @@ pub async fn run(connection: &Connection, args: &StatusArgs) -> anyhow::Result<S
             });
         }
         if !found {
-            let backlog = backlog(connection, topic, &HashMap::new()).await?;
+            let backlog = backlog(connection, topic, &HashMap::new(), now).await?;
             rows.push(StatusRow {
                 topic: topic.name.clone(),
                 group: None,
@@ -72,18 +74,18 @@ pub async fn run(connection: &Connection, args: &StatusArgs) -> anyhow::Result<S
             });
         }
     }
-    Ok(render(&rows, epoch_ms(std::time::SystemTime::now())))
+    Ok(render(&rows, now))
 }
 
-/// The backlog of `topic` after the `committed` offsets, as of now.
+/// The backlog of `topic` after the `committed` offsets, as of `now`.
 async fn backlog(
     connection: &Connection,
     topic: &ChainTopic,
     committed: &HashMap<i32, i64>,
+    now: i64,
 ) -> anyhow::Result<Backlog> {
     let consumer = connection.consumer(None)?;
     let mut reader = TopicReader::open(&consumer, &topic.name, committed)?;
-    let now = epoch_ms(std::time::SystemTime::now());
     let mut backlog = Backlog::default();
     while let Some(record) = reader.next().await? {
         let due = record

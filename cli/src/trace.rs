@@ -87,7 +87,7 @@ pub fn render(key: &str, hops: &[Hop]) -> String {
     format!(
         "{}\n{key}: {outcome}\n{}\n",
         table::render(
-            &["TIME (UTC)", "TOPIC", "AT", "ATTEMPT", "ERROR BEFORE"],
+            &["WRITTEN (UTC)", "TOPIC", "AT", "ATTEMPT", "ERROR BEFORE"],
             &rows
         ),
         path.join(" -> ")
@@ -169,7 +169,7 @@ mod tests {
         let text = render("ghost", &hops);
         assert_eq!(
             text,
-            "TIME (UTC)               TOPIC         AT   ATTEMPT        ERROR BEFORE\n\
+            "WRITTEN (UTC)            TOPIC         AT   ATTEMPT        ERROR BEFORE\n\
              2026-11-25 12:00:00.000  orders        0@7  #1\n\
              2026-11-25 12:00:00.100  orders-retry  0@0  #2             app::NotFoundYet: item ghost not created yet\n\
              2026-11-25 12:00:01.100  orders-dlt    0@0  #3             app::NotFoundYet: item ghost not created yet\n\
