@@ -215,7 +215,10 @@ impl RetryAppBuilder {
         }
         kafka.check_pinned()?;
         // Before any metric is registered, so that every one is exported.
+        #[cfg(feature = "prometheus")]
         let exporter = self.exporter()?;
+        #[cfg(not(feature = "prometheus"))]
+        self.warn_without_exporter();
         let listeners: Vec<Arc<Listener>> = listener::resolve(
             registry::listeners(),
             registry::dlt_handlers(),
@@ -318,8 +321,6 @@ impl RetryAppBuilder {
             }
             None => None,
         };
-        #[cfg(not(feature = "prometheus"))]
-        let () = exporter;
         Ok(RunningApp {
             #[cfg(feature = "prometheus")]
             metrics_address,
@@ -352,14 +353,13 @@ impl RetryAppBuilder {
 
     /// Without the `prometheus` feature there is no endpoint: say so when one is asked for.
     #[cfg(not(feature = "prometheus"))]
-    fn exporter(&self) -> Result<(), StartError> {
+    fn warn_without_exporter(&self) {
         if std::env::var_os("RETRY_METRICS_ADDR").is_some() {
             tracing::warn!(
                 "RETRY_METRICS_ADDR is set, but retry-runtime was built without its \
                  `prometheus` feature: no metrics endpoint"
             );
         }
-        Ok(())
     }
 }
 
