@@ -327,4 +327,23 @@ async fn a_replay_interrupted_by_ctrl_c_goes_on_without_replaying_twice() {
         .map(|r| String::from_utf8_lossy(r.key.as_deref().unwrap()).into_owned())
         .collect();
     assert_eq!(replayed, keys, "every dead letter replayed once, in order");
+
+    // A record that cannot be published is named, exit 1, and stays for the next run.
+    let nowhere = [
+        "dlt",
+        "replay",
+        "ctrl-orders-dlt",
+        "--group",
+        "nowhere",
+        "--to",
+        "nowhere",
+    ];
+    for _ in 0..2 {
+        let (code, out, _) = kafka_retry(&kafka, &nowhere).await;
+        assert_eq!(code, 1, "{out}");
+        assert!(
+            out.contains("FAILED: 0@0 (key order-0): topic nowhere does not exist; its partition stops there"),
+            "{out}"
+        );
+    }
 }
