@@ -146,7 +146,10 @@ impl Worker<'_> {
     async fn work_on(&mut self, message: BorrowedMessage<'_>) -> Result<(), Stop> {
         let shared = self.shared;
         let mut inbound = Inbound::read(&message, &shared.topic);
-        let held = (shared.held.as_ref()).map(|h| h.hold(self.partition, due_of(&inbound)));
+        let held = shared
+            .held
+            .as_ref()
+            .map(|h| h.hold(self.partition, due_of(&inbound)));
         if let Some(wait) = shared.processor.wait_for(&mut inbound) {
             self.wait(wait).await?;
         }
