@@ -85,6 +85,12 @@ struct Outcome {
 /// Runs a replay; the exit status is 0 when every matching record was replayed, 1 when some
 /// were not (they are named), 130 when interrupted by Ctrl-C (progress committed).
 pub async fn run(connection: &Connection, args: &ReplayArgs) -> anyhow::Result<u8> {
+    let mut pace = match args.rate {
+        Some(rate) if !(rate > 0.0 && rate.is_finite()) => {
+            anyhow::bail!("--rate {rate}: expected records a second above 0")
+        }
+        rate => rate.map(|r| tokio::time::interval(Duration::from_secs_f64(1.0 / r))),
+    };
     let interrupt = CancellationToken::new();
     tokio::spawn(watch_ctrl_c(interrupt.clone()));
     let consumer = connection.consumer(Some(&args.group))?;
@@ -95,10 +101,6 @@ pub async fn run(connection: &Connection, args: &ReplayArgs) -> anyhow::Result<u
     let topics = connection.topics()?;
     let filter = Filter::new(&args.filter, epoch_ms(std::time::SystemTime::now()));
     let progress = Progress::new(reader.remaining, args.dry_run);
-    let mut pace = args
-        .rate
-        .filter(|r| *r > 0.0)
-        .map(|r| tokio::time::interval(Duration::from_secs_f64(1.0 / r)));
 
     let mut outcome = Outcome::default();
     let mut next: HashMap<i32, i64> = HashMap::new();
