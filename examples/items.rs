@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! KAFKA_BOOTSTRAP_SERVERS=localhost:9092 cargo run --example items
+//! RETRY_METRICS_ADDR=127.0.0.1:9464 KAFKA_BOOTSTRAP_SERVERS=localhost:9092 cargo run --example items  # with /metrics
 //! ```
 
 // Linking the handlers registers them.

@@ -11,6 +11,8 @@
 //! * [`headers`] encodes and decodes the Spring Kafka compatible provenance headers.
 //! * [`PartitionProgress`] decides which offset of a partition may be committed when records
 //!   finish out of order (a forward still in flight holds back every later record).
+//! * [`due_lag`] and [`Backlog`] measure how late waiting records are; [`replay`] rewrites a
+//!   dead letter's headers for re-publishing.
 //! * [`Record`], [`DeadLetter`] and the [`registry`] are what the attributes generate code for.
 //!
 //! ```
@@ -34,6 +36,7 @@
 mod backoff;
 mod classify;
 mod decision;
+mod due_lag;
 mod duration;
 mod format;
 pub mod headers;
@@ -41,6 +44,7 @@ mod policy;
 mod progress;
 mod record;
 pub mod registry;
+pub mod replay;
 mod settings;
 mod state;
 mod topics;
@@ -51,6 +55,7 @@ pub use classify::{
     StackTrace,
 };
 pub use decision::{decide, DeadLetterReason, Decision, DltFailureAction, Failure};
+pub use due_lag::{due_lag, Backlog};
 pub use duration::{parse_duration, DurationError, MAX_DELAY};
 #[cfg(feature = "protobuf")]
 pub use format::Protobuf;

@@ -1,5 +1,7 @@
 //! The app: every listener's consumers, started together and shut down gracefully.
 
+#[cfg(feature = "prometheus")]
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +56,8 @@ impl RetryApp {
                 .ok()
                 .filter(|id| !id.is_empty()),
             states: StateRegistry::default(),
+            #[cfg(feature = "prometheus")]
+            metrics_address: None,
         }
     }
 }
@@ -68,9 +72,22 @@ pub struct RetryAppBuilder {
     shutdown_grace: Duration,
     instance_id: Option<String>,
     states: StateRegistry,
+    /// Set by [`RetryAppBuilder::metrics_address`]; else `RETRY_METRICS_ADDR`.
+    #[cfg(feature = "prometheus")]
+    metrics_address: Option<SocketAddr>,
 }
 
 impl RetryAppBuilder {
+    /// Serves `/metrics` (Prometheus), `/health` and `/ready` on `address`, over
+    /// `RETRY_METRICS_ADDR` (port 0 picks a free port; see
+    /// [`RunningApp::metrics_address`]). Installs the Prometheus recorder as the process'
+    /// `metrics` recorder.
+    #[cfg(feature = "prometheus")]
+    pub fn metrics_address(mut self, address: SocketAddr) -> Self {
+        self.metrics_address = Some(address);
+        self
+    }
+
     /// Registers `value` as the `State<T>` of every handler that takes one (axum's
     /// `with_state`, one value per type). Each call of such a handler gets a clone, so a
     /// value that is expensive to clone belongs in an `Arc`.
@@ -196,6 +213,11 @@ impl RetryAppBuilder {
             kafka.set_checked(property, value)?;
         }
         kafka.check_pinned()?;
+        // Before any metric is registered, so that every one is exported.
+        #[cfg(feature = "prometheus")]
+        let exporter = self.exporter()?;
+        #[cfg(not(feature = "prometheus"))]
+        self.warn_without_exporter();
         let listeners: Vec<Arc<Listener>> = listener::resolve(
             registry::listeners(),
             registry::dlt_handlers(),
@@ -223,9 +245,15 @@ impl RetryAppBuilder {
 
         let stop = CancellationToken::new();
         let abort = CancellationToken::new();
+        let destinations = listeners
+            .iter()
+            .flat_map(|l| l.config.topics.topics())
+            .filter(|t| t.kind != DestinationKind::Main)
+            .map(|t| t.name.as_str());
         let forwarder = Arc::new(Forwarder::new(
             &kafka.client_config(Role::Producer),
             partitions,
+            destinations,
             abort.clone(),
         )?);
         let (failure, failed) = watch::channel(None);
@@ -281,7 +309,20 @@ impl RetryAppBuilder {
             bootstrap = kafka.bootstrap_servers(),
             "started"
         );
+        #[cfg(feature = "prometheus")]
+        let metrics_address = match exporter {
+            Some((address, handle)) => {
+                let probes = crate::exporter::Probes {
+                    ready: ready.clone(),
+                    failed: failed.clone(),
+                };
+                Some(crate::exporter::serve(address, handle, probes, stop.clone()).await?)
+            }
+            None => None,
+        };
         Ok(RunningApp {
+            #[cfg(feature = "prometheus")]
+            metrics_address,
             stop,
             abort,
             tasks,
@@ -293,8 +334,38 @@ impl RetryAppBuilder {
     }
 }
 
+impl RetryAppBuilder {
+    /// The endpoint's address and the installed recorder, when one is asked for.
+    #[cfg(feature = "prometheus")]
+    fn exporter(
+        &self,
+    ) -> Result<Option<(SocketAddr, metrics_exporter_prometheus::PrometheusHandle)>, StartError>
+    {
+        use crate::exporter::{install, parse_address, METRICS_ADDR_VAR};
+        let address = match (self.metrics_address, std::env::var(METRICS_ADDR_VAR)) {
+            (Some(address), _) => address,
+            (None, Ok(text)) if !text.is_empty() => parse_address(&text, METRICS_ADDR_VAR)?,
+            _ => return Ok(None),
+        };
+        Ok(Some((address, install()?)))
+    }
+
+    /// Without the `prometheus` feature there is no endpoint: say so when one is asked for.
+    #[cfg(not(feature = "prometheus"))]
+    fn warn_without_exporter(&self) {
+        if std::env::var_os("RETRY_METRICS_ADDR").is_some() {
+            tracing::warn!(
+                "RETRY_METRICS_ADDR is set, but retry-runtime was built without its \
+                 `prometheus` feature: no metrics endpoint"
+            );
+        }
+    }
+}
+
 /// A started app; dropping it without [`shutdown`](Self::shutdown) stops nothing.
 pub struct RunningApp {
+    #[cfg(feature = "prometheus")]
+    metrics_address: Option<SocketAddr>,
     stop: CancellationToken,
     abort: CancellationToken,
     tasks: Vec<JoinHandle<()>>,
@@ -329,6 +400,12 @@ impl RunningApp {
     /// Every topic consumed, one consumer each: main topics, retry topics, DLTs.
     pub fn topics(&self) -> &[String] {
         &self.topics
+    }
+
+    /// Where `/metrics`, `/health` and `/ready` are served, when they are.
+    #[cfg(feature = "prometheus")]
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_address
     }
 
     /// Stops fetching, lets in-flight records finish (forwards are abandoned, uncommitted,

@@ -14,6 +14,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::context::{Assigned, ListenerConsumer, PartitionQueue};
+use crate::gauges::HeldRecords;
+use crate::inbound::now_ms;
 use crate::partition::{run_partition, Partitions};
 use crate::process::Processor;
 
@@ -89,7 +91,11 @@ pub(crate) async fn consume(
     abort: CancellationToken,
 ) -> Result<(), ConsumerFailed> {
     let topic: Arc<str> = processor.topic().into();
+    let held = processor
+        .holds_delayed_records()
+        .then(|| HeldRecords::new(&topic));
     let shared = Arc::new(Partitions {
+        held,
         consumer: consumer.clone(),
         processor,
         permits: Semaphore::new(concurrency.max(1)),
@@ -131,7 +137,11 @@ pub(crate) async fn consume(
                 }
                 Err(error) => tracing::warn!(%topic, %error, "consumer error"),
             },
-            _ = keep_polling.tick() => {}
+            _ = keep_polling.tick() => {
+                if let Some(held) = &shared.held {
+                    held.publish(now_ms());
+                }
+            }
         }
     };
     if outcome.is_err() {

@@ -48,4 +48,11 @@ pub enum StartError {
     /// A Kafka client could not be created.
     #[error("could not create a Kafka client")]
     Client(#[from] KafkaError),
+    /// The Prometheus endpoint cannot start (feature `prometheus`).
+    #[cfg(feature = "prometheus")]
+    #[error("metrics endpoint: {reason}")]
+    Metrics {
+        /// What is wrong, naming the setting.
+        reason: String,
+    },
 }

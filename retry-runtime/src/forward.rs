@@ -20,6 +20,8 @@ use retry_core::headers::HeaderSink;
 use retry_core::RawRecord;
 use tokio_util::sync::CancellationToken;
 
+use crate::gauges::Forwards;
+
 /// How often a forward that the broker refused for good is tried again.
 pub(crate) const REFUSED_RETRY: Duration = Duration::from_secs(30);
 
@@ -82,14 +84,17 @@ pub(crate) struct Forwarder {
     partitions: HashMap<String, i32>,
     shutdown: CancellationToken,
     refused: metrics::Gauge,
+    gauges: Forwards,
 }
 
 impl Forwarder {
-    /// `partitions` holds the partition count of every destination topic; `shutdown` ends
-    /// forwards still in flight.
-    pub fn new(
+    /// Creates the producers from `producer`'s configuration. `partitions` holds the
+    /// partition count of every destination topic; `destinations` names the retry topics and
+    /// DLTs (gauged); `shutdown` ends forwards still in flight.
+    pub fn new<'a>(
         producer: &ClientConfig,
         partitions: HashMap<String, i32>,
+        destinations: impl IntoIterator<Item = &'a str>,
         shutdown: CancellationToken,
     ) -> KafkaResult<Self> {
         let solo = producer
@@ -98,6 +103,7 @@ impl Forwarder {
             .set("linger.ms", "0")
             .create()?;
         Ok(Self {
+            gauges: Forwards::new(destinations),
             producer: producer.create()?,
             solo,
             partitions,
@@ -117,6 +123,7 @@ impl Forwarder {
     ) -> Result<(), ForwardError> {
         let mut pause = Duration::from_millis(100);
         let mut producer = &self.producer;
+        let mut forwarding = self.gauges.start(topic);
         loop {
             match self.send_once(producer, raw, topic, headers).await? {
                 Ok(()) => return Ok(()),
@@ -132,6 +139,7 @@ impl Forwarder {
                             reason: code.to_string(),
                         });
                     }
+                    forwarding.failed();
                     tracing::warn!(%topic, %error, "forward failed; retrying in {pause:?}");
                 }
             }

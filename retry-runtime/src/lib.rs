@@ -253,7 +253,10 @@ mod context;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 mod error;
+#[cfg(feature = "prometheus")]
+mod exporter;
 mod forward;
+mod gauges;
 mod inbound;
 mod kafka_config;
 mod listener;
@@ -266,7 +269,7 @@ pub mod testing;
 
 pub use app::{run, run_with, RetryApp, RetryAppBuilder, RunningApp};
 pub use error::StartError;
-pub use kafka_config::{KafkaConfigError, DEFAULT_BOOTSTRAP_SERVERS};
+pub use kafka_config::{KafkaConfigError, KafkaSettings, Role, DEFAULT_BOOTSTRAP_SERVERS};
 pub use listener::RegistryError;
 pub use retry_core as core;
 #[cfg(feature = "protobuf")]

@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::context::{ListenerConsumer, PartitionQueue};
 use crate::forward::Interrupted;
+use crate::gauges::{due_of, HeldRecords};
 use crate::inbound::Inbound;
 use crate::process::Processor;
 
@@ -47,6 +48,8 @@ pub(crate) struct Partitions {
     pub abort: CancellationToken,
     /// The topic, shared by every record read.
     pub topic: Arc<str>,
+    /// Records held before their handler runs (retry topics and DLTs).
+    pub held: Option<HeldRecords>,
 }
 
 /// A forward that ended: the record's offset, and whether the broker acknowledged it.
@@ -143,6 +146,10 @@ impl Worker<'_> {
     async fn work_on(&mut self, message: BorrowedMessage<'_>) -> Result<(), Stop> {
         let shared = self.shared;
         let mut inbound = Inbound::read(&message, &shared.topic);
+        let held = shared
+            .held
+            .as_ref()
+            .map(|h| h.hold(self.partition, due_of(&inbound)));
         if let Some(wait) = shared.processor.wait_for(&mut inbound) {
             self.wait(wait).await?;
         }
@@ -154,6 +161,7 @@ impl Worker<'_> {
         let footprint = inbound.footprint();
         let handled = {
             let _permit = shared.permits.acquire().await.expect("never closed");
+            drop(held);
             tokio::select! {
                 handled = shared.processor.handle(inbound) => handled,
                 // A hung handler must not hold shutdown past its grace period.

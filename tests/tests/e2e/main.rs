@@ -6,6 +6,7 @@ mod flow;
 mod guarantees;
 mod handlers;
 mod lifecycle;
+mod metrics;
 mod spring;
 
 use e2e::support;

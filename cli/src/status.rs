@@ -1,0 +1,161 @@
+//! `kafka-retry status`: per retry topic and DLT of a main topic and per consumer group, the
+//! records not consumed yet, how many are past their due time, and by how much.
+
+use std::collections::HashMap;
+
+use retry_core::headers::{decode_timestamp, BACKOFF_TIMESTAMP};
+use retry_core::Backlog;
+
+use crate::args::StatusArgs;
+use crate::filter::epoch_ms;
+use crate::kafka::{partition_count, Connection, TopicReader};
+use crate::table;
+use crate::topology::{self, ChainTopic};
+
+/// One line of the status: a topic, a group reading it, its backlog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusRow {
+    /// The retry topic or DLT.
+    pub topic: String,
+    /// The group, or `None` when no group committed on the topic yet.
+    pub group: Option<String>,
+    /// What waits for the group.
+    pub backlog: Backlog,
+}
+
+/// Gathers the rows.
+pub async fn run(connection: &Connection, args: &StatusArgs) -> anyhow::Result<String> {
+    // One instant for every row: due lags and ages compare.
+    let now = epoch_ms(std::time::SystemTime::now());
+    let existing: Vec<String> = connection.topics()?.into_keys().collect();
+    if !existing.contains(&args.topic) {
+        anyhow::bail!("topic {} does not exist", args.topic);
+    }
+    let chain = topology::chain(&args.topic, &args.topology, &existing)?;
+    let known_groups = match &args.group {
+        Some(_) => Vec::new(),
+        None => connection.groups()?,
+    };
+    let mut rows = Vec::new();
+    for topic in chain.iter().skip(1) {
+        if !existing.contains(&topic.name) {
+            continue;
+        }
+        let consumer = connection.consumer(None)?;
+        let partitions = partition_count(&consumer, &topic.name)?;
+        let candidates: Vec<String> = match &args.group {
+            Some(group) => vec![format!("{group}{}", topic.suffix)],
+            None => known_groups
+                .iter()
+                .filter(|g| g.ends_with(&topic.suffix))
+                .cloned()
+                .collect(),
+        };
+        let mut found = false;
+        for group in candidates {
+            let committed = connection.committed(&group, &topic.name, partitions)?;
+            if committed.is_empty() && args.group.is_none() {
+                continue;
+            }
+            found = true;
+            let backlog = backlog(connection, topic, &committed, now).await?;
+            rows.push(StatusRow {
+                topic: topic.name.clone(),
+                group: Some(group),
+                backlog,
+            });
+        }
+        if !found {
+            let backlog = backlog(connection, topic, &HashMap::new(), now).await?;
+            rows.push(StatusRow {
+                topic: topic.name.clone(),
+                group: None,
+                backlog,
+            });
+        }
+    }
+    Ok(render(&rows, now))
+}
+
+/// The backlog of `topic` after the `committed` offsets, as of `now`.
+async fn backlog(
+    connection: &Connection,
+    topic: &ChainTopic,
+    committed: &HashMap<i32, i64>,
+    now: i64,
+) -> anyhow::Result<Backlog> {
+    let consumer = connection.consumer(None)?;
+    let mut reader = TopicReader::open(&consumer, &topic.name, committed)?;
+    let mut backlog = Backlog::default();
+    while let Some(record) = reader.next().await? {
+        let due = record
+            .headers
+            .get(BACKOFF_TIMESTAMP)
+            .filter(|_| !topic.dlt)
+            .and_then(|b| decode_timestamp(BACKOFF_TIMESTAMP, b).ok());
+        backlog.add(record.timestamp_ms.unwrap_or(now), due, now);
+    }
+    Ok(backlog)
+}
+
+/// The status table, ages counted at `now_ms`.
+pub fn render(rows: &[StatusRow], now_ms: i64) -> String {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let b = &row.backlog;
+            vec![
+                row.topic.clone(),
+                row.group
+                    .clone()
+                    .unwrap_or_else(|| "(none committed)".into()),
+                b.waiting.to_string(),
+                b.past_due.to_string(),
+                if b.past_due == 0 {
+                    "-".into()
+                } else {
+                    table::age(b.due_lag)
+                },
+                b.oldest_ms
+                    .map_or("-".into(), |t| table::age(retry_core::due_lag(t, now_ms))),
+            ]
+        })
+        .collect();
+    table::render(
+        &["TOPIC", "GROUP", "WAITING", "PAST DUE", "DUE LAG", "OLDEST"],
+        &cells,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn rows_show_waiting_past_due_due_lag_and_the_oldest() {
+        let rows = [
+            StatusRow {
+                topic: "orders-retry-1000".into(),
+                group: Some("billing-retry-1000".into()),
+                backlog: Backlog {
+                    waiting: 3,
+                    past_due: 1,
+                    due_lag: Duration::from_secs(75),
+                    oldest_ms: Some(10_000),
+                },
+            },
+            StatusRow {
+                topic: "orders-dlt".into(),
+                group: None,
+                backlog: Backlog::default(),
+            },
+        ];
+        assert_eq!(
+            render(&rows, 100_000),
+            "TOPIC              GROUP               WAITING  PAST DUE  DUE LAG  OLDEST\n\
+             orders-retry-1000  billing-retry-1000  3        1         1m 15s   1m 30s\n\
+             orders-dlt         (none committed)    0        0         -        -\n"
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! The retry topics and DLTs of a main topic, with the consumer groups that read them: named
+//! by the naming rules from a listener's settings, or discovered among existing topics.
+
+use anyhow::Context;
+use retry_core::{Backoff, RetryPolicy, SuffixStrategy, TopicPlan};
+
+use crate::args::TopologyArgs;
+
+/// One topic of a listener's chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainTopic {
+    /// Its name.
+    pub name: String,
+    /// The suffix after the main topic's name (`-retry-1000`, `-dlt`; empty for the main
+    /// topic): the listener group with this suffix is its consumer group.
+    pub suffix: String,
+    /// True for a dead-letter topic.
+    pub dlt: bool,
+}
+
+/// A main topic's chain: main topic first, then retry topics in order, then DLTs.
+pub fn chain(
+    main: &str,
+    args: &TopologyArgs,
+    existing: &[String],
+) -> anyhow::Result<Vec<ChainTopic>> {
+    match (args.attempts, &args.backoff) {
+        (Some(attempts), Some(backoff)) => planned(main, attempts, backoff, args),
+        _ => Ok(discovered(
+            main,
+            &args.retry_suffix,
+            &args.dlt_suffix,
+            existing,
+        )),
+    }
+}
+
+/// The chain the naming rules give for these settings.
+fn planned(
+    main: &str,
+    attempts: u32,
+    backoff: &str,
+    args: &TopologyArgs,
+) -> anyhow::Result<Vec<ChainTopic>> {
+    let backoff: Backoff = backoff
+        .parse()
+        .with_context(|| format!("--backoff {backoff}"))?;
+    let suffix = match args.suffix.as_str() {
+        "delay" => SuffixStrategy::Delay,
+        "index" => SuffixStrategy::Index,
+        other => anyhow::bail!("--suffix {other}: expected `delay` or `index`"),
+    };
+    let policy = RetryPolicy::builder(main)
+        .group("")
+        .attempts(attempts)
+        .backoff(backoff)
+        .suffix(suffix)
+        .retry_topic_suffix(args.retry_suffix.as_str())
+        .dlt_topic_suffix(args.dlt_suffix.as_str())
+        .build()?;
+    let plan = TopicPlan::new(&policy)?;
+    Ok(plan
+        .topics()
+        .map(|t| ChainTopic {
+            name: t.name.clone(),
+            // The policy's group is empty: each group name is its bare suffix.
+            suffix: t.group.clone(),
+            dlt: t.kind == retry_core::DestinationKind::Dlt,
+        })
+        .collect())
+}
+
+/// The chain as found among `existing` topics: `<main><retry suffix>` and
+/// `<main><retry suffix>-<n>...` are retry topics, in order of their numbers;
+/// `<main><dlt suffix>` and `<main>-<route><dlt suffix>` are DLTs.
+fn discovered(
+    main: &str,
+    retry_suffix: &str,
+    dlt_suffix: &str,
+    existing: &[String],
+) -> Vec<ChainTopic> {
+    let mut retries: Vec<(Vec<u64>, ChainTopic)> = Vec::new();
+    let mut dlts: Vec<ChainTopic> = Vec::new();
+    for name in existing {
+        let Some(suffix) = name.strip_prefix(main) else {
+            continue;
+        };
+        let topic = |dlt| ChainTopic {
+            name: name.clone(),
+            suffix: suffix.to_owned(),
+            dlt,
+        };
+        if let Some(rest) = suffix.strip_prefix(retry_suffix) {
+            let numbers: Option<Vec<u64>> =
+                rest.split('-').skip(1).map(|n| n.parse().ok()).collect();
+            if let Some(numbers) = numbers.filter(|_| rest.is_empty() || rest.starts_with('-')) {
+                retries.push((numbers, topic(false)));
+            }
+        } else if suffix.ends_with(dlt_suffix) && (suffix == dlt_suffix || suffix.starts_with('-'))
+        {
+            dlts.push(topic(true));
+        }
+    }
+    retries.sort_by(|a, b| a.0.cmp(&b.0));
+    // The generic DLT last, as the runtime orders them.
+    dlts.sort_by_key(|t| (t.suffix == dlt_suffix, t.name.clone()));
+    let main = ChainTopic {
+        name: main.to_owned(),
+        suffix: String::new(),
+        dlt: false,
+    };
+    std::iter::once(main)
+        .chain(retries.into_iter().map(|(_, t)| t))
+        .chain(dlts)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(attempts: Option<u32>, backoff: Option<&str>) -> TopologyArgs {
+        TopologyArgs {
+            attempts,
+            backoff: backoff.map(str::to_owned),
+            suffix: "delay".into(),
+            retry_suffix: "-retry".into(),
+            dlt_suffix: "-dlt".into(),
+        }
+    }
+
+    fn names(chain: &[ChainTopic]) -> Vec<&str> {
+        chain.iter().map(|t| t.name.as_str()).collect()
+    }
+
+    #[test]
+    fn discovers_retry_topics_in_order_and_dlts_last() {
+        let existing: Vec<String> = [
+            "update-item-dlt",
+            "update-item-retry-4000",
+            "update-item-retry-1000",
+            "update-item-retry-2000",
+            "update-item-validation-dlt",
+            "update-item",
+            "update-items",
+            "update-item-retry-x",
+            "create-item-retry",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let chain = chain("update-item", &args(None, None), &existing).unwrap();
+        assert_eq!(
+            names(&chain),
+            [
+                "update-item",
+                "update-item-retry-1000",
+                "update-item-retry-2000",
+                "update-item-retry-4000",
+                "update-item-validation-dlt",
+                "update-item-dlt",
+            ]
+        );
+        assert_eq!(chain[1].suffix, "-retry-1000");
+        assert!(chain[5].dlt && !chain[1].dlt);
+    }
+
+    #[test]
+    fn names_the_chain_from_settings_as_the_runtime_does() {
+        let four = chain_of("orders", Some(4), "1s*2");
+        assert_eq!(
+            names(&four),
+            [
+                "orders",
+                "orders-retry-1000",
+                "orders-retry-2000",
+                "orders-retry-4000",
+                "orders-dlt"
+            ]
+        );
+        assert_eq!(four[4].suffix, "-dlt");
+        let single = chain_of("orders", Some(2), "1s*2");
+        assert_eq!(names(&single), ["orders", "orders-retry", "orders-dlt"]);
+        let bad = chain("orders", &args(Some(2), Some("soon")), &[]).unwrap_err();
+        assert!(format!("{bad:#}").contains("--backoff soon"), "{bad:#}");
+    }
+
+    fn chain_of(main: &str, attempts: Option<u32>, backoff: &str) -> Vec<ChainTopic> {
+        chain(main, &args(attempts, Some(backoff)), &[]).unwrap()
+    }
+}

@@ -1,0 +1,349 @@
+//! The `kafka-retry` binary against the embedded broker, with an app writing real dead
+//! letters: every subcommand's output as an operator reads it.
+
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use retry_runtime::prelude::*;
+use retry_runtime::testing::TestKafka;
+use retry_runtime::RetryApp;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+/// Keys the handler handled.
+static HANDLED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+/// The cause of the `unpaid-*` failures is fixed.
+static FIXED: AtomicBool = AtomicBool::new(false);
+
+#[derive(Debug, thiserror::Error)]
+#[error("order {0} not paid")]
+struct NotPaid(String);
+
+/// `unpaid-*` fails until fixed; `poison` always fails; anything else is handled.
+#[retryable_topic(topic = "cli-orders", attempts = 3, backoff = "200ms*2")]
+async fn cli_orders(rec: Record<Bytes>) -> anyhow::Result<()> {
+    let key = rec.key_str().unwrap_or_default().to_owned();
+    if key == "poison" || (key.starts_with("unpaid") && !FIXED.load(Ordering::SeqCst)) {
+        return Err(NotPaid(key).into());
+    }
+    HANDLED.lock().unwrap().push(key);
+    Ok(())
+}
+
+/// Runs the binary to completion: exit code, stdout, stderr.
+async fn kafka_retry(kafka: &TestKafka, args: &[&str]) -> (i32, String, String) {
+    let out = command(kafka, args)
+        .output()
+        .await
+        .expect("kafka-retry runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn command(kafka: &TestKafka, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kafka-retry"));
+    command
+        .args(args)
+        .env("KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap_servers())
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Waits until `topic` holds `n` records.
+async fn wait_for_records(kafka: &TestKafka, topic: &str, n: usize) {
+    let start = Instant::now();
+    while kafka.read_all(topic).await.expect("read").len() < n {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{topic} never held {n} records"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !condition() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn handled(key: &str) -> usize {
+    HANDLED.lock().unwrap().iter().filter(|k| *k == key).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_traces_shows_status_and_replays_dead_letters_once() {
+    let kafka = TestKafka::start().await.unwrap();
+    let app = RetryApp::builder()
+        .bootstrap_servers(kafka.bootstrap_servers())
+        .listeners(["cli_orders"])
+        .start()
+        .await
+        .unwrap();
+    app.ready().await;
+    for key in ["paid", "unpaid-1", "unpaid-2", "poison"] {
+        kafka.produce("cli-orders", Some(key), b"{}").await.unwrap();
+    }
+    wait_for_records(&kafka, "cli-orders-dlt", 3).await;
+
+    // dlt list: one row per dead letter, in DLT order.
+    let (code, out, err) = kafka_retry(&kafka, &["dlt", "list", "cli-orders-dlt"]).await;
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("PARTITION@OFFSET  KEY"), "{out}");
+    assert_eq!(lines.len(), 4, "{out}");
+    for (line, (key, offset, at)) in
+        lines[1..]
+            .iter()
+            .zip([("unpaid-1", 1, 0), ("unpaid-2", 2, 1), ("poison", 3, 2)])
+    {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(cells[0], format!("0@{at}"), "{out}");
+        assert_eq!(cells[1], key, "{out}");
+        assert_eq!(cells[2], "3", "three deliveries: {out}");
+        assert_eq!(cells[3], format!("cli-orders[0]@{offset}"), "{out}");
+        assert!(line.contains(&format!("order {key} not paid")), "{out}");
+    }
+
+    // --json with filters: one object per line.
+    let (code, out, _) = kafka_retry(
+        &kafka,
+        &["dlt", "list", "cli-orders-dlt", "--json", "--key", "poison"],
+    )
+    .await;
+    assert_eq!(code, 0);
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 1, "{out}");
+    assert_eq!(rows[0]["original_topic"], "cli-orders");
+    assert_eq!(rows[0]["consumer_group"], "cli_orders");
+    assert_eq!(rows[0]["attempts"], 3);
+    let (_, out, _) = kafka_retry(
+        &kafka,
+        &[
+            "dlt",
+            "list",
+            "cli-orders-dlt",
+            "--json",
+            "--error",
+            "unpaid",
+            "--since",
+            "1h",
+            "--limit",
+            "1",
+        ],
+    )
+    .await;
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(out.contains(r#""key":"unpaid-1""#), "{out}");
+
+    // trace: the main topic, both retry topics and the DLT, in order.
+    let (code, out, err) = kafka_retry(&kafka, &["trace", "cli-orders", "--key", "unpaid-1"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("unpaid-1: dead letter"), "{out}");
+    let path = out.lines().last().unwrap();
+    let hops: Vec<&str> = path
+        .split(" -> ")
+        .map(|h| h.split(" @").next().unwrap())
+        .collect();
+    assert_eq!(
+        hops,
+        [
+            "cli-orders#1",
+            "cli-orders-retry-200#2",
+            "cli-orders-retry-400#3",
+            "cli-orders-dlt#4"
+        ],
+        "{out}"
+    );
+    assert!(out.contains("order unpaid-1 not paid"), "{out}");
+
+    // status: every retry topic and the DLT, read by the app's groups, nothing waiting.
+    let start = Instant::now();
+    let out = loop {
+        let (code, out, err) = kafka_retry(&kafka, &["status", "cli-orders"]).await;
+        assert_eq!(code, 0, "{err}");
+        // The app commits every second: wait for the DLT group's commit.
+        if out.contains("cli_orders-dlt") || start.elapsed() > Duration::from_secs(10) {
+            break out;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let topics: Vec<(&str, &str, &str)> = rows.iter().map(|r| (r[0], r[1], r[2])).collect();
+    assert_eq!(
+        topics,
+        [
+            ("cli-orders-retry-200", "cli_orders-retry-200", "0"),
+            ("cli-orders-retry-400", "cli_orders-retry-400", "0"),
+            ("cli-orders-dlt", "cli_orders-dlt", "0"),
+        ],
+        "{out}"
+    );
+
+    // The cause is fixed. A dry run publishes nothing.
+    FIXED.store(true, Ordering::SeqCst);
+    let before = kafka.read_all("cli-orders").await.unwrap().len();
+    let (code, out, _) = kafka_retry(
+        &kafka,
+        &[
+            "dlt",
+            "replay",
+            "cli-orders-dlt",
+            "--error",
+            "not paid",
+            "--dry-run",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("would replay 3 of 3 dead letters examined"),
+        "{out}"
+    );
+    assert!(
+        out.contains("would replay 0@0 (key unpaid-1) -> cli-orders[0]"),
+        "{out}"
+    );
+    assert_eq!(kafka.read_all("cli-orders").await.unwrap().len(), before);
+
+    // The real replay of the unpaid orders: handled this time.
+    let (code, out, err) = kafka_retry(
+        &kafka,
+        &["dlt", "replay", "cli-orders-dlt", "--key", "unpaid-1"],
+    )
+    .await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("replayed 0@0 (key unpaid-1) -> cli-orders[0]"),
+        "{out}"
+    );
+    wait_until("unpaid-1 handled", || handled("unpaid-1") == 1).await;
+    let replayed = kafka.read_all("cli-orders").await.unwrap();
+    let last = replayed.last().unwrap();
+    assert_eq!(last.key.as_deref(), Some(&b"unpaid-1"[..]));
+    assert_eq!(
+        last.headers.get("kafka_retry-replay-count"),
+        Some(&[0, 0, 0, 1][..])
+    );
+    assert!(last.headers.get("kafka_original-topic").is_none());
+
+    // The same command again replays nothing twice: the group is past those records.
+    let (code, out, _) = kafka_retry(
+        &kafka,
+        &["dlt", "replay", "cli-orders-dlt", "--key", "unpaid-1"],
+    )
+    .await;
+    assert_eq!(code, 0);
+    assert!(out.starts_with("replayed 0 of 0 dead letters"), "{out}");
+
+    // A poison record loops at most --max-replays times, then is reported and exit is 1.
+    let args = [
+        "dlt",
+        "replay",
+        "cli-orders-dlt",
+        "--group",
+        "poison-run",
+        "--key",
+        "poison",
+        "--max-replays",
+        "1",
+    ];
+    let (code, out, _) = kafka_retry(&kafka, &args).await;
+    assert_eq!(code, 0, "{out}");
+    wait_for_records(&kafka, "cli-orders-dlt", 4).await;
+    let (code, out, _) = kafka_retry(&kafka, &args).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("not replayed: 0@3 (key poison): replayed 1 times already (--max-replays 1)"),
+        "{out}"
+    );
+    let (_, out, _) = kafka_retry(&kafka, &["trace", "cli-orders", "--key", "poison"]).await;
+    assert!(out.contains("cli-orders#1 (replay 1)"), "{out}");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replay_interrupted_by_ctrl_c_goes_on_without_replaying_twice() {
+    let kafka = TestKafka::start().await.unwrap();
+    kafka.create_topic("ctrl-orders", 1).await.unwrap();
+    kafka.create_topic("ctrl-orders-dlt", 1).await.unwrap();
+    let keys: Vec<String> = (0..30).map(|i| format!("order-{i}")).collect();
+    for key in &keys {
+        kafka
+            .produce("ctrl-orders-dlt", Some(key), b"{}")
+            .await
+            .unwrap();
+    }
+    let args = ["dlt", "replay", "ctrl-orders-dlt", "--to", "ctrl-orders"];
+
+    let mut slow: Vec<&str> = args.to_vec();
+    slow.extend(["--rate", "20"]);
+    let mut child = command(&kafka, &slow).spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for _ in 0..5 {
+        let line = lines.next_line().await.unwrap().unwrap();
+        assert!(line.starts_with("replayed 0@"), "{line}");
+    }
+    // SAFETY: signalling our own child by its id.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGINT) };
+    let mut rest = Vec::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        rest.push(line);
+    }
+    let status = child.wait().await.unwrap();
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.starts_with("interrupted")),
+        "{rest:?}"
+    );
+
+    let (code, out, err) = kafka_retry(&kafka, &args).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let replayed: Vec<String> = kafka
+        .read_all("ctrl-orders")
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| String::from_utf8_lossy(r.key.as_deref().unwrap()).into_owned())
+        .collect();
+    assert_eq!(replayed, keys, "every dead letter replayed once, in order");
+
+    // A record that cannot be published is named, exit 1, and stays for the next run.
+    let nowhere = [
+        "dlt",
+        "replay",
+        "ctrl-orders-dlt",
+        "--group",
+        "nowhere",
+        "--to",
+        "nowhere",
+    ];
+    for _ in 0..2 {
+        let (code, out, _) = kafka_retry(&kafka, &nowhere).await;
+        assert_eq!(code, 1, "{out}");
+        assert!(
+            out.contains("FAILED: 0@0 (key order-0): topic nowhere does not exist; its partition stops there"),
+            "{out}"
+        );
+    }
+}
