@@ -45,6 +45,8 @@ KAFKA_GROUP_PROTOCOL=consumer cargo test -p e2e "$@"
 # A running Spring Kafka service and the Rust one sharing topics, groups and retry chains.
 echo "test-suites.sh: building the Spring Kafka items service (interop/)" >&2
 mvn -q -B -f interop/pom.xml package -DskipTests
+cargo build -p kafka-retry
 echo "test-suites.sh: interop tests with the Spring Kafka service" >&2
 SPRING_ITEMS_JAR="$PWD/interop/target/items-spring.jar" \
+    KAFKA_RETRY_CLI="$PWD/target/debug/kafka-retry" \
     cargo test -p e2e --features interop --test interop
