@@ -289,17 +289,3 @@ pub async fn record_for(s: &Scenario, topic: &str, key: &str, timeout: Duration)
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
-
-/// Java's `BigInteger.valueOf(v).toByteArray()`, as Spring writes the retry timestamps: the
-/// shortest big-endian two's-complement form (6 bytes for an epoch ms of these years).
-pub fn java_big_integer(v: i64) -> Vec<u8> {
-    let bytes = v.to_be_bytes();
-    let mut start = 0;
-    while start < 7
-        && ((bytes[start] == 0x00 && bytes[start + 1] & 0x80 == 0)
-            || (bytes[start] == 0xff && bytes[start + 1] & 0x80 != 0))
-    {
-        start += 1;
-    }
-    bytes[start..].to_vec()
-}

@@ -225,6 +225,22 @@ pub fn forward_attempts(failed_delivery: u32) -> u32 {
     failed_delivery.saturating_add(1)
 }
 
+/// Encodes `v` as Spring writes its retry timestamps: Java's `BigInteger.valueOf(v)
+/// .toByteArray()`, the shortest big-endian two's-complement form (6 bytes for an epoch ms of
+/// these years). This crate writes 8-byte longs; this form is for reproducing what a Spring
+/// service writes, as [`decode_timestamp`] reads it.
+pub fn encode_java_big_integer(v: i64) -> Vec<u8> {
+    let bytes = v.to_be_bytes();
+    let mut start = 0;
+    while start < 7
+        && ((bytes[start] == 0x00 && bytes[start + 1] & 0x80 == 0)
+            || (bytes[start] == 0xff && bytes[start + 1] & 0x80 != 0))
+    {
+        start += 1;
+    }
+    bytes[start..].to_vec()
+}
+
 /// Decodes a timestamp written either as 8 big-endian bytes or in Java's minimal
 /// two's-complement form (1 to 8 bytes, sign-extended), as Spring writes it.
 pub fn decode_timestamp(header: &'static str, bytes: &[u8]) -> Result<i64, HeaderError> {
@@ -466,21 +482,6 @@ mod tests {
         assert!(matches!(header_name("trace-id"), Cow::Owned(name) if name == "trace-id"));
     }
 
-    /// Java's `BigInteger.valueOf(v).toByteArray()`: the shortest two's-complement form.
-    fn java_minimal(v: i64) -> Vec<u8> {
-        let bytes = v.to_be_bytes();
-        let mut start = 0;
-        while start < 7 {
-            let redundant = (bytes[start] == 0x00 && bytes[start + 1] & 0x80 == 0)
-                || (bytes[start] == 0xff && bytes[start + 1] & 0x80 != 0);
-            if !redundant {
-                break;
-            }
-            start += 1;
-        }
-        bytes[start..].to_vec()
-    }
-
     #[test]
     fn fixed_width_round_trip_and_wire_bytes() {
         assert_eq!(encode_i32(2), [0, 0, 0, 2]);
@@ -499,9 +500,9 @@ mod tests {
     #[test]
     fn reads_springs_minimal_timestamps() {
         let ts = 1_732_000_000_123i64;
-        assert_eq!(java_minimal(ts).len(), 6);
+        assert_eq!(encode_java_big_integer(ts).len(), 6);
         assert_eq!(
-            decode_timestamp(BACKOFF_TIMESTAMP, &java_minimal(ts)),
+            decode_timestamp(BACKOFF_TIMESTAMP, &encode_java_big_integer(ts)),
             Ok(ts)
         );
         assert_eq!(decode_timestamp(BACKOFF_TIMESTAMP, &encode_i64(ts)), Ok(ts));
@@ -752,7 +753,7 @@ mod tests {
     proptest! {
         #[test]
         fn java_minimal_form_round_trips(v in any::<i64>()) {
-            prop_assert_eq!(decode_timestamp(BACKOFF_TIMESTAMP, &java_minimal(v)), Ok(v));
+            prop_assert_eq!(decode_timestamp(BACKOFF_TIMESTAMP, &encode_java_big_integer(v)), Ok(v));
         }
 
         /// Arbitrary header bytes never panic the decoders: they decode or say why not.

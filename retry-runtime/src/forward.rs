@@ -122,15 +122,16 @@ impl Forwarder {
         headers: &OwnedHeaders,
     ) -> Result<(), ForwardError> {
         let mut pause = Duration::from_millis(100);
-        let mut producer = &self.producer;
+        let mut alone = false;
         let mut forwarding = self.gauges.start(topic);
         loop {
+            let producer = if alone { &self.solo } else { &self.producer };
             match self.send_once(producer, raw, topic, headers).await? {
                 Ok(()) => return Ok(()),
                 Err(error) => {
                     let code = error.rdkafka_error_code();
-                    if code.is_some_and(refuses_the_batch) && !std::ptr::eq(producer, &self.solo) {
-                        producer = &self.solo;
+                    if code.is_some_and(refuses_the_batch) && !alone {
+                        alone = true;
                         continue;
                     }
                     if let Some(code) = code.filter(|c| is_permanent(*c)) {

@@ -25,19 +25,6 @@ enum Generation {
     V3_2,
 }
 
-/// Java's `BigInteger.valueOf(v).toByteArray()`: the shortest two's-complement form.
-fn big_integer(v: i64) -> Vec<u8> {
-    let bytes = v.to_be_bytes();
-    let mut start = 0;
-    while start < 7
-        && ((bytes[start] == 0x00 && bytes[start + 1] & 0x80 == 0)
-            || (bytes[start] == 0xff && bytes[start + 1] & 0x80 != 0))
-    {
-        start += 1;
-    }
-    bytes[start..].to_vec()
-}
-
 /// One failed delivery Spring forwards.
 struct SpringHop<'a> {
     topic: &'a str,
@@ -64,7 +51,7 @@ fn spring_forward(generation: Generation, headers: &mut Headers, hop: &SpringHop
     let attempts = spring_attempts(headers);
     let original_ts = headers
         .get(ORIGINAL_TIMESTAMP_RETRY)
-        .map_or_else(|| big_integer(hop.timestamp), <[u8]>::to_vec);
+        .map_or_else(|| encode_java_big_integer(hop.timestamp), <[u8]>::to_vec);
     // Exception headers first (`exceptionHeadersCreator.create`), then the original ones.
     replace(headers, EXCEPTION_FQCN, hop.exception);
     if generation != Generation::V2_7 {
@@ -96,11 +83,11 @@ fn spring_forward(generation: Generation, headers: &mut Headers, hop: &SpringHop
     headers.push(ORIGINAL_TIMESTAMP_RETRY, Some(original_ts));
     let next = attempts + 1;
     let attempts = match generation {
-        Generation::V2_7 => big_integer(next.into()),
+        Generation::V2_7 => encode_java_big_integer(next.into()),
         Generation::V2_8 | Generation::V3_2 => next.to_be_bytes().to_vec(),
     };
     headers.push(ATTEMPTS, Some(attempts));
-    headers.push(BACKOFF_TIMESTAMP, Some(big_integer(hop.due)));
+    headers.push(BACKOFF_TIMESTAMP, Some(encode_java_big_integer(hop.due)));
 }
 
 /// `DeadLetterPublishingRecovererFactory#getAttempts` on main.
@@ -267,9 +254,9 @@ fn spring_big_integer_timestamps_are_variable_length() {
         "BigInteger.toByteArray() of a 2024 epoch-ms time"
     );
     assert_eq!(decode_timestamp(BACKOFF_TIMESTAMP, due), Ok(T0 + 1100));
-    assert_eq!(big_integer(0), [0]);
-    assert_eq!(big_integer(128), [0, 0x80]);
-    assert_eq!(big_integer(-1), [0xff]);
+    assert_eq!(encode_java_big_integer(0), [0]);
+    assert_eq!(encode_java_big_integer(128), [0, 0x80]);
+    assert_eq!(encode_java_big_integer(-1), [0xff]);
 }
 
 fn rust_exception() -> ExceptionInfo {
@@ -371,7 +358,7 @@ proptest! {
     ) {
         let due = now.wrapping_add(offset);
         let mut headers = Headers::new();
-        headers.push(BACKOFF_TIMESTAMP, Some(big_integer(due)));
+        headers.push(BACKOFF_TIMESTAMP, Some(encode_java_big_integer(due)));
         let state = RetryState::read(&headers).unwrap();
         let spring_waits = spring_due(&headers, now).is_some_and(|ts| ts > now);
         prop_assert_eq!(state.wait_at(now).is_some(), spring_waits);

@@ -104,9 +104,9 @@ async fn a_record_spring_left_in_a_retry_topic_is_retried_and_dead_lettered_as_s
     spring_headers.extend([
         (ORIGINAL_CONSUMER_GROUP, group.as_bytes().to_vec()),
         // First hop's retry headers.
-        (ORIGINAL_TIMESTAMP_RETRY, java_big_integer(original_ts)),
+        (ORIGINAL_TIMESTAMP_RETRY, encode_java_big_integer(original_ts)),
         (ATTEMPTS, 2i32.to_be_bytes().to_vec()),
-        (BACKOFF_TIMESTAMP, java_big_integer(first_due)),
+        (BACKOFF_TIMESTAMP, encode_java_big_integer(first_due)),
         // Second hop: the exception headers replaced (stripPreviousExceptionHeaders)...
         (
             EXCEPTION_FQCN,
@@ -122,11 +122,15 @@ async fn a_record_spring_left_in_a_retry_topic_is_retried_and_dead_lettered_as_s
         ),
         (EXCEPTION_STACKTRACE, java_stacktrace.as_bytes().to_vec()),
         // ... and the retry headers appended.
-        (ORIGINAL_TIMESTAMP_RETRY, java_big_integer(original_ts)),
+        (ORIGINAL_TIMESTAMP_RETRY, encode_java_big_integer(original_ts)),
         (ATTEMPTS, 3i32.to_be_bytes().to_vec()),
-        (BACKOFF_TIMESTAMP, java_big_integer(last_due)),
+        (BACKOFF_TIMESTAMP, encode_java_big_integer(last_due)),
     ]);
-    assert_eq!(java_big_integer(last_due).len(), 6, "Spring's minimal form");
+    assert_eq!(
+        encode_java_big_integer(last_due).len(),
+        6,
+        "Spring's minimal form"
+    );
     let value = br#"{"id":7,"sku":"A-1"}"#;
     produce_with_headers(
         &s,
@@ -290,8 +294,11 @@ async fn spring_kafka_2_7s_one_byte_attempts_are_read_and_a_due_time_past_a_day_
             (ORIGINAL_TIMESTAMP, original_ts.to_be_bytes().to_vec()),
             (ORIGINAL_TIMESTAMP_TYPE, b"CreateTime".to_vec()),
             (ATTEMPTS, vec![2]),
-            (BACKOFF_TIMESTAMP, java_big_integer(two_days_ahead)),
-            (ORIGINAL_TIMESTAMP_RETRY, java_big_integer(original_ts)),
+            (BACKOFF_TIMESTAMP, encode_java_big_integer(two_days_ahead)),
+            (
+                ORIGINAL_TIMESTAMP_RETRY,
+                encode_java_big_integer(original_ts),
+            ),
         ],
     )
     .await;

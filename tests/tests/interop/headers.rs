@@ -69,7 +69,7 @@ fn assert_same_headers(spring: &Forwarded<'_>, rust: &Forwarded<'_>) {
     // timestamps as Java's `BigInteger.toByteArray()` from Spring (6 bytes for these years)
     // and as a big-endian long from Rust: each side decodes both forms.
     for (f, retry_timestamp) in [
-        (spring, java_big_integer as fn(i64) -> Vec<u8>),
+        (spring, encode_java_big_integer as fn(i64) -> Vec<u8>),
         (rust, encode_i64),
     ] {
         let main_ms = f.main.timestamp_ms.expect("timestamp");
