@@ -2,6 +2,7 @@
 //! partition assigned to it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,6 +101,7 @@ pub(crate) async fn consume(
         processor,
         permits: Semaphore::new(concurrency.max(1)),
         stop: stop.clone(),
+        stopping: AtomicBool::new(false),
         abort,
         topic: topic.clone(),
     });
@@ -147,6 +149,7 @@ pub(crate) async fn consume(
     if outcome.is_err() {
         stop.cancel();
     }
+    shared.stopping.store(true, Ordering::Release);
     while let Some(joined) = tasks.join_next().await {
         if let Err(error) = joined {
             tracing::error!(%topic, %error, "partition task failed during shutdown");

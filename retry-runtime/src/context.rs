@@ -1,5 +1,5 @@
-//! Consumer callbacks: each assigned partition gets a queue of its own and an ownership token
-//! that is cancelled the moment the partition is revoked.
+//! Consumer callbacks: each assigned partition gets a queue of its own and an [`Ownership`]
+//! that is revoked the moment the partition is revoked.
 //!
 //! Why per-partition ownership and not one counter per consumer: under cooperative
 //! rebalancing (and KIP-848) a rebalance revokes some partitions and keeps the others
@@ -25,7 +25,8 @@ use rdkafka::consumer::stream_consumer::StreamPartitionQueue;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
 use rdkafka::ClientContext;
 use tokio::sync::{mpsc, watch};
-use tokio_util::sync::CancellationToken;
+
+use crate::ownership::Ownership;
 
 /// The consumer type every listener topic uses.
 pub(crate) type ListenerConsumer = StreamConsumer<PartitionContext>;
@@ -39,8 +40,8 @@ pub(crate) struct Assigned {
     pub partition: i32,
     /// Its queue, when split for the first time (else the one handed out before).
     pub queue: Option<PartitionQueue>,
-    /// Cancelled when the partition is revoked or lost.
-    pub owned: CancellationToken,
+    /// Revoked when the partition is revoked or lost.
+    pub owned: Arc<Ownership>,
 }
 
 /// Rebalance bookkeeping of one consumer.
@@ -48,8 +49,8 @@ pub(crate) struct PartitionContext {
     consumer: OnceLock<Weak<ListenerConsumer>>,
     ready: watch::Sender<bool>,
     assignments: mpsc::UnboundedSender<Assigned>,
-    /// The ownership token of every partition held now.
-    owned: Mutex<HashMap<i32, CancellationToken>>,
+    /// The ownership of every partition held now.
+    owned: Mutex<HashMap<i32, Arc<Ownership>>>,
     /// Partitions whose queue was split already.
     split: Mutex<Vec<i32>>,
 }
@@ -101,14 +102,14 @@ impl PartitionContext {
                 queue
             }
         };
-        let owned = CancellationToken::new();
+        let owned = Arc::new(Ownership::default());
         if let Some(previous) = self
             .owned
             .lock()
             .expect("not poisoned")
             .insert(partition, owned.clone())
         {
-            previous.cancel();
+            previous.revoke();
         }
         // The receiver lives as long as the consume loop, which outlives every poll.
         let _ = self.assignments.send(Assigned {
@@ -120,7 +121,7 @@ impl PartitionContext {
 
     fn revoke(&self, partition: i32) {
         if let Some(owned) = self.owned.lock().expect("not poisoned").remove(&partition) {
-            owned.cancel();
+            owned.revoke();
         }
     }
 }
@@ -151,7 +152,7 @@ impl ConsumerContext for PartitionContext {
                 // librdkafka unassigns on a failed rebalance: stop working on everything.
                 tracing::warn!(%error, "rebalance error; dropping the assignment");
                 for (_, owned) in self.owned.lock().expect("not poisoned").drain() {
-                    owned.cancel();
+                    owned.revoke();
                 }
             }
         }

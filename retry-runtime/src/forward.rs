@@ -112,21 +112,22 @@ impl Forwarder {
         })
     }
 
-    /// Publishes `raw`'s key and value unchanged with `headers` to `topic`, on the same
-    /// partition number when `topic` has it (else the partitioner picks by key). Returns once
-    /// the broker acknowledged the record, or refused it for good.
+    /// Publishes `raw`'s key and value unchanged with the headers `headers` writes (once per
+    /// try: the client consumes them) to `topic`, on the same partition number when `topic`
+    /// has it (else the partitioner picks by key). Returns once the broker acknowledged the
+    /// record, or refused it for good.
     pub async fn send(
         &self,
         raw: &RawRecord,
         topic: &str,
-        headers: &OwnedHeaders,
+        headers: &impl Fn() -> OwnedHeaders,
     ) -> Result<(), ForwardError> {
         let mut pause = Duration::from_millis(100);
         let mut alone = false;
         let mut forwarding = self.gauges.start(topic);
         loop {
             let producer = if alone { &self.solo } else { &self.producer };
-            match self.send_once(producer, raw, topic, headers).await? {
+            match self.send_once(producer, raw, topic, headers()).await? {
                 Ok(()) => return Ok(()),
                 Err(error) => {
                     let code = error.rdkafka_error_code();
@@ -155,7 +156,7 @@ impl Forwarder {
         &self,
         raw: &RawRecord,
         topic: &str,
-        headers: &OwnedHeaders,
+        headers: &impl Fn() -> OwnedHeaders,
     ) -> Result<(), Interrupted> {
         let mut refused = false;
         let outcome = loop {
@@ -196,11 +197,11 @@ impl Forwarder {
         producer: &FutureProducer,
         raw: &RawRecord,
         topic: &str,
-        headers: &OwnedHeaders,
+        headers: OwnedHeaders,
     ) -> Result<Result<(), KafkaError>, Interrupted> {
         let partition =
             Some(raw.meta.partition).filter(|p| self.partitions.get(topic).is_some_and(|n| p < n));
-        let mut record = FutureRecord::<[u8], [u8]>::to(topic).headers(headers.clone());
+        let mut record = FutureRecord::<[u8], [u8]>::to(topic).headers(headers);
         if let Some(key) = raw.meta.key.as_deref() {
             record = record.key(key);
         }

@@ -15,8 +15,8 @@ pub(crate) struct Inbound {
 }
 
 impl Inbound {
-    /// Copies `message` out of the client's buffers. `topic` is the name the consumer reads,
-    /// shared by its records instead of copied into each.
+    /// Copies `message` out of the client's buffers. `topic` is the one topic the consumer
+    /// reads (the message's own), shared by its records instead of copied into each.
     pub fn read(message: &impl Message, topic: &Arc<str>) -> Self {
         let headers: Headers = message
             .headers()
@@ -35,16 +35,12 @@ impl Inbound {
             Timestamp::CreateTime(ms) => (Some(ms), TimestampType::CreateTime),
             Timestamp::LogAppendTime(ms) => (Some(ms), TimestampType::LogAppendTime),
         };
-        let topic = if **topic == *message.topic() {
-            Arc::clone(topic)
-        } else {
-            message.topic().into()
-        };
+        debug_assert_eq!(**topic, *message.topic());
         let raw = RawRecord {
             meta: Arc::new(RecordMeta {
                 key: message.key().map(<[u8]>::to_vec),
                 headers,
-                topic,
+                topic: Arc::clone(topic),
                 partition: message.partition(),
                 offset: message.offset(),
                 timestamp_ms,

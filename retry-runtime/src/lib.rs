@@ -260,6 +260,7 @@ mod gauges;
 mod inbound;
 mod kafka_config;
 mod listener;
+mod ownership;
 mod partition;
 mod process;
 mod provision;

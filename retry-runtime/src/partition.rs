@@ -8,23 +8,31 @@
 //! [`IN_FLIGHT_BUDGET`] bytes and as long as they keep completing ([`STALLED_AFTER`]), and
 //! [`PartitionProgress`] releases an offset for commit only once it and every earlier record
 //! are done.
+//!
+//! The happy path stays cheap: while records are ready the task takes them one after another
+//! without registering for revocation or shutdown (it reads two flags instead), and keeps its
+//! handler permit for up to [`BURST`] records; only when it would wait does it release the
+//! permit and select on everything that may wake it.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use rdkafka::consumer::Consumer;
+use rdkafka::error::KafkaResult;
 use rdkafka::message::{BorrowedMessage, Message};
 use retry_core::PartitionProgress;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
 use crate::context::{ListenerConsumer, PartitionQueue};
 use crate::forward::Interrupted;
 use crate::gauges::{due_of, HeldRecords};
 use crate::inbound::Inbound;
+use crate::ownership::Ownership;
 use crate::process::Processor;
 
 /// Bytes of records per partition whose forward is in flight; reading the partition waits
@@ -36,6 +44,10 @@ pub(crate) const IN_FLIGHT_BUDGET: usize = 4 << 20;
 /// stuck one be handled uncommitted, and handled again after a restart.
 pub(crate) const STALLED_AFTER: Duration = Duration::from_secs(1);
 
+/// Records a partition handles in a row on one handler permit while they are ready, before it
+/// lets partitions waiting for a permit take their turn.
+const BURST: u32 = 64;
+
 /// What the partition tasks of one consumer share.
 pub(crate) struct Partitions {
     pub consumer: Arc<ListenerConsumer>,
@@ -44,6 +56,8 @@ pub(crate) struct Partitions {
     pub permits: Semaphore,
     /// Shutdown: stop reading, finish in-flight work.
     pub stop: CancellationToken,
+    /// Set once `stop` is cancelled: what a task with a record ready checks.
+    pub stopping: AtomicBool,
     /// End of the shutdown grace period: abandon in-flight work uncommitted.
     pub abort: CancellationToken,
     /// The topic, shared by every record read.
@@ -67,7 +81,13 @@ enum Stop {
 struct Worker<'a> {
     shared: &'a Partitions,
     partition: i32,
-    owned: CancellationToken,
+    owned: Arc<Ownership>,
+    /// The handler permit held while records keep coming, with how many more it may serve.
+    permit: Option<(SemaphorePermit<'a>, u32)>,
+    /// The highest offset released for commit and not yet stored with the client: stored
+    /// when the task is about to wait, every [`BURST`] records, and at shutdown, rather than
+    /// once per record (storing by topic name costs a topic lookup in the client).
+    unstored: Option<i64>,
     progress: PartitionProgress,
     forwards: FuturesUnordered<futures::future::BoxFuture<'static, Forwarded>>,
     /// The forwards in the order they started, with when (completed ones are dropped from
@@ -75,33 +95,54 @@ struct Worker<'a> {
     started: VecDeque<(i64, Instant)>,
 }
 
-/// Works on `partition` until it is revoked (`owned` cancelled) or the app shuts down.
+/// Works on `partition` until it is revoked (`owned`) or the app shuts down.
 pub(crate) async fn run_partition(
     shared: Arc<Partitions>,
     queue: Arc<PartitionQueue>,
     partition: i32,
-    owned: CancellationToken,
+    owned: Arc<Ownership>,
 ) {
     let mut worker = Worker {
         shared: &shared,
         partition,
         owned,
+        permit: None,
+        unstored: None,
         progress: PartitionProgress::default(),
         forwards: FuturesUnordered::new(),
         started: VecDeque::new(),
     };
     let mut stream = queue.stream();
     let stop = loop {
-        let room = worker.has_room();
-        let message = tokio::select! {
-            biased;
-            _ = worker.owned.cancelled() => break Stop::Revoked,
-            _ = shared.stop.cancelled() => break Stop::Shutdown,
-            Some(forwarded) = worker.forwards.next() => {
-                worker.forwarded(forwarded);
-                continue;
+        let message = match worker.ready(&mut stream) {
+            Some(message) => {
+                // What the select below would have preferred to a record.
+                if worker.owned.is_revoked() {
+                    break Stop::Revoked;
+                }
+                if shared.stopping.load(Ordering::Acquire) {
+                    break Stop::Shutdown;
+                }
+                // Records that are always ready must not keep the runtime's worker to itself.
+                tokio::task::consume_budget().await;
+                message
             }
-            message = stream.next(), if room => message,
+            None => {
+                // Nothing to do now: let other partitions handle while this one waits.
+                worker.permit = None;
+                worker.flush();
+                let room = worker.has_room();
+                tokio::select! {
+                    biased;
+                    _ = worker.owned.revoked() => break Stop::Revoked,
+                    _ = shared.stop.cancelled() => break Stop::Shutdown,
+                    Some(forwarded) = worker.forwards.next() => {
+                        worker.forwarded(forwarded);
+                        continue;
+                    }
+                    message = stream.next(), if room => message,
+                }
+            }
         };
         let message = match message {
             Some(Ok(message)) => message,
@@ -117,10 +158,45 @@ pub(crate) async fn run_partition(
     };
     if let Stop::Shutdown = stop {
         worker.drain().await;
+        worker.flush();
     }
 }
 
-impl Worker<'_> {
+impl<'a> Worker<'a> {
+    /// The next record if one is ready now and there is room for it, after completing the
+    /// forwards that ended meanwhile; `None` when the task has to wait.
+    fn ready<'q>(
+        &mut self,
+        stream: &mut (impl futures::Stream<Item = KafkaResult<BorrowedMessage<'q>>> + Unpin),
+    ) -> Option<Option<KafkaResult<BorrowedMessage<'q>>>> {
+        // Polled without a waker of ours: a forward that ends later is found by the select,
+        // which polls again with one.
+        while !self.forwards.is_empty() {
+            match self.forwards.next().now_or_never() {
+                Some(Some(forwarded)) => self.forwarded(forwarded),
+                _ => break,
+            }
+        }
+        if !self.has_room() {
+            return None;
+        }
+        stream.next().now_or_never()
+    }
+
+    /// A handler permit: the one held, while it has records left to serve, else a new one.
+    async fn permit(&mut self) {
+        match &mut self.permit {
+            Some((_, left)) if *left > 0 => *left -= 1,
+            _ => {
+                // Give the permit back before queueing for the next: waiting partitions go first.
+                self.permit = None;
+                self.flush();
+                let permit = self.shared.permits.acquire().await.expect("never closed");
+                self.permit = Some((permit, BURST - 1));
+            }
+        }
+    }
+
     /// True while the forwards in flight leave room to read another record, and the oldest
     /// of them is not stalled.
     fn has_room(&mut self) -> bool {
@@ -151,26 +227,29 @@ impl Worker<'_> {
             .as_ref()
             .map(|h| h.hold(self.partition, due_of(&inbound)));
         if let Some(wait) = shared.processor.wait_for(&mut inbound) {
+            self.permit = None;
+            self.flush();
             self.wait(wait).await?;
-        }
-        // Checked when the wait ends: the partition may have moved meanwhile.
-        if self.owned.is_cancelled() {
-            return Err(Stop::Revoked);
+            // Checked when the wait ends: the partition may have moved meanwhile.
+            if self.owned.is_revoked() {
+                return Err(Stop::Revoked);
+            }
         }
         let offset = message.offset();
         let footprint = inbound.footprint();
-        let handled = {
-            let _permit = shared.permits.acquire().await.expect("never closed");
-            drop(held);
-            tokio::select! {
-                handled = shared.processor.handle(inbound) => handled,
-                // A hung handler must not hold shutdown past its grace period.
-                _ = shared.abort.cancelled() => return Err(Stop::Revoked),
-            }
+        self.permit().await;
+        drop(held);
+        let handled = tokio::select! {
+            biased;
+            handled = shared.processor.handle(inbound) => handled,
+            // A hung handler must not hold shutdown past its grace period.
+            _ = shared.abort.cancelled() => return Err(Stop::Revoked),
         };
         match handled {
             None if self.progress.in_flight() == 0 => {
-                if !self.owned.is_cancelled() {
+                // Later than any offset released before: it supersedes it.
+                self.unstored = None;
+                if !self.owned.is_revoked() {
                     // Through the message's own topic handle: no lookup of the topic by name.
                     log_unstored(shared.consumer.store_offset_from_message(&message));
                 }
@@ -197,7 +276,7 @@ impl Worker<'_> {
         loop {
             tokio::select! {
                 biased;
-                _ = self.owned.cancelled() => return Err(Stop::Revoked),
+                _ = self.owned.revoked() => return Err(Stop::Revoked),
                 _ = self.shared.stop.cancelled() => return Err(Stop::Shutdown),
                 Some(forwarded) = self.forwards.next() => self.forwarded(forwarded),
                 _ = &mut sleep => return Ok(()),
@@ -226,10 +305,19 @@ impl Worker<'_> {
         }
     }
 
-    /// Stores a released offset for the background commit, unless the partition was revoked.
-    fn store(&self, released: Option<i64>) {
-        let Some(offset) = released else { return };
-        if self.owned.is_cancelled() {
+    /// Notes a released offset for the background commit (see [`Worker::flush`]).
+    fn store(&mut self, released: Option<i64>) {
+        if released.is_some() {
+            self.unstored = released;
+        }
+    }
+
+    /// Stores the offset released last, unless the partition was revoked.
+    fn flush(&mut self) {
+        let Some(offset) = self.unstored.take() else {
+            return;
+        };
+        if self.owned.is_revoked() {
             return;
         }
         // librdkafka's offset store records `offset + 1`, the next record to read: pass the

@@ -58,11 +58,20 @@ struct DltFallback {
     attempts: u32,
 }
 
-/// Where a failed record goes, with the headers it goes with.
+/// What a forward's provenance headers say besides the record's own metadata.
+struct Stamp {
+    exception: ExceptionInfo,
+    original_timestamp_ms: i64,
+    attempts: u32,
+    due_ms: i64,
+}
+
+/// Where a failed record goes, with what its headers will say. The headers are written when
+/// the record is sent, straight into the client's list, which the send consumes.
 struct NextHop {
     raw: RawRecord,
     topic: String,
-    headers: OwnedHeaders,
+    stamp: Stamp,
     fallback: Option<DltFallback>,
 }
 
@@ -179,7 +188,9 @@ impl Processor {
                 due_ms,
             } => {
                 self.meters.retried.increment(1);
-                tracing::info!(record = %self.at(raw), to = %topic.name, due_in_ms = due_ms - now, error = %exception.message, "retrying");
+                // DEBUG, as Spring logs a retry by default (`AFTER_RETRIES_EXHAUSTED`): in a
+                // failure storm a line per retry would cost more than the retry itself.
+                tracing::debug!(record = %self.at(raw), to = %topic.name, due_in_ms = due_ms - now, error = %exception.message, "retrying");
                 (topic, next_attempt, due_ms)
             }
             Decision::DeadLetter { topic, reason } => {
@@ -193,8 +204,12 @@ impl Processor {
                 return None;
             }
         };
-        let headers =
-            self.forward_headers(raw, &exception, original_timestamp_ms, attempts, due_ms);
+        let stamp = Stamp {
+            exception,
+            original_timestamp_ms,
+            attempts,
+            due_ms,
+        };
         let fallback = (!matches!(topic.kind, DestinationKind::Dlt)).then_some(DltFallback {
             original_timestamp_ms,
             attempts,
@@ -202,7 +217,7 @@ impl Processor {
         Some(NextHop {
             raw: inbound.raw,
             topic: topic.name.clone(),
-            headers,
+            stamp,
             fallback,
         })
     }
@@ -246,20 +261,18 @@ impl Processor {
                 // DLT handler that keeps failing does not spin.
                 let now = now_ms();
                 let due = now + policy.backoff.initial().as_millis() as i64;
-                let original_timestamp_ms = inbound.original_timestamp_ms(now);
-                let headers = self.forward_headers(
-                    raw,
-                    &exception,
-                    original_timestamp_ms,
-                    forward_attempts(raw.meta.attempt),
-                    due,
-                );
                 self.meters.retried.increment(1);
                 tracing::warn!(record = %self.at(raw), handler = dlt_handler_name, error = %exception.message, "DLT handler failed; re-publishing to the DLT");
+                let stamp = Stamp {
+                    original_timestamp_ms: inbound.original_timestamp_ms(now),
+                    attempts: forward_attempts(raw.meta.attempt),
+                    due_ms: due,
+                    exception,
+                };
                 Some(NextHop {
                     raw: inbound.raw,
                     topic: self.destination.name.clone(),
-                    headers,
+                    stamp,
                     fallback: None,
                 })
             }
@@ -275,12 +288,13 @@ impl Processor {
         NextHop {
             raw,
             topic,
-            headers,
+            stamp,
             fallback,
         }: NextHop,
     ) -> impl std::future::Future<Output = Result<(), Interrupted>> + Send + 'static {
         let this = self.clone();
         async move {
+            let headers = || this.forward_headers(&raw, &stamp);
             let refused = match this.forwarder.send(&raw, &topic, &headers).await {
                 Ok(()) => return Ok(()),
                 Err(ForwardError::Interrupted(interrupted)) => return Err(interrupted),
@@ -295,18 +309,17 @@ impl Processor {
             };
             this.meters.dead_lettered.increment(1);
             tracing::warn!(record = %this.at(&raw), to = %dlt, %refused, "forward refused; dead-lettering instead");
-            let exception = ExceptionInfo {
-                fqcn: FORWARD_REFUSED.to_owned(),
-                message: refused.to_string(),
-                ..ExceptionInfo::default()
+            let stamp = Stamp {
+                exception: ExceptionInfo {
+                    fqcn: FORWARD_REFUSED.to_owned(),
+                    message: refused.to_string(),
+                    ..ExceptionInfo::default()
+                },
+                original_timestamp_ms: fallback.original_timestamp_ms,
+                attempts: fallback.attempts,
+                due_ms: now_ms(),
             };
-            let headers = this.forward_headers(
-                &raw,
-                &exception,
-                fallback.original_timestamp_ms,
-                fallback.attempts,
-                now_ms(),
-            );
+            let headers = || this.forward_headers(&raw, &stamp);
             this.forwarder
                 .send_until_accepted(&raw, &dlt, &headers)
                 .await
@@ -315,14 +328,14 @@ impl Processor {
 
     /// `raw`'s headers with the provenance of this hop, written straight into the client's
     /// header list.
-    fn forward_headers(
-        &self,
-        raw: &RawRecord,
-        exception: &ExceptionInfo,
-        original_timestamp_ms: i64,
-        attempts: u32,
-        due_ms: i64,
-    ) -> OwnedHeaders {
+    fn forward_headers(&self, raw: &RawRecord, stamp: &Stamp) -> OwnedHeaders {
+        let Stamp {
+            exception,
+            original_timestamp_ms,
+            attempts,
+            due_ms,
+        } = stamp;
+        let original_timestamp_ms = *original_timestamp_ms;
         let hop = Hop {
             topic: &raw.meta.topic,
             partition: raw.meta.partition,
@@ -334,7 +347,7 @@ impl Processor {
             original_timestamp_ms,
         };
         let mut headers = KafkaHeaders::with_capacity(raw.meta.headers.len() + 13);
-        write_forward(&raw.meta.headers, &hop, attempts, due_ms, &mut headers);
+        write_forward(&raw.meta.headers, &hop, *attempts, *due_ms, &mut headers);
         headers.into_inner()
     }
 
