@@ -9,6 +9,7 @@
 //! [`REFUSED_RETRY`] in case the topic is fixed.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use rdkafka::error::{KafkaError, KafkaResult};
@@ -79,8 +80,11 @@ fn refuses_the_batch(code: RDKafkaErrorCode) -> bool {
 pub(crate) struct Forwarder {
     producer: FutureProducer,
     /// Sends each record in a batch of its own: the second try of a record refused for its
-    /// batch's size, so only a record too large by itself is refused.
-    solo: FutureProducer,
+    /// batch's size, so only a record too large by itself is refused. Created on first need:
+    /// every producer keeps a polling thread (and its wake-ups) for the app's lifetime.
+    solo: OnceLock<FutureProducer>,
+    /// The configuration of `solo`.
+    solo_config: ClientConfig,
     partitions: HashMap<String, i32>,
     shutdown: CancellationToken,
     refused: metrics::Gauge,
@@ -97,15 +101,15 @@ impl Forwarder {
         destinations: impl IntoIterator<Item = &'a str>,
         shutdown: CancellationToken,
     ) -> KafkaResult<Self> {
-        let solo = producer
-            .clone()
+        let mut solo_config = producer.clone();
+        solo_config
             .set("batch.num.messages", "1")
-            .set("linger.ms", "0")
-            .create()?;
+            .set("linger.ms", "0");
         Ok(Self {
             gauges: Forwards::new(destinations),
             producer: producer.create()?,
-            solo,
+            solo: OnceLock::new(),
+            solo_config,
             partitions,
             shutdown,
             refused: metrics::gauge!("kafka_retry_forwards_refused"),
@@ -126,7 +130,14 @@ impl Forwarder {
         let mut alone = false;
         let mut forwarding = self.gauges.start(topic);
         loop {
-            let producer = if alone { &self.solo } else { &self.producer };
+            let producer = if alone {
+                self.solo().map_err(|error| ForwardError::Refused {
+                    topic: topic.to_owned(),
+                    reason: format!("too large for a batch, and no producer for it alone: {error}"),
+                })?
+            } else {
+                &self.producer
+            };
             match self.send_once(producer, raw, topic, headers()).await? {
                 Ok(()) => return Ok(()),
                 Err(error) => {
@@ -190,6 +201,15 @@ impl Forwarder {
             }
         }
         outcome
+    }
+
+    /// The producer that sends one record per batch, created on first use.
+    fn solo(&self) -> KafkaResult<&FutureProducer> {
+        if let Some(solo) = self.solo.get() {
+            return Ok(solo);
+        }
+        let solo = self.solo_config.create()?;
+        Ok(self.solo.get_or_init(|| solo))
     }
 
     async fn send_once(

@@ -220,7 +220,10 @@ impl Role {
     /// or 1 MiB a partition (librdkafka's per-record overhead, several hundred bytes, is not
     /// in the byte count, so with small records the count is what bounds memory while a
     /// partition's head record waits). A partition whose prefetch is full is fetched again
-    /// 10 ms after it drains, not librdkafka's 1 s, or retries would be up to a second late.
+    /// 10 ms after it drains, not librdkafka's 1 s (`fetch.queue.backoff.ms`), on every
+    /// topic: retries would be up to a second late, and a main topic read faster than it is
+    /// fetched would stall a second each time its 4 MiB prefetch filled (measured: 110k
+    /// records/s with 1 s, 440k with 10 ms, on the embedded broker).
     /// Stored offsets are committed every 200 ms (librdkafka: 5 s; it skips a commit when
     /// nothing changed), so a crash redelivers about a fifth of a second's work, near what
     /// Spring's per-batch commits redeliver.
@@ -232,6 +235,7 @@ impl Role {
                 ("session.timeout.ms", "10000"),
                 ("fetch.wait.max.ms", "500"),
                 ("queued.max.messages.kbytes", "4096"),
+                ("fetch.queue.backoff.ms", "10"),
             ],
             Self::Retry | Self::Dlt => &[
                 ("auto.commit.interval.ms", "200"),
@@ -414,6 +418,24 @@ mod tests {
         assert_eq!(
             effective(&producer, "enable.idempotence").as_deref(),
             Some("true")
+        );
+    }
+
+    #[test]
+    fn a_full_prefetch_is_fetched_again_after_10_ms_on_every_topic_unless_the_user_says() {
+        let s = KafkaSettings::from_env(vec![]).unwrap();
+        for role in [Role::Main, Role::Retry, Role::Dlt] {
+            assert_eq!(
+                effective(&s.client_config(role), "fetch.queue.backoff.ms").as_deref(),
+                Some("10"),
+                "{role:?}"
+            );
+        }
+        let s =
+            KafkaSettings::from_env(vars(&[("KAFKA_FETCH_QUEUE_BACKOFF_MS", "100")])).unwrap();
+        assert_eq!(
+            effective(&s.client_config(Role::Main), "fetch.queue.backoff.ms").as_deref(),
+            Some("100")
         );
     }
 
