@@ -8,7 +8,12 @@
 
 use std::time::Duration;
 
+use futures::stream::{FuturesUnordered, StreamExt};
 use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use retry_runtime::core::headers::{write_forward, HeaderSink, Hop};
+use retry_runtime::core::{ExceptionInfo, Headers, TimestampType};
 use retry_runtime::{KafkaSettings, Role};
 
 use crate::handlers::MAIN;
@@ -36,4 +41,68 @@ pub async fn consume(
         consumer.store_offset_from_message(&message)?;
     }
     Ok(Throughput::measured())
+}
+
+/// The floor of a forward: `n` records produced to `topic` with the provenance headers a first
+/// retry carries (written by the same core function), through the same producer settings and
+/// rust-rdkafka's `FutureProducer`, pipelined; CPU of the process per record.
+pub async fn produce(bootstrap: &str, topic: &str, n: usize) -> anyhow::Result<Throughput> {
+    let producer: FutureProducer = KafkaSettings::from_env(std::env::vars())?
+        .client_config(Role::Producer)
+        .set("bootstrap.servers", bootstrap)
+        .create()?;
+    let exception = ExceptionInfo {
+        fqcn: "anyhow::Error".into(),
+        cause_fqcn: "anyhow::Error".into(),
+        message: "fails once".into(),
+        stacktrace: "fails once".into(),
+    };
+    let now = crate::handlers::now_ms();
+    let value = [7u8; 100];
+    let mut in_flight = FuturesUnordered::new();
+    MAIN.reset(n as u64);
+    for i in 0..n {
+        let hop = Hop {
+            topic: "bench-mix",
+            partition: 0,
+            offset: i as i64,
+            timestamp_ms: now,
+            timestamp_type: TimestampType::CreateTime,
+            group: "bench_mix-as-run-bench-mix",
+            exception: &exception,
+            original_timestamp_ms: now,
+        };
+        let mut headers = ForwardHeaders(Some(OwnedHeaders::new_with_capacity(13)));
+        write_forward(&Headers::default(), &hop, 2, now + 1_000, &mut headers);
+        let headers = headers.0.take().expect("filled");
+        let (producer, value) = (&producer, &value);
+        in_flight.push(async move {
+            let key = i.to_string();
+            let record = FutureRecord::to(topic)
+                .key(&key)
+                .payload(&value[..])
+                .headers(headers);
+            let sent = producer.send(record, Duration::from_secs(30)).await;
+            MAIN.record();
+            sent.map(drop).map_err(|(error, _)| error)
+        });
+        // The framework's forwards are pipelined too, bounded by its in-flight budget.
+        if in_flight.len() >= 1_000 {
+            in_flight.next().await.expect("not empty")?;
+        }
+    }
+    while let Some(sent) = in_flight.next().await {
+        sent?;
+    }
+    Ok(Throughput::measured())
+}
+
+/// Headers as the client holds them, filled by the core's header writer.
+struct ForwardHeaders(Option<OwnedHeaders>);
+
+impl HeaderSink for ForwardHeaders {
+    fn append(&mut self, key: &str, value: Option<&[u8]>) {
+        let headers = self.0.take().expect("filled");
+        self.0 = Some(headers.insert(Header { key, value }));
+    }
 }

@@ -37,6 +37,8 @@ pub struct Figures {
     pub raw: Throughput,
     pub framework: Throughput,
     pub mix: Throughput,
+    /// A raw producer sending records with a first retry's headers.
+    pub forward: Throughput,
     pub sustained_raw: Throughput,
     pub sustained_framework: Throughput,
     pub sustained_mix: Throughput,
@@ -45,6 +47,8 @@ pub struct Figures {
 /// Topics the children read, filled by the parent beforehand.
 pub const HAPPY: &str = "bench-happy";
 pub const MIX: &str = "bench-mix";
+/// Written by the raw producer of the forward floor.
+pub const FORWARD: &str = "bench-forward";
 pub const SUSTAINED: &str = "bench-sustained";
 pub const SUSTAINED_MIX: &str = "bench-sustained-mix";
 
@@ -104,6 +108,7 @@ pub async fn child(
     let mut figures = Figures::default();
     (figures.raw, figures.framework) = scenarios::happy(bootstrap, HAPPY, records, 3, tag).await?;
     figures.mix = scenarios::failure_mix(bootstrap, MIX, records, tag).await?;
+    figures.forward = crate::baseline::produce(bootstrap, FORWARD, records / 2).await?;
     if sustained > 0 {
         (figures.sustained_raw, figures.sustained_framework) =
             scenarios::happy(bootstrap, SUSTAINED, sustained, 1, tag).await?;
