@@ -9,7 +9,7 @@
 //! [`REFUSED_RETRY`] in case the topic is fixed.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use rdkafka::error::{KafkaError, KafkaResult};
@@ -83,8 +83,8 @@ pub(crate) struct Forwarder {
     /// batch's size, so only a record too large by itself is refused. Created on first need:
     /// every producer keeps a polling thread (and its wake-ups) for the app's lifetime.
     solo: OnceLock<FutureProducer>,
-    /// The configuration of `solo`.
-    solo_config: ClientConfig,
+    /// The configuration of `solo`, and the lock that lets one forward create it.
+    solo_config: Mutex<ClientConfig>,
     partitions: HashMap<String, i32>,
     shutdown: CancellationToken,
     refused: metrics::Gauge,
@@ -109,7 +109,7 @@ impl Forwarder {
             gauges: Forwards::new(destinations),
             producer: producer.create()?,
             solo: OnceLock::new(),
-            solo_config,
+            solo_config: Mutex::new(solo_config),
             partitions,
             shutdown,
             refused: metrics::gauge!("kafka_retry_forwards_refused"),
@@ -131,10 +131,16 @@ impl Forwarder {
         let mut forwarding = self.gauges.start(topic);
         loop {
             let producer = if alone {
-                self.solo().map_err(|error| ForwardError::Refused {
-                    topic: topic.to_owned(),
-                    reason: format!("too large for a batch, and no producer for it alone: {error}"),
-                })?
+                match self.solo() {
+                    Ok(solo) => solo,
+                    Err(error) => {
+                        forwarding.failed();
+                        tracing::warn!(%topic, %error, "no producer for a record alone; retrying in {pause:?}");
+                        self.pause(pause, topic).await?;
+                        pause = (pause * 2).min(Duration::from_secs(5));
+                        continue;
+                    }
+                }
             } else {
                 &self.producer
             };
@@ -203,12 +209,17 @@ impl Forwarder {
         outcome
     }
 
-    /// The producer that sends one record per batch, created on first use.
+    /// The producer that sends one record per batch, created on first use (by one forward:
+    /// a second producer would be dropped on an async worker, joining its polling thread).
     fn solo(&self) -> KafkaResult<&FutureProducer> {
         if let Some(solo) = self.solo.get() {
             return Ok(solo);
         }
-        let solo = self.solo_config.create()?;
+        let config = self.solo_config.lock().expect("not poisoned");
+        if let Some(solo) = self.solo.get() {
+            return Ok(solo);
+        }
+        let solo = config.create()?;
         Ok(self.solo.get_or_init(|| solo))
     }
 

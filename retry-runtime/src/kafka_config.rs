@@ -431,8 +431,7 @@ mod tests {
                 "{role:?}"
             );
         }
-        let s =
-            KafkaSettings::from_env(vars(&[("KAFKA_FETCH_QUEUE_BACKOFF_MS", "100")])).unwrap();
+        let s = KafkaSettings::from_env(vars(&[("KAFKA_FETCH_QUEUE_BACKOFF_MS", "100")])).unwrap();
         assert_eq!(
             effective(&s.client_config(Role::Main), "fetch.queue.backoff.ms").as_deref(),
             Some("100")

@@ -45,8 +45,15 @@ pub(crate) const IN_FLIGHT_BUDGET: usize = 4 << 20;
 pub(crate) const STALLED_AFTER: Duration = Duration::from_secs(1);
 
 /// Records a partition handles in a row on one handler permit while they are ready, before it
-/// lets partitions waiting for a permit take their turn.
+/// lets partitions waiting for a permit take their turn...
 const BURST: u32 = 64;
+
+/// ...or for at most this long, so slow handlers take turns record by record, as without
+/// bursts.
+const BURST_TIME: Duration = Duration::from_millis(5);
+
+/// How long an offset released for commit may wait to be stored while records keep coming.
+const STORE_AFTER: Duration = Duration::from_millis(100);
 
 /// What the partition tasks of one consumer share.
 pub(crate) struct Partitions {
@@ -75,6 +82,9 @@ enum Stop {
     Revoked,
     /// Shutdown: let in-flight forwards complete and store their offsets.
     Shutdown,
+    /// The shutdown grace period ended with a handler still running: store what finished,
+    /// abandon the rest.
+    Abandoned,
 }
 
 /// A partition's work in progress.
@@ -82,12 +92,14 @@ struct Worker<'a> {
     shared: &'a Partitions,
     partition: i32,
     owned: Arc<Ownership>,
-    /// The handler permit held while records keep coming, with how many more it may serve.
-    permit: Option<(SemaphorePermit<'a>, u32)>,
-    /// The highest offset released for commit and not yet stored with the client: stored
-    /// when the task is about to wait, every [`BURST`] records, and at shutdown, rather than
-    /// once per record (storing by topic name costs a topic lookup in the client).
-    unstored: Option<i64>,
+    /// The handler permit held while records keep coming, with how many more it may serve and
+    /// when it was taken.
+    permit: Option<(SemaphorePermit<'a>, u32, Instant)>,
+    /// The highest offset released for commit and not yet stored with the client, with when
+    /// the first of them was released: stored when the task is about to wait, when the
+    /// permit is renewed, before a handler call once [`STORE_AFTER`] old, and at the end,
+    /// rather than once per record (storing by topic name costs a topic lookup in the client).
+    unstored: Option<(i64, Instant)>,
     progress: PartitionProgress,
     forwards: FuturesUnordered<futures::future::BoxFuture<'static, Forwarded>>,
     /// The forwards in the order they started, with when (completed ones are dropped from
@@ -114,15 +126,17 @@ pub(crate) async fn run_partition(
     };
     let mut stream = queue.stream();
     let stop = loop {
+        // What the select below prefers to a record, checked before reading one: a record
+        // read is handled (the queue is the partition's, shared with a task of a later
+        // assignment, so a record dropped here could be one of its records, then lost).
+        if worker.owned.is_revoked() {
+            break Stop::Revoked;
+        }
+        if shared.stopping.load(Ordering::Acquire) {
+            break Stop::Shutdown;
+        }
         let message = match worker.ready(&mut stream) {
             Some(message) => {
-                // What the select below would have preferred to a record.
-                if worker.owned.is_revoked() {
-                    break Stop::Revoked;
-                }
-                if shared.stopping.load(Ordering::Acquire) {
-                    break Stop::Shutdown;
-                }
                 // Records that are always ready must not keep the runtime's worker to itself.
                 tokio::task::consume_budget().await;
                 message
@@ -156,10 +170,13 @@ pub(crate) async fn run_partition(
             break stop;
         }
     };
+    // Other partitions may handle while this one drains.
+    worker.permit = None;
     if let Stop::Shutdown = stop {
         worker.drain().await;
-        worker.flush();
     }
+    // Offsets released before a revocation are not stored (flush checks ownership).
+    worker.flush();
 }
 
 impl<'a> Worker<'a> {
@@ -183,18 +200,25 @@ impl<'a> Worker<'a> {
         stream.next().now_or_never()
     }
 
-    /// A handler permit: the one held, while it has records left to serve, else a new one.
-    async fn permit(&mut self) {
+    /// A handler permit: the one held, while it has records and time left to serve, else a
+    /// new one.
+    async fn permit(&mut self) -> Result<(), Stop> {
         match &mut self.permit {
-            Some((_, left)) if *left > 0 => *left -= 1,
+            Some((_, left, since)) if *left > 0 && since.elapsed() < BURST_TIME => *left -= 1,
             _ => {
                 // Give the permit back before queueing for the next: waiting partitions go first.
                 self.permit = None;
                 self.flush();
+                // The flag is set by the consume loop once it sees `stop`; the token is cancelled
+                // first, and a burst must not outlast it.
+                if self.shared.stop.is_cancelled() {
+                    return Err(Stop::Shutdown);
+                }
                 let permit = self.shared.permits.acquire().await.expect("never closed");
-                self.permit = Some((permit, BURST - 1));
+                self.permit = Some((permit, BURST - 1, Instant::now()));
             }
         }
+        Ok(())
     }
 
     /// True while the forwards in flight leave room to read another record, and the oldest
@@ -237,13 +261,15 @@ impl<'a> Worker<'a> {
         }
         let offset = message.offset();
         let footprint = inbound.footprint();
-        self.permit().await;
+        self.permit().await?;
         drop(held);
+        self.flush_if_stale();
         let handled = tokio::select! {
             biased;
             handled = shared.processor.handle(inbound) => handled,
-            // A hung handler must not hold shutdown past its grace period.
-            _ = shared.abort.cancelled() => return Err(Stop::Revoked),
+            // A hung handler must not hold shutdown past its grace period; the offsets
+            // released before it are still stored.
+            _ = shared.abort.cancelled() => return Err(Stop::Abandoned),
         };
         match handled {
             None if self.progress.in_flight() == 0 => {
@@ -305,16 +331,27 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Notes a released offset for the background commit (see [`Worker::flush`]).
+    /// Notes a released offset for the background commit (see [`Worker::unstored`]).
     fn store(&mut self, released: Option<i64>) {
-        if released.is_some() {
-            self.unstored = released;
+        if let Some(offset) = released {
+            let since = self.unstored.map_or_else(Instant::now, |(_, since)| since);
+            self.unstored = Some((offset, since));
+        }
+    }
+
+    /// Stores the released offsets once the oldest has waited [`STORE_AFTER`].
+    fn flush_if_stale(&mut self) {
+        if self
+            .unstored
+            .is_some_and(|(_, since)| since.elapsed() >= STORE_AFTER)
+        {
+            self.flush();
         }
     }
 
     /// Stores the offset released last, unless the partition was revoked.
     fn flush(&mut self) {
-        let Some(offset) = self.unstored.take() else {
+        let Some((offset, _)) = self.unstored.take() else {
             return;
         };
         if self.owned.is_revoked() {
