@@ -6,6 +6,7 @@ mod flow;
 mod guarantees;
 mod handlers;
 mod lifecycle;
+mod membership;
 mod metrics;
 mod spring;
 

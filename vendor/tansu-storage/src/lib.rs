@@ -831,6 +831,9 @@ impl OffsetStage {
 pub struct GroupMember {
     pub join_response: JoinGroupResponseMember,
     pub last_contact: Option<SystemTime>,
+    /// The generation of the member's last JoinGroup (None until it joins with its member id).
+    #[serde(default)]
+    pub joined_generation: Option<i32>,
 }
 
 /// Group State

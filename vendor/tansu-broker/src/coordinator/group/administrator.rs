@@ -57,6 +57,9 @@ use super::{Coordinator, OffsetCommit};
 
 const PAUSE_MS: u128 = 3_000;
 
+/// How often a leader's JoinGroup checks whether the other members have rejoined.
+const REJOIN_POLL_MS: u64 = 20;
+
 static COORDINATOR_REQUESTS: LazyLock<Counter<u64>> = LazyLock::new(|| {
     METER
         .u64_counter("tansu_group_coordinator_requests")
@@ -213,6 +216,7 @@ where
                             GroupMember {
                                 join_response: member.join_response.clone(),
                                 last_contact: member.last_contact,
+                                joined_generation: member.joined_generation,
                             },
                         )
                     })
@@ -246,6 +250,7 @@ where
                             GroupMember {
                                 join_response: member.join_response.clone(),
                                 last_contact: member.last_contact,
+                                joined_generation: member.joined_generation,
                             },
                         )
                     })
@@ -296,6 +301,7 @@ where
                                 Member {
                                     join_response: member.join_response.clone(),
                                     last_contact: member.last_contact,
+                                    joined_generation: member.joined_generation,
                                 },
                             )
                         })
@@ -328,6 +334,7 @@ where
                             Member {
                                 join_response: member.join_response.clone(),
                                 last_contact: member.last_contact,
+                                joined_generation: member.joined_generation,
                             },
                         )
                     })
@@ -432,6 +439,51 @@ where
         }
     }
 
+    /// The member joined (with its current metadata) in `generation_id`.
+    fn joined(&mut self, member_id: &str, generation_id: i32) {
+        let members = match self {
+            Self::Forming(inner) => &mut inner.members,
+            Self::Formed(inner) => &mut inner.members,
+        };
+        if let Some(member) = members.get_mut(member_id) {
+            member.joined_generation = Some(generation_id);
+        }
+    }
+
+    /// Members that have not joined in the current generation while the group is forming:
+    /// the metadata the leader would assign from is stale for them.
+    fn not_rejoined(&self) -> Vec<String> {
+        match self {
+            Self::Forming(inner) => inner
+                .members
+                .iter()
+                .filter(|(_, member)| member.joined_generation != Some(inner.generation_id))
+                .map(|(member_id, _)| member_id.clone())
+                .collect(),
+            Self::Formed(..) => Vec::new(),
+        }
+    }
+
+    /// True while `member_id` leads a forming group that other members have still to rejoin.
+    fn leader_awaits_rejoin(&self, member_id: &str) -> bool {
+        self.is_forming() && self.leader() == Some(member_id) && !self.not_rejoined().is_empty()
+    }
+
+    /// Removes the members that did not rejoin the forming group in time, as Kafka does when
+    /// the rebalance timeout expires.
+    fn evict_not_rejoined(&mut self, group_id: &str) {
+        let not_rejoined = self.not_rejoined();
+        if let Self::Forming(inner) = self {
+            for member_id in not_rejoined {
+                info!(
+                    group_id,
+                    member_id, "did not rejoin within the rebalance timeout"
+                );
+                _ = inner.members.remove(&member_id);
+            }
+        }
+    }
+
     /// Any JoinGroup, SyncGroup or Heartbeat from a known member shows it is alive.
     fn touch(&mut self, member_id: &str, now: SystemTime) {
         let members = match self {
@@ -507,7 +559,7 @@ where
         protocols: Option<&[JoinGroupRequestProtocol]>,
         reason: Option<&str>,
     ) -> (Wrapper<O>, Body) {
-        match self {
+        let (mut state, body) = match self {
             Self::Forming(inner) => {
                 let (state, body) = inner
                     .join(
@@ -543,7 +595,20 @@ where
                     .await;
                 (state, body)
             }
+        };
+
+        if let Body::JoinGroupResponse(JoinGroupResponse {
+            error_code,
+            generation_id,
+            member_id,
+            ..
+        }) = &body
+            && *error_code == i16::from(ErrorCode::None)
+        {
+            state.joined(member_id, *generation_id);
         }
+
+        (state, body)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -740,6 +805,9 @@ where
 
         let started_at = SystemTime::now();
 
+        let rejoin_timeout_ms =
+            u128::try_from(rebalance_timeout_ms.unwrap_or(session_timeout_ms)).unwrap_or(0);
+
         let mut iteration = 0;
 
         loop {
@@ -772,14 +840,12 @@ where
                 original = original.missed_heartbeat(group_id, now);
             }
 
-            if iteration == 0
-                && !member_id.is_empty()
-                && original.leader().is_some_and(|leader| leader != member_id)
-                && group_instance_id.is_none()
+            if original.leader_awaits_rejoin(member_id)
+                && now
+                    .duration_since(started_at)
+                    .is_ok_and(|waited| waited.as_millis() >= rejoin_timeout_ms)
             {
-                debug!(?member_id);
-                COORDINATOR_REQUESTS.add(1, &[KeyValue::new("method", "join_follower_pause")]);
-                sleep(Duration::from_millis(PAUSE_MS as u64)).await;
+                original.evict_not_rejoined(group_id);
             }
 
             debug!(?group_id, ?original, ?version, ?iteration);
@@ -820,11 +886,23 @@ where
                         is_forming = updated.is_forming()
                     );
 
+                    // Kafka answers the JoinGroups of a rebalance together, once every member
+                    // has rejoined: only then does the leader see each member's current
+                    // metadata (under cooperative-sticky, the partitions it owns now).
+                    let awaiting = updated.leader_awaits_rejoin(member_id);
+
                     _ = self.wrappers.lock().map(|mut wrappers| {
                         wrappers.insert(group_id.to_owned(), (updated, Some(version)))
                     })?;
 
-                    if group_instance_id.is_some() && elapsed < PAUSE_MS {
+                    if awaiting {
+                        COORDINATOR_REQUESTS
+                            .add(1, &[KeyValue::new("method", "join_leader_awaits_rejoin")]);
+                        sleep(Duration::from_millis(REJOIN_POLL_MS)).await;
+
+                        iteration += 1;
+                        continue;
+                    } else if group_instance_id.is_some() && elapsed < PAUSE_MS {
                         let pause = PAUSE_MS.saturating_sub(elapsed);
                         debug!(pause);
 
@@ -1691,6 +1769,8 @@ where
 pub struct Member {
     join_response: JoinGroupResponseMember,
     last_contact: Option<SystemTime>,
+    /// The generation of the member's last JoinGroup (None until it joins with its member id).
+    joined_generation: Option<i32>,
 }
 
 #[async_trait::async_trait]
@@ -1810,10 +1890,32 @@ where
                         .group_instance_id(group_instance_id.map(|s| s.to_owned()))
                         .metadata(protocol.metadata.clone()),
                     last_contact: Some(now),
+                    joined_generation: None,
                 },
             );
 
             self.generation_id += 1;
+
+            return (self, join_group_response.into());
+        }
+
+        if group_instance_id.is_none() && !self.members.contains_key(member_id) {
+            // As Kafka: a dynamic member the group does not know (it left, or its session
+            // expired) rejoins without a member id, and is not taken back as a new one (a
+            // JoinGroup delayed past the member's LeaveGroup would leave a member behind that
+            // no client speaks for).
+            debug!(member_id, join_outcome = ?ErrorCode::UnknownMemberId);
+
+            let join_group_response = JoinGroupResponse::default()
+                .throttle_time_ms(Some(0))
+                .error_code(ErrorCode::UnknownMemberId.into())
+                .generation_id(-1)
+                .protocol_type(self.state.protocol_type.clone())
+                .protocol_name(Some("".into()))
+                .leader("".into())
+                .skip_assignment(self.skip_assignment)
+                .member_id(member_id.to_owned())
+                .members(Some([].into()));
 
             return (self, join_group_response.into());
         }
@@ -1882,6 +1984,7 @@ where
                         .group_instance_id(group_instance_id.map(|s| s.to_owned()))
                         .metadata(protocol.metadata.clone()),
                     last_contact: Some(now),
+                    joined_generation: None,
                 },
             );
         }
@@ -2186,6 +2289,17 @@ where
             self.generation_id += 1;
         }
 
+        // A leader that left leads no more: the next member to join leads (as Formed::leave
+        // does), or the members left behind would wait for its SyncGroup for ever.
+        if self
+            .state
+            .leader
+            .as_ref()
+            .is_some_and(|leader| !self.members.contains_key(leader))
+        {
+            _ = self.state.leader.take();
+        }
+
         let body = LeaveGroupResponse::default()
             .throttle_time_ms(Some(0))
             .error_code(ErrorCode::None.into())
@@ -2363,6 +2477,7 @@ where
                         .group_instance_id(group_instance_id.map(|s| s.to_owned()))
                         .metadata(protocol.metadata.clone()),
                     last_contact: Some(now),
+                    joined_generation: None,
                 },
             );
 
@@ -2385,6 +2500,27 @@ where
                 .into(),
                 join_group_response.into(),
             );
+        }
+
+        if group_instance_id.is_none() && !self.members.contains_key(member_id) {
+            // As Kafka: a dynamic member the group does not know (it left, or its session
+            // expired) rejoins without a member id, and is not taken back as a new one (a
+            // JoinGroup delayed past the member's LeaveGroup would leave a member behind that
+            // no client speaks for).
+            debug!(member_id, join_outcome = ?ErrorCode::UnknownMemberId);
+
+            let join_group_response = JoinGroupResponse::default()
+                .throttle_time_ms(Some(0))
+                .error_code(ErrorCode::UnknownMemberId.into())
+                .generation_id(-1)
+                .protocol_type(Some(self.state.protocol_type.clone()))
+                .protocol_name(Some("".into()))
+                .leader("".into())
+                .skip_assignment(self.skip_assignment)
+                .member_id(member_id.to_owned())
+                .members(Some([].into()));
+
+            return (self.into(), join_group_response.into());
         }
 
         let member_id = group_instance_id.map_or(member_id.to_owned(), |group_instance_id| {
@@ -2533,6 +2669,7 @@ where
                             .group_instance_id(group_instance_id.map(|s| s.to_owned()))
                             .metadata(protocol.metadata.clone()),
                         last_contact: Some(now),
+                        joined_generation: None,
                     },
                 );
 
