@@ -54,18 +54,28 @@ impl Broker {
         }
     }
 
-    /// Creates a listener's topics (`topic`, `topic-retry`, `topic-dlt`) up front: the mock
-    /// cluster cannot create topics on request, and the runtime finds them existing.
+    /// Creates a listener's topics (`topic`, `topic-retry`, `topic-dlt`) up front, one
+    /// partition each: the mock cluster cannot create topics on request, and the runtime
+    /// finds them existing.
     pub async fn create_listener_topics(&self, topic: &str) -> anyhow::Result<()> {
+        self.create_listener_topics_with(topic, 1).await
+    }
+
+    /// [`create_listener_topics`](Self::create_listener_topics) with `partitions` each.
+    pub async fn create_listener_topics_with(
+        &self,
+        topic: &str,
+        partitions: i32,
+    ) -> anyhow::Result<()> {
         for name in [
             topic.to_owned(),
             format!("{topic}-retry"),
             format!("{topic}-dlt"),
         ] {
             match self {
-                Self::Mock(cluster) => cluster.create_topic(&name, 1, 1)?,
+                Self::Mock(cluster) => cluster.create_topic(&name, partitions, 1)?,
                 Self::Embedded(kafka) | Self::Kafka { kafka, .. } => {
-                    kafka.create_topic(&name, 1).await?
+                    kafka.create_topic(&name, partitions).await?
                 }
             }
         }

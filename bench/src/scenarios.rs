@@ -130,6 +130,9 @@ pub async fn failure_mix(
     Ok(Throughput::measured())
 }
 
+/// Partitions of the delay scenario's topics.
+const DELAY_PARTITIONS: i32 = 4;
+
 /// Lateness of `n` records through a 1 s retry topic.
 pub struct Precision {
     pub early: usize,
@@ -139,7 +142,13 @@ pub struct Precision {
 }
 
 pub async fn delay_precision(broker: &Broker, n: usize) -> anyhow::Result<Precision> {
-    broker.create_listener_topics("bench-delay").await?;
+    // Several partitions: the mock cluster keeps at most 5 MB a partition and deletes the
+    // oldest records beyond it, and 10,000 forwards with their provenance headers are more
+    // than that; they are all written before the first is due, so some would be deleted
+    // before their consumer (which prefetches a bounded amount) could read them.
+    broker
+        .create_listener_topics_with("bench-delay", DELAY_PARTITIONS)
+        .await?;
     broker.produce("bench-delay", n, None).await?;
     LATENESS_MS.lock().expect("lateness").clear();
     let app = start(&broker.bootstrap_servers(), &["bench_delay"], "delay", &[]).await?;
