@@ -142,9 +142,7 @@ pub(crate) async fn run_partition(
                 message
             }
             None => {
-                // Nothing to do now: let other partitions handle while this one waits.
-                worker.permit = None;
-                worker.flush();
+                worker.pause();
                 let room = worker.has_room();
                 tokio::select! {
                     biased;
@@ -170,13 +168,13 @@ pub(crate) async fn run_partition(
             break stop;
         }
     };
-    // Other partitions may handle while this one drains.
-    worker.permit = None;
+    // Other partitions may handle while this one drains; offsets released before a
+    // revocation are not stored (flush checks ownership).
+    worker.pause();
     if let Stop::Shutdown = stop {
         worker.drain().await;
+        worker.flush();
     }
-    // Offsets released before a revocation are not stored (flush checks ownership).
-    worker.flush();
 }
 
 impl<'a> Worker<'a> {
@@ -200,6 +198,13 @@ impl<'a> Worker<'a> {
         stream.next().now_or_never()
     }
 
+    /// Before the task waits: gives its handler permit back, so other partitions handle
+    /// meanwhile, and stores the offsets released so far.
+    fn pause(&mut self) {
+        self.permit = None;
+        self.flush();
+    }
+
     /// A handler permit: the one held, while it has records and time left to serve, else a
     /// new one.
     async fn permit(&mut self) -> Result<(), Stop> {
@@ -207,8 +212,7 @@ impl<'a> Worker<'a> {
             Some((_, left, since)) if *left > 0 && since.elapsed() < BURST_TIME => *left -= 1,
             _ => {
                 // Give the permit back before queueing for the next: waiting partitions go first.
-                self.permit = None;
-                self.flush();
+                self.pause();
                 // The flag is set by the consume loop once it sees `stop`; the token is cancelled
                 // first, and a burst must not outlast it.
                 if self.shared.stop.is_cancelled() {
@@ -251,8 +255,7 @@ impl<'a> Worker<'a> {
             .as_ref()
             .map(|h| h.hold(self.partition, due_of(&inbound)));
         if let Some(wait) = shared.processor.wait_for(&mut inbound) {
-            self.permit = None;
-            self.flush();
+            self.pause();
             self.wait(wait).await?;
             // Checked when the wait ends: the partition may have moved meanwhile.
             if self.owned.is_revoked() {

@@ -52,12 +52,6 @@ pub(crate) type Forward = BoxFuture<'static, Result<(), Interrupted>>;
 /// The `kafka_exception-fqcn` of a record dead-lettered because its retry topic refused it.
 pub(crate) const FORWARD_REFUSED: &str = "kafka_retry::ForwardRefused";
 
-/// What a forward to a retry topic needs to go to the DLT instead.
-struct DltFallback {
-    original_timestamp_ms: i64,
-    attempts: u32,
-}
-
 /// What a forward's provenance headers say besides the record's own metadata.
 struct Stamp {
     exception: ExceptionInfo,
@@ -72,7 +66,9 @@ struct NextHop {
     raw: RawRecord,
     topic: String,
     stamp: Stamp,
-    fallback: Option<DltFallback>,
+    /// Whether a refusal sends the record to the DLT (a forward to a retry topic) instead of
+    /// keeping it uncommitted.
+    dead_letter_if_refused: bool,
 }
 
 /// Handles the records of one listener topic.
@@ -210,15 +206,11 @@ impl Processor {
             attempts,
             due_ms,
         };
-        let fallback = (!matches!(topic.kind, DestinationKind::Dlt)).then_some(DltFallback {
-            original_timestamp_ms,
-            attempts,
-        });
         Some(NextHop {
             raw: inbound.raw,
             topic: topic.name.clone(),
             stamp,
-            fallback,
+            dead_letter_if_refused: !matches!(topic.kind, DestinationKind::Dlt),
         })
     }
 
@@ -273,7 +265,7 @@ impl Processor {
                     raw: inbound.raw,
                     topic: self.destination.name.clone(),
                     stamp,
-                    fallback: None,
+                    dead_letter_if_refused: false,
                 })
             }
         }
@@ -281,7 +273,7 @@ impl Processor {
 
     /// Publishes the record to its next topic and completes once the broker acknowledged it. A retry
     /// topic that refuses the record for good (too large, gone, not writable) sends it to
-    /// the DLT with the reason, when `fallback` allows; a refusal with nowhere else to go
+    /// the DLT with the reason, when `dead_letter_if_refused`; a refusal with nowhere else to go
     /// keeps the record uncommitted, its partition waiting.
     fn forward(
         self: &Arc<Self>,
@@ -289,7 +281,7 @@ impl Processor {
             raw,
             topic,
             stamp,
-            fallback,
+            dead_letter_if_refused,
         }: NextHop,
     ) -> impl std::future::Future<Output = Result<(), Interrupted>> + Send + 'static {
         let this = self.clone();
@@ -301,7 +293,7 @@ impl Processor {
                 Err(refused @ ForwardError::Refused { .. }) => refused,
             };
             let dlt = this.listener.config.topics.dlt().map(|t| t.name.clone());
-            let (Some(fallback), Some(dlt)) = (fallback, dlt) else {
+            let Some(dlt) = dlt.filter(|_| dead_letter_if_refused) else {
                 return this
                     .forwarder
                     .send_until_accepted(&raw, &topic, &headers)
@@ -315,9 +307,8 @@ impl Processor {
                     message: refused.to_string(),
                     ..ExceptionInfo::default()
                 },
-                original_timestamp_ms: fallback.original_timestamp_ms,
-                attempts: fallback.attempts,
                 due_ms: now_ms(),
+                ..stamp
             };
             let headers = || this.forward_headers(&raw, &stamp);
             this.forwarder
