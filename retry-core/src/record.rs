@@ -1,5 +1,6 @@
 //! What handlers receive: decoded records and dead letters.
 
+use std::borrow::Cow;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -66,12 +67,26 @@ impl RecordMeta {
 }
 
 /// A record as the runtime read it, before decoding.
+///
+/// The value is borrowed from the client's buffer while the handler decodes it (a record is
+/// not copied to be handled: the decoded value is the handler's copy), and owned once the
+/// record has to outlive that buffer, on its way to a retry topic or the DLT.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct RawRecord {
+pub struct RawRecord<'v> {
     /// Everything but the value; shared with the handler's [`Record`] rather than copied.
     pub meta: Arc<RecordMeta>,
     /// The value (`None` for a tombstone).
-    pub value: Option<Vec<u8>>,
+    pub value: Option<Cow<'v, [u8]>>,
+}
+
+impl RawRecord<'_> {
+    /// The record with its value copied out of the buffer it borrows, if it does.
+    pub fn into_owned(self) -> RawRecord<'static> {
+        RawRecord {
+            meta: self.meta,
+            value: self.value.map(|value| Cow::Owned(value.into_owned())),
+        }
+    }
 }
 
 /// A record whose value decoded into `T`: the argument of a `#[retryable_topic]` handler.
@@ -159,11 +174,11 @@ impl<T> Deref for DeadLetter<T> {
 )]
 pub trait FromRawRecord: Sized {
     /// Decodes `raw`.
-    fn from_raw(raw: &RawRecord) -> Result<Self, DecodeError>;
+    fn from_raw(raw: &RawRecord<'_>) -> Result<Self, DecodeError>;
 }
 
 impl<T: Payload> FromRawRecord for Record<T> {
-    fn from_raw(raw: &RawRecord) -> Result<Self, DecodeError> {
+    fn from_raw(raw: &RawRecord<'_>) -> Result<Self, DecodeError> {
         Ok(Self {
             value: T::decode(raw.value.as_deref())?,
             meta: Arc::clone(&raw.meta),
@@ -172,10 +187,10 @@ impl<T: Payload> FromRawRecord for Record<T> {
 }
 
 impl<T: Payload> FromRawRecord for DeadLetter<T> {
-    fn from_raw(raw: &RawRecord) -> Result<Self, DecodeError> {
+    fn from_raw(raw: &RawRecord<'_>) -> Result<Self, DecodeError> {
         Ok(Self {
             value: T::decode(raw.value.as_deref()),
-            raw_value: raw.value.clone(),
+            raw_value: raw.value.as_deref().map(<[u8]>::to_vec),
             provenance: Provenance::read(&raw.meta.headers),
             meta: Arc::clone(&raw.meta),
         })
@@ -191,11 +206,11 @@ impl<T: Payload> FromRawRecord for DeadLetter<T> {
 )]
 pub trait DeadLetterArgument: Sized {
     /// Reads `raw` as a dead letter.
-    fn from_raw(raw: &RawRecord) -> Result<Self, DecodeError>;
+    fn from_raw(raw: &RawRecord<'_>) -> Result<Self, DecodeError>;
 }
 
 impl<T: Payload> DeadLetterArgument for DeadLetter<T> {
-    fn from_raw(raw: &RawRecord) -> Result<Self, DecodeError> {
+    fn from_raw(raw: &RawRecord<'_>) -> Result<Self, DecodeError> {
         <Self as FromRawRecord>::from_raw(raw)
     }
 }
@@ -209,7 +224,7 @@ mod tests {
         id: String,
     }
 
-    fn raw(value: Option<&[u8]>) -> RawRecord {
+    fn raw(value: Option<&[u8]>) -> RawRecord<'_> {
         RawRecord {
             meta: RecordMeta {
                 key: Some(b"k1".to_vec()),
@@ -218,7 +233,7 @@ mod tests {
                 ..Default::default()
             }
             .into(),
-            value: value.map(<[u8]>::to_vec),
+            value: value.map(Cow::Borrowed),
         }
     }
 

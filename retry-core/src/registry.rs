@@ -14,7 +14,7 @@ pub type HandlerFuture<'a> = Pin<Box<dyn Future<Output = Result<(), HandlerError
 
 /// The type-erased form of a handler: decode, clone its states, call the user's function,
 /// convert its result.
-pub type HandlerFn = for<'a> fn(&'a RawRecord, &'a HandlerStates) -> HandlerFuture<'a>;
+pub type HandlerFn = for<'a> fn(&'a RawRecord<'a>, &'a HandlerStates) -> HandlerFuture<'a>;
 
 /// What `#[retryable_topic]` registers for one handler.
 #[derive(Debug)]

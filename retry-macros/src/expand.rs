@@ -110,7 +110,7 @@ fn adapter(
     let convert = quote_spanned!(func.sig.output.span()=> #krate::__private::into_handler_result);
     quote! {
         fn __retry_adapter<'a>(
-            raw: &'a #krate::__private::RawRecord,
+            raw: &'a #krate::__private::RawRecord<'a>,
             states: &'a #krate::__private::HandlerStates,
         ) -> ::core::pin::Pin<::std::boxed::Box<
             dyn ::core::future::Future<Output = ::core::result::Result<(), #krate::__private::HandlerError>>

@@ -180,7 +180,7 @@ fn state_arguments_are_declared_and_passed_in_order() {
     assert_eq!(*seen.0.lock().unwrap(), ["short", "dead: gone"]);
 }
 
-fn raw(value: &str) -> RawRecord {
+fn raw(value: &str) -> RawRecord<'_> {
     RawRecord {
         meta: RecordMeta {
             topic: "update-item".into(),
@@ -188,7 +188,7 @@ fn raw(value: &str) -> RawRecord {
             ..Default::default()
         }
         .into(),
-        value: Some(value.as_bytes().to_vec()),
+        value: Some(value.as_bytes().into()),
     }
 }
 

@@ -2,7 +2,7 @@
 //! partition assigned to it.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,6 +100,7 @@ pub(crate) async fn consume(
         consumer: consumer.clone(),
         processor,
         permits: Semaphore::new(concurrency.max(1)),
+        waiting: AtomicUsize::new(0),
         stop: stop.clone(),
         stopping: AtomicBool::new(false),
         abort,

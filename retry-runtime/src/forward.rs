@@ -122,7 +122,7 @@ impl Forwarder {
     /// record, or refused it for good.
     pub async fn send(
         &self,
-        raw: &RawRecord,
+        raw: &RawRecord<'_>,
         topic: &str,
         headers: &impl Fn() -> OwnedHeaders,
     ) -> Result<(), ForwardError> {
@@ -171,7 +171,7 @@ impl Forwarder {
     /// so it is tried again every [`REFUSED_RETRY`] until accepted or shutdown, logged once.
     pub async fn send_until_accepted(
         &self,
-        raw: &RawRecord,
+        raw: &RawRecord<'_>,
         topic: &str,
         headers: &impl Fn() -> OwnedHeaders,
     ) -> Result<(), Interrupted> {
@@ -226,7 +226,7 @@ impl Forwarder {
     async fn send_once(
         &self,
         producer: &FutureProducer,
-        raw: &RawRecord,
+        raw: &RawRecord<'_>,
         topic: &str,
         headers: OwnedHeaders,
     ) -> Result<Result<(), KafkaError>, Interrupted> {

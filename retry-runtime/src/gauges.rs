@@ -26,7 +26,7 @@ use crate::inbound::{now_ms, Inbound};
 
 /// When a record read from a retry topic or DLT is due: its backoff timestamp, else the
 /// time it was written (a dead letter is due at once).
-pub(crate) fn due_of(inbound: &Inbound) -> i64 {
+pub(crate) fn due_of(inbound: &Inbound<'_>) -> i64 {
     inbound
         .state
         .as_ref()

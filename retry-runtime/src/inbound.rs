@@ -1,23 +1,27 @@
 //! Records as read from Kafka, turned into the core model.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use rdkafka::message::{Headers as _, Message, Timestamp};
 use retry_core::headers::{header_name, HeaderError, RetryState};
 use retry_core::{Header, Headers, RawRecord, RecordMeta, TimestampType};
 
-/// A record read from a topic with its retry bookkeeping.
-pub(crate) struct Inbound {
+/// A record read from a topic with its retry bookkeeping; its value borrows the client's
+/// message.
+pub(crate) struct Inbound<'m> {
     /// The record, `meta.attempt` filled from the headers.
-    pub raw: RawRecord,
+    pub raw: RawRecord<'m>,
     /// The retry headers, or why they could not be read.
     pub state: Result<RetryState, HeaderError>,
 }
 
-impl Inbound {
-    /// Copies `message` out of the client's buffers. `topic` is the one topic the consumer
-    /// reads (the message's own), shared by its records instead of copied into each.
-    pub fn read(message: &impl Message, topic: &Arc<str>) -> Self {
+impl<'m> Inbound<'m> {
+    /// Reads `message`: its metadata is copied out of the client's buffers (a handler's
+    /// [`Record`](retry_core::Record) keeps it), its value is borrowed. `topic` is the one
+    /// topic the consumer reads (the message's own), shared by its records instead of copied
+    /// into each.
+    pub fn read(message: &'m impl Message, topic: &Arc<str>) -> Self {
         let headers: Headers = message
             .headers()
             .map(|hs| {
@@ -47,7 +51,7 @@ impl Inbound {
                 timestamp_type,
                 attempt: state.as_ref().map_or(1, |s| s.attempt),
             }),
-            value: message.payload().map(<[u8]>::to_vec),
+            value: message.payload().map(Cow::Borrowed),
         };
         Self { raw, state }
     }
@@ -64,7 +68,7 @@ impl Inbound {
         OVERHEAD
             + meta.topic.len()
             + meta.key.as_ref().map_or(0, Vec::len)
-            + self.raw.value.as_ref().map_or(0, Vec::len)
+            + self.raw.value.as_ref().map_or(0, |v| v.len())
             + headers
     }
 
@@ -127,10 +131,9 @@ mod tests {
                 key: "null",
                 value: None,
             });
-        let inbound = Inbound::read(
-            &message(headers, Timestamp::LogAppendTime(1_000)),
-            &TOPIC.into(),
-        );
+        let message = message(headers, Timestamp::LogAppendTime(1_000));
+        let inbound = Inbound::read(&message, &TOPIC.into());
+        assert_eq!(inbound.raw.value.as_deref(), Some(&b"v"[..]));
         let meta = &inbound.raw.meta;
         assert_eq!(
             (&*meta.topic, meta.partition, meta.offset, meta.attempt),
@@ -151,16 +154,17 @@ mod tests {
 
     #[test]
     fn a_due_time_more_than_a_day_away_is_handled_at_once() {
-        let read = |due: i64| {
+        let due_in = |ms: i64| {
             let headers = OwnedHeaders::new().insert(KHeader {
                 key: BACKOFF_TIMESTAMP,
-                value: Some(&encode_i64(due)),
+                value: Some(&encode_i64(now_ms() + ms)),
             });
-            Inbound::read(&message(headers, Timestamp::NotAvailable), &TOPIC.into())
+            message(headers, Timestamp::NotAvailable)
         };
-        let hour = read(now_ms() + 3_600_000);
+        let (in_an_hour, in_two_days) = (due_in(3_600_000), due_in(2 * 86_400_000));
+        let hour = Inbound::read(&in_an_hour, &TOPIC.into());
         assert!(hour.wait().is_some(), "within a day: waited for");
-        let far = read(now_ms() + 2 * 86_400_000);
+        let far = Inbound::read(&in_two_days, &TOPIC.into());
         assert_eq!(far.wait(), None, "not waited for");
         assert!(far.state.is_ok(), "handled, not dead-lettered");
     }
@@ -171,7 +175,8 @@ mod tests {
             key: BACKOFF_TIMESTAMP,
             value: Some(&b"garbage-too-long"[..]),
         });
-        let inbound = Inbound::read(&message(headers, Timestamp::NotAvailable), &TOPIC.into());
+        let message = message(headers, Timestamp::NotAvailable);
+        let inbound = Inbound::read(&message, &TOPIC.into());
         assert!(inbound.state.is_err());
         assert_eq!((inbound.wait(), inbound.raw.meta.attempt), (None, 1));
         assert_eq!(inbound.original_timestamp_ms(9), 9);

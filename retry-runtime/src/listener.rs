@@ -30,7 +30,7 @@ impl Handler {
     }
 
     /// Decodes `raw` and calls the handler.
-    pub fn call<'a>(&'a self, raw: &'a RawRecord) -> HandlerFuture<'a> {
+    pub fn call<'a>(&'a self, raw: &'a RawRecord<'a>) -> HandlerFuture<'a> {
         (self.func)(raw, &self.states)
     }
 }
@@ -230,7 +230,7 @@ mod tests {
     use super::*;
     use retry_core::{ErrorFilter, StateType};
 
-    fn ok<'a>(_: &'a RawRecord, _: &'a HandlerStates) -> HandlerFuture<'a> {
+    fn ok<'a>(_: &'a RawRecord<'a>, _: &'a HandlerStates) -> HandlerFuture<'a> {
         Box::pin(async { Ok(()) })
     }
 

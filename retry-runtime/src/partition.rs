@@ -15,8 +15,9 @@
 //! permit and select on everything that may wake it.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -52,6 +53,12 @@ const BURST: u32 = 64;
 /// bursts.
 const BURST_TIME: Duration = Duration::from_millis(5);
 
+/// Records a partition reads in a row while they are ready before it yields its runtime
+/// worker to other tasks. Not tokio's budget (128 operations): a lone busy task that yields
+/// sends its worker looking for work and polling its driver, and every 128 records that cost
+/// about as much as handling them.
+const YIELD_EVERY: u32 = 1024;
+
 /// How long an offset released for commit may wait to be stored while records keep coming.
 const STORE_AFTER: Duration = Duration::from_millis(100);
 
@@ -61,6 +68,9 @@ pub(crate) struct Partitions {
     pub processor: Arc<Processor>,
     /// Handler calls in flight at once, across partitions (the `concurrency` setting).
     pub permits: Semaphore,
+    /// Partitions waiting for a permit: while none is, a partition keeps its permit without
+    /// looking at the clock.
+    pub waiting: AtomicUsize,
     /// Shutdown: stop reading, finish in-flight work.
     pub stop: CancellationToken,
     /// Set once `stop` is cancelled: what a task with a record ready checks.
@@ -102,6 +112,8 @@ struct Worker<'a> {
     unstored: Option<(i64, Instant)>,
     progress: PartitionProgress,
     forwards: FuturesUnordered<futures::future::BoxFuture<'static, Forwarded>>,
+    /// Records read since the task last waited or yielded.
+    ready_in_a_row: u32,
     /// The forwards in the order they started, with when (completed ones are dropped from
     /// the front once the oldest unfinished record has passed them).
     started: VecDeque<(i64, Instant)>,
@@ -122,6 +134,7 @@ pub(crate) async fn run_partition(
         unstored: None,
         progress: PartitionProgress::default(),
         forwards: FuturesUnordered::new(),
+        ready_in_a_row: 0,
         started: VecDeque::new(),
     };
     let mut stream = queue.stream();
@@ -138,10 +151,15 @@ pub(crate) async fn run_partition(
         let message = match worker.ready(&mut stream) {
             Some(message) => {
                 // Records that are always ready must not keep the runtime's worker to itself.
-                tokio::task::consume_budget().await;
+                worker.ready_in_a_row += 1;
+                if worker.ready_in_a_row == YIELD_EVERY {
+                    worker.ready_in_a_row = 0;
+                    tokio::task::yield_now().await;
+                }
                 message
             }
             None => {
+                worker.ready_in_a_row = 0;
                 worker.pause();
                 let room = worker.has_room();
                 tokio::select! {
@@ -205,23 +223,35 @@ impl<'a> Worker<'a> {
         self.flush();
     }
 
-    /// A handler permit: the one held, while it has records and time left to serve, else a
-    /// new one.
-    async fn permit(&mut self) -> Result<(), Stop> {
+    /// Counts one more record on the handler permit held, if it has records and time left
+    /// to serve. The time is looked at only while another partition waits for a permit:
+    /// otherwise the clock is not read for every record.
+    fn keep_permit(&mut self) -> bool {
+        let contended = self.shared.waiting.load(Ordering::Relaxed) > 0;
         match &mut self.permit {
-            Some((_, left, since)) if *left > 0 && since.elapsed() < BURST_TIME => *left -= 1,
-            _ => {
-                // Give the permit back before queueing for the next: waiting partitions go first.
-                self.pause();
-                // The flag is set by the consume loop once it sees `stop`; the token is cancelled
-                // first, and a burst must not outlast it.
-                if self.shared.stop.is_cancelled() {
-                    return Err(Stop::Shutdown);
-                }
-                let permit = self.shared.permits.acquire().await.expect("never closed");
-                self.permit = Some((permit, BURST - 1, Instant::now()));
+            Some((_, left, since)) if *left > 0 => {
+                let kept = !(contended && since.elapsed() >= BURST_TIME);
+                *left -= u32::from(kept);
+                kept
             }
+            _ => false,
         }
+    }
+
+    /// Gives the handler permit back and takes a new one.
+    async fn renew_permit(&mut self) -> Result<(), Stop> {
+        // Give the permit back before queueing for the next: waiting partitions go first.
+        self.pause();
+        // The flag is set by the consume loop once it sees `stop`; the token is cancelled
+        // first, and a burst must not outlast it.
+        if self.shared.stop.is_cancelled() {
+            return Err(Stop::Shutdown);
+        }
+        let permit = {
+            let _waiting = Waiting::count(&self.shared.waiting);
+            self.shared.permits.acquire().await.expect("never closed")
+        };
+        self.permit = Some((permit, BURST - 1, Instant::now()));
         Ok(())
     }
 
@@ -264,15 +294,24 @@ impl<'a> Worker<'a> {
         }
         let offset = message.offset();
         let footprint = inbound.footprint();
-        self.permit().await?;
+        if !self.keep_permit() {
+            self.renew_permit().await?;
+        }
         drop(held);
         self.flush_if_stale();
-        let handled = tokio::select! {
-            biased;
-            handled = shared.processor.handle(inbound) => handled,
-            // A hung handler must not hold shutdown past its grace period; the offsets
-            // released before it are still stored.
-            _ = shared.abort.cancelled() => return Err(Stop::Abandoned),
+        let handling = shared.processor.handle(inbound);
+        tokio::pin!(handling);
+        // Most records are handled on the first poll: the shutdown deadline is waited on
+        // only by a handler that has to wait itself.
+        let handled = match futures::poll!(handling.as_mut()) {
+            Poll::Ready(handled) => handled,
+            Poll::Pending => tokio::select! {
+                biased;
+                handled = &mut handling => handled,
+                // A hung handler must not hold shutdown past its grace period; the offsets
+                // released before it are still stored.
+                _ = shared.abort.cancelled() => return Err(Stop::Abandoned),
+            },
         };
         match handled {
             None if self.progress.in_flight() == 0 => {
@@ -367,6 +406,22 @@ impl<'a> Worker<'a> {
                 .consumer
                 .store_offset(&self.shared.topic, self.partition, offset),
         );
+    }
+}
+
+/// Counts a partition waiting for a handler permit while it lives.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn count(waiting: &'a AtomicUsize) -> Self {
+        waiting.fetch_add(1, Ordering::Relaxed);
+        Self(waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -136,7 +136,7 @@ mod tests {
 
     use crate::listener::Handler;
 
-    fn ok<'a>(_: &'a RawRecord, _: &'a HandlerStates) -> HandlerFuture<'a> {
+    fn ok<'a>(_: &'a RawRecord<'a>, _: &'a HandlerStates) -> HandlerFuture<'a> {
         Box::pin(async { Ok(()) })
     }
 

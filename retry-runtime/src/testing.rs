@@ -194,7 +194,7 @@ impl TestKafka {
                 partition: message.partition(),
                 offset: message.offset(),
                 key: meta.key,
-                value: raw.value,
+                value: raw.value.map(std::borrow::Cow::into_owned),
                 headers: meta.headers,
                 timestamp_ms: meta.timestamp_ms,
             });
