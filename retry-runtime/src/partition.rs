@@ -53,7 +53,7 @@ const BURST: u32 = 64;
 /// bursts.
 const BURST_TIME: Duration = Duration::from_millis(5);
 
-/// Records a partition reads in a row while they are ready before it yields its runtime
+/// Records a partition reads ready (without waiting for them) before it yields its runtime
 /// worker to other tasks. Not tokio's budget (128 operations): a lone busy task that yields
 /// sends its worker looking for work and polling its driver, and every 128 records that cost
 /// about as much as handling them.
@@ -112,8 +112,9 @@ struct Worker<'a> {
     unstored: Option<(i64, Instant)>,
     progress: PartitionProgress,
     forwards: FuturesUnordered<futures::future::BoxFuture<'static, Forwarded>>,
-    /// Records read since the task last waited or yielded.
-    ready_in_a_row: u32,
+    /// Records read ready since the task last yielded (one that waited meanwhile may yield
+    /// a little early: the select below can end without the task waiting).
+    ready_since_yield: u32,
     /// The forwards in the order they started, with when (completed ones are dropped from
     /// the front once the oldest unfinished record has passed them).
     started: VecDeque<(i64, Instant)>,
@@ -134,7 +135,7 @@ pub(crate) async fn run_partition(
         unstored: None,
         progress: PartitionProgress::default(),
         forwards: FuturesUnordered::new(),
-        ready_in_a_row: 0,
+        ready_since_yield: 0,
         started: VecDeque::new(),
     };
     let mut stream = queue.stream();
@@ -151,15 +152,14 @@ pub(crate) async fn run_partition(
         let message = match worker.ready(&mut stream) {
             Some(message) => {
                 // Records that are always ready must not keep the runtime's worker to itself.
-                worker.ready_in_a_row += 1;
-                if worker.ready_in_a_row == YIELD_EVERY {
-                    worker.ready_in_a_row = 0;
+                worker.ready_since_yield += 1;
+                if worker.ready_since_yield == YIELD_EVERY {
+                    worker.ready_since_yield = 0;
                     tokio::task::yield_now().await;
                 }
                 message
             }
             None => {
-                worker.ready_in_a_row = 0;
                 worker.pause();
                 let room = worker.has_room();
                 tokio::select! {
