@@ -229,12 +229,12 @@ impl<'a> Worker<'a> {
     fn keep_permit(&mut self) -> bool {
         let contended = self.shared.waiting.load(Ordering::Relaxed) > 0;
         match &mut self.permit {
-            Some((_, left, since)) if *left > 0 => {
-                let kept = !(contended && since.elapsed() >= BURST_TIME);
+            Some((_, left, since)) => {
+                let kept = keeps_permit(*left, contended, || since.elapsed());
                 *left -= u32::from(kept);
                 kept
             }
-            _ => false,
+            None => false,
         }
     }
 
@@ -430,5 +430,32 @@ impl Drop for Waiting<'_> {
 fn log_unstored(stored: rdkafka::error::KafkaResult<()>) {
     if let Err(error) = stored {
         tracing::debug!(%error, "offset not stored (partition revoked?)");
+    }
+}
+
+/// Whether a handler permit that may serve `left` more records serves the next one: while
+/// another partition waits for a permit, only within [`BURST_TIME`] of taking it; `held`
+/// (a clock read) is called only then.
+fn keeps_permit(left: u32, others_waiting: bool, held: impl FnOnce() -> Duration) -> bool {
+    left > 0 && !(others_waiting && held() >= BURST_TIME)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_permit_is_kept_for_a_burst_and_the_clock_read_only_when_others_wait() {
+        let unread = || -> Duration { panic!("the clock was read with nobody waiting") };
+        assert!(keeps_permit(5, false, unread), "nobody waits: kept");
+        assert!(
+            !keeps_permit(0, false, unread),
+            "the burst's records are served"
+        );
+        assert!(keeps_permit(5, true, || Duration::from_millis(1)));
+        assert!(
+            !keeps_permit(5, true, || BURST_TIME),
+            "others wait past the burst's time: given back"
+        );
     }
 }
