@@ -62,8 +62,10 @@ const BURST_TIME: Duration = Duration::from_millis(5);
 /// about as much as handling them.
 const YIELD_EVERY: u32 = 1024;
 
-/// How long an offset released for commit may wait to be stored while records keep coming.
-const STORE_AFTER: Duration = Duration::from_millis(100);
+/// How long an offset released for commit may wait to be stored while records keep coming:
+/// what a kill redelivers beyond the commit interval. As short as a contended burst, so a
+/// partition that keeps its permit (nobody waiting) stores as often as one that renews it.
+const STORE_AFTER: Duration = BURST_TIME;
 
 /// What the partition tasks of one consumer share.
 pub(crate) struct Partitions {
