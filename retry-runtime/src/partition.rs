@@ -52,8 +52,8 @@ pub(crate) const STALLED_AFTER: Duration = Duration::from_secs(1);
 /// lets partitions waiting for a permit take their turn...
 const BURST: u32 = 64;
 
-/// ...or for at most this long, so slow handlers take turns record by record, as without
-/// bursts.
+/// ...or, while another partition waits for a permit, for at most this long, so slow
+/// handlers take turns record by record, as without bursts.
 const BURST_TIME: Duration = Duration::from_millis(5);
 
 /// Records a partition reads ready (without waiting for them) before it yields its runtime
