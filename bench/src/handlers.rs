@@ -98,9 +98,15 @@ async fn bench_mix(rec: Record<Bytes>) -> anyhow::Result<()> {
         return Ok(());
     }
     MAIN.record();
-    let key: u64 = rec.key_str().and_then(|k| k.parse().ok()).unwrap_or(1);
-    anyhow::ensure!(!key.is_multiple_of(10), "fails once");
+    anyhow::ensure!(!fails_first_time(rec.key_str()), "fails once");
     Ok(())
+}
+
+/// Whether the mixed run fails a record's first delivery: every tenth, by its numeric key.
+pub fn fails_first_time(key: Option<&str>) -> bool {
+    key.and_then(|k| k.parse::<u64>().ok())
+        .unwrap_or(1)
+        .is_multiple_of(10)
 }
 
 /// Every record fails once and is measured on its 1 s retry.

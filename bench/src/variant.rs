@@ -42,6 +42,8 @@ pub struct Figures {
     pub sustained_raw: Throughput,
     pub sustained_framework: Throughput,
     pub sustained_mix: Throughput,
+    /// The raw loop that forwards what the mixed handler fails: the ceiling of `sustained_mix`.
+    pub sustained_raw_mix: Throughput,
 }
 
 /// Topics the children read, filled by the parent beforehand.
@@ -112,6 +114,15 @@ pub async fn child(
     if sustained > 0 {
         (figures.sustained_raw, figures.sustained_framework) =
             scenarios::happy(bootstrap, SUSTAINED, sustained, 1, tag).await?;
+        let group = format!("raw-{tag}-{SUSTAINED_MIX}");
+        figures.sustained_raw_mix = crate::baseline::consume_forwarding(
+            bootstrap,
+            SUSTAINED_MIX,
+            &group,
+            sustained,
+            FORWARD,
+        )
+        .await?;
         figures.sustained_mix =
             scenarios::failure_mix(bootstrap, SUSTAINED_MIX, sustained, tag).await?;
     }
