@@ -60,8 +60,8 @@ pub async fn consume_forwarding(
     for _ in 0..n {
         let message = tokio::time::timeout(Duration::from_secs(60), consumer.recv()).await??;
         MAIN.record();
-        let key = message.key().and_then(|k| std::str::from_utf8(k).ok());
-        if fails_first_time(key) {
+        let key = message.key();
+        if fails_first_time(key.and_then(|k| std::str::from_utf8(k).ok())) {
             let now = crate::handlers::now_ms();
             let hop = Hop {
                 topic: message.topic(),
@@ -74,7 +74,7 @@ pub async fn consume_forwarding(
                 original_timestamp_ms: now,
             };
             let mut record = FutureRecord::to(forward_to).headers(retry_headers(&hop, now));
-            if let Some(key) = message.key() {
+            if let Some(key) = key {
                 record = record.key(key);
             }
             if let Some(value) = message.payload() {
