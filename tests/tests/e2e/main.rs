@@ -2,6 +2,7 @@
 //! `KAFKA_BOOTSTRAP_SERVERS` names.
 
 mod errors;
+mod fetching;
 mod flow;
 mod guarantees;
 mod handlers;
