@@ -26,7 +26,7 @@ async fn a_fetch_that_finds_records_is_answered_without_waiting() {
 
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", s.kafka.bootstrap_servers())
-        .set("group.id", s.topic("fetching"))
+        .set("group.id", &topic)
         .set("fetch.wait.max.ms", FETCH_WAIT.as_millis().to_string())
         .set(
             "socket.timeout.ms",
