@@ -131,7 +131,7 @@ impl FetchService {
         ctx: Context<G>,
         max_wait_ms: Duration,
         min_bytes: u32,
-        max_bytes: &mut u32,
+        budget: &mut Budget,
         isolation: IsolationLevel,
         topic: &str,
         fetch_partition: &FetchPartition,
@@ -142,7 +142,7 @@ impl FetchService {
         debug!(
             ?max_wait_ms,
             ?min_bytes,
-            ?max_bytes,
+            ?budget,
             ?isolation,
             ?fetch_partition
         );
@@ -154,8 +154,12 @@ impl FetchService {
 
         let mut offset = fetch_partition.fetch_offset;
 
+        let mut partition_left = u32::try_from(fetch_partition.partition_max_bytes).unwrap_or(0);
+
         loop {
-            if *max_bytes == 0 {
+            let limit = budget.left.min(partition_left);
+
+            if limit == 0 {
                 break;
             }
 
@@ -163,13 +167,18 @@ impl FetchService {
 
             let mut fetched = ctx
                 .state()
-                .fetch(&tp, offset, min_bytes, *max_bytes, isolation)
+                .fetch(&tp, offset, min_bytes, limit, isolation)
                 .await
                 .inspect(|r| debug!(?tp, ?offset, ?r))
                 .inspect_err(|error| error!(?tp, ?error))?;
 
-            *max_bytes =
-                u32::try_from(fetched.byte_size()).map(|bytes| max_bytes.saturating_sub(bytes))?;
+            // The storage answers with batches up to one past `limit`: keep those within it.
+            let kept = budget.within(limit, &fetched);
+            fetched.truncate(kept);
+
+            let bytes = u32::try_from(fetched.byte_size())?;
+            budget.left = budget.left.saturating_sub(bytes);
+            partition_left = partition_left.saturating_sub(bytes);
 
             // Continue after the last batch returned: counting records would fall short of
             // it whenever the first batch starts before the fetch offset or offsets have gaps,
@@ -247,7 +256,7 @@ impl FetchService {
         ctx: Context<G>,
         max_wait_ms: Duration,
         min_bytes: u32,
-        max_bytes: &mut u32,
+        budget: &mut Budget,
         isolation: IsolationLevel,
         fetch: &FetchTopic,
         _is_first: bool,
@@ -273,7 +282,7 @@ impl FetchService {
                         ctx.clone(),
                         max_wait_ms,
                         min_bytes,
-                        max_bytes,
+                        budget,
                         isolation,
                         name,
                         fetch_partition,
@@ -319,13 +328,15 @@ impl FetchService {
             loop {
                 responses.clear();
 
+                let mut budget = Budget::new(*max_bytes);
+
                 for (i, fetch) in topics.iter().enumerate() {
                     let fetch_response = self
                         .fetch_topic(
                             ctx.clone(),
                             max_wait,
                             min_bytes,
-                            max_bytes,
+                            &mut budget,
                             isolation,
                             fetch,
                             i == 0,
@@ -417,6 +428,41 @@ where
             .node_endpoints(Some([].into()))
             .responses(responses))
         .inspect(|r| debug!(?r))
+    }
+}
+
+/// What a fetch response may still carry, as Kafka limits it: `max_bytes` for the response,
+/// `partition_max_bytes` for each partition, which only the first batch of the response's
+/// first partition with records may exceed (so a batch larger than the limits still gets
+/// through). Counted afresh for each round of a fetch.
+#[derive(Debug)]
+struct Budget {
+    left: u32,
+    has_records: bool,
+}
+
+impl Budget {
+    fn new(max_bytes: u32) -> Self {
+        Self {
+            left: max_bytes,
+            has_records: false,
+        }
+    }
+
+    /// How many of `batches`, in order, fit within `limit` bytes; the response holds records
+    /// once any is kept.
+    fn within(&mut self, limit: u32, batches: &[Batch]) -> usize {
+        let mut used = 0;
+        let mut kept = 0;
+        for batch in batches {
+            used += batch.byte_size();
+            if used > u64::from(limit) && (self.has_records || kept > 0) {
+                break;
+            }
+            kept += 1;
+        }
+        self.has_records |= kept > 0;
+        kept
     }
 }
 
