@@ -27,10 +27,47 @@ async fn a_fetch_that_finds_records_is_answered_without_waiting() {
     let topic = s.topic("fetching");
     s.kafka.create_topic(&topic, 1).await.unwrap();
     s.produce("fetching", "k", "v").await;
+    let consumer = long_polling_consumer(&s, &topic);
 
+    let waited = first_record(&consumer).await;
+    // Answered at once, this takes a few milliseconds; a broker that holds the fetch takes
+    // at least half of FETCH_WAIT.
+    assert!(
+        waited < FETCH_WAIT / 3,
+        "the first record took {waited:?} with fetch.wait.max.ms {FETCH_WAIT:?}"
+    );
+}
+
+/// A fetch waiting for records is answered when one arrives, not when its wait is over. The
+/// embedded broker once read again only after sleeping half of the wait, or all of it under
+/// 250 ms: a retry written while its topic's consumer waited was read up to 50 ms later, and
+/// a retry partition whose prefetch ran out waited as long behind that fetch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_fetch_is_answered_when_a_record_arrives() {
+    let s = Scenario::start().await;
+    let topic = s.topic("fetch-arrival");
+    s.kafka.create_topic(&topic, 1).await.unwrap();
+    let consumer = long_polling_consumer(&s, &topic);
+    let waiting = tokio::spawn(async move { first_record(&consumer).await });
+    // Long enough for the consumer to join and send its first fetch, which finds nothing.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let produced = Instant::now();
+    s.produce("fetch-arrival", "k", "v").await;
+
+    waiting.await.expect("consumer task");
+    let after = produced.elapsed();
+    assert!(
+        after < FETCH_WAIT / 3,
+        "the record arrived {after:?} after it was written, with fetch.wait.max.ms {FETCH_WAIT:?}"
+    );
+}
+
+/// A consumer of partition 0 of `topic`, from its beginning, that lets the broker hold a
+/// fetch that finds nothing for [`FETCH_WAIT`].
+fn long_polling_consumer(s: &Scenario, topic: &str) -> StreamConsumer {
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", s.kafka.bootstrap_servers())
-        .set("group.id", &topic)
+        .set("group.id", topic)
         .set("fetch.wait.max.ms", FETCH_WAIT.as_millis().to_string())
         .set(
             "socket.timeout.ms",
@@ -42,23 +79,21 @@ async fn a_fetch_that_finds_records_is_answered_without_waiting() {
         .expect("consumer");
     let mut partitions = TopicPartitionList::new();
     partitions
-        .add_partition_offset(&topic, 0, Offset::Beginning)
+        .add_partition_offset(topic, 0, Offset::Beginning)
         .unwrap();
     consumer.assign(&partitions).expect("assign");
+    consumer
+}
 
+/// How long the consumer took to deliver record 0, the first it reads.
+async fn first_record(consumer: &StreamConsumer) -> Duration {
     let asked = Instant::now();
     let record = tokio::time::timeout(FETCH_WAIT * 2, consumer.recv())
         .await
         .expect("the record arrives")
         .expect("no consumer error");
-    let waited = asked.elapsed();
     assert_eq!(rdkafka::Message::offset(&record), 0);
-    // Answered at once, this takes a few milliseconds; a broker that holds the fetch takes
-    // at least half of FETCH_WAIT.
-    assert!(
-        waited < FETCH_WAIT / 3,
-        "the first record took {waited:?} with fetch.wait.max.ms {FETCH_WAIT:?}"
-    );
+    asked.elapsed()
 }
 
 /// Records in each batch the byte-limit test writes, and the size of each record's value.

@@ -24,7 +24,7 @@ use tansu_sans_io::{
     metadata_response::MetadataResponseTopic,
     record::deflated::{Batch, Frame},
 };
-use tokio::time::sleep;
+use tokio::{sync::Notify, time::sleep};
 use tracing::{debug, error, instrument};
 
 use crate::{Error, Result, Storage, Topition};
@@ -328,6 +328,12 @@ impl FetchService {
             loop {
                 responses.clear();
 
+                // Listening before the round reads: a batch written while it reads wakes the
+                // wait below.
+                let produced = PRODUCED.notified();
+                tokio::pin!(produced);
+                _ = produced.as_mut().enable();
+
                 let mut budget = Budget::new(*max_bytes);
 
                 for (i, fetch) in topics.iter().enumerate() {
@@ -363,12 +369,12 @@ impl FetchService {
                     break;
                 }
 
-                sleep(if remaining.as_millis() >= 250 {
-                    remaining / 2
-                } else {
-                    remaining
-                })
-                .await;
+                // Kafka answers a waiting fetch when records arrive: wait for a write to any
+                // partition (then read again) or for the end of `max_wait`.
+                tokio::select! {
+                    () = sleep(remaining) => {}
+                    () = produced => {}
+                }
 
                 iteration += 1;
             }
@@ -430,6 +436,11 @@ where
         .inspect(|r| debug!(?r))
     }
 }
+
+/// Woken whenever a batch is written, so a fetch waiting for records reads again at once.
+/// One for the process: a broker sharing it with another only wakes a waiting fetch for
+/// nothing.
+pub(crate) static PRODUCED: Notify = Notify::const_new();
 
 /// What a fetch response may still carry, as Kafka limits it: `max_bytes` for the response,
 /// `partition_max_bytes` for each partition, which only the first batch of the response's

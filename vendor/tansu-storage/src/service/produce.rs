@@ -173,7 +173,10 @@ impl ProduceService {
                         }
                         otherwise => error!(?otherwise),
                     }) {
-                    Ok(offset) => _ = base_offset.get_or_insert(offset),
+                    Ok(offset) => {
+                        _ = base_offset.get_or_insert(offset);
+                        super::fetch::PRODUCED.notify_waiters();
+                    }
 
                     Err(Error::Api(error_code)) => {
                         debug!(?self, ?error_code);
