@@ -306,7 +306,7 @@ impl FetchService {
         ctx: Context<G>,
         max_wait: Duration,
         min_bytes: u32,
-        max_bytes: &mut u32,
+        max_bytes: u32,
         isolation: IsolationLevel,
         topics: &[FetchTopic],
     ) -> Result<Vec<FetchableTopicResponse>>
@@ -334,7 +334,7 @@ impl FetchService {
                 tokio::pin!(produced);
                 _ = produced.as_mut().enable();
 
-                let mut budget = Budget::new(*max_bytes);
+                let mut budget = Budget::new(max_bytes);
 
                 for (i, fetch) in topics.iter().enumerate() {
                     let fetch_response = self
@@ -410,7 +410,7 @@ where
 
             const DEFAULT_MAX_BYTES: u32 = 5 * 1024 * 1024;
 
-            let mut max_bytes = req.max_bytes.map_or(Ok(DEFAULT_MAX_BYTES), |max_bytes| {
+            let max_bytes = req.max_bytes.map_or(Ok(DEFAULT_MAX_BYTES), |max_bytes| {
                 u32::try_from(max_bytes).map(|max_bytes| max_bytes.min(DEFAULT_MAX_BYTES))
             })?;
 
@@ -418,7 +418,7 @@ where
                 ctx,
                 max_wait_ms,
                 min_bytes,
-                &mut max_bytes,
+                max_bytes,
                 isolation_level,
                 topics.as_ref(),
             )
