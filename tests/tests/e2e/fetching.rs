@@ -77,12 +77,17 @@ fn long_polling_consumer(s: &Scenario, topic: &str) -> StreamConsumer {
         )
         .create()
         .expect("consumer");
+    assign_from_beginning(&consumer, topic);
+    consumer
+}
+
+/// Assigns partition 0 of `topic` to `consumer`, from its first record.
+fn assign_from_beginning<C: ConsumerContext>(consumer: &impl Consumer<C>, topic: &str) {
     let mut partitions = TopicPartitionList::new();
     partitions
         .add_partition_offset(topic, 0, Offset::Beginning)
         .unwrap();
     consumer.assign(&partitions).expect("assign");
-    consumer
 }
 
 /// How long the consumer took to deliver record 0, the first it reads.
@@ -175,11 +180,7 @@ async fn first_fetch(s: &Scenario, topic: &str, config: &[(&str, &str)]) -> i64 
     );
     // Records go to the partition's own queue; polling the consumer serves the statistics.
     let queue = consumer.split_partition_queue(topic, 0).expect("queue");
-    let mut partitions = TopicPartitionList::new();
-    partitions
-        .add_partition_offset(topic, 0, Offset::Beginning)
-        .unwrap();
-    consumer.assign(&partitions).expect("assign");
+    assign_from_beginning(consumer.as_ref(), topic);
     let deadline = Instant::now() + Duration::from_secs(30);
     // Polls are not blocking: the embedded broker runs on this runtime. Taking the first
     // record also serves librdkafka's own events queued before it, which would otherwise
@@ -197,7 +198,7 @@ async fn first_fetch(s: &Scenario, topic: &str, config: &[(&str, &str)]) -> i64 
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let taken = queued.load(Ordering::Relaxed);
-    let mut settled = None;
+    let mut settled: Option<(i64, Instant)> = None;
     loop {
         assert!(consumer.poll(Duration::ZERO).is_none());
         let now = queued.load(Ordering::Relaxed);
@@ -205,7 +206,7 @@ async fn first_fetch(s: &Scenario, topic: &str, config: &[(&str, &str)]) -> i64 
             // A report from before the record was taken does not count.
             _ if now == taken => assert!(Instant::now() < deadline, "no statistics"),
             Some((count, since)) if count == now => {
-                if Instant::elapsed(&since) > Duration::from_secs(1) {
+                if since.elapsed() > Duration::from_secs(1) {
                     return 1 + now;
                 }
             }
