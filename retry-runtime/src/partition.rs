@@ -291,7 +291,7 @@ impl<'a> Worker<'a> {
             .map(|h| h.hold(self.partition, due_of(&inbound)));
         if let Some(wait) = shared.processor.wait_for(&mut inbound) {
             self.pause();
-            self.wait(wait).await?;
+            Box::pin(self.wait(wait)).await?;
             // Checked when the wait ends: the partition may have moved meanwhile.
             if self.owned.is_revoked() {
                 return Err(Stop::Revoked);
@@ -300,25 +300,26 @@ impl<'a> Worker<'a> {
         let offset = message.offset();
         let footprint = inbound.footprint();
         if !self.keep_permit() {
-            self.renew_permit().await?;
+            Box::pin(self.renew_permit()).await?;
         }
         drop(held);
         self.flush_if_stale();
-        let handling = shared.processor.handle(inbound);
-        tokio::pin!(handling);
-        // Most records are handled on the first poll: the shutdown deadline is waited on
-        // only by a handler that has to wait itself.
-        let handled = match futures::poll!(handling.as_mut()) {
-            Poll::Ready(handled) => handled,
-            Poll::Pending => tokio::select! {
-                biased;
-                handled = &mut handling => handled,
-                // A hung handler must not hold shutdown past its grace period; the offsets
-                // released before it are still stored.
-                _ = shared.abort.cancelled() => return Err(Stop::Abandoned),
-            },
+        let handled = {
+            let mut handling = std::pin::pin!(shared.processor.handle(&inbound));
+            // Most records are handled on the first poll: the shutdown deadline is waited on
+            // only by a handler that has to wait itself.
+            match futures::poll!(handling.as_mut()) {
+                Poll::Ready(handled) => handled,
+                Poll::Pending => tokio::select! {
+                    biased;
+                    handled = &mut handling => handled,
+                    // A hung handler must not hold shutdown past its grace period; the
+                    // offsets released before it are still stored.
+                    _ = shared.abort.cancelled() => return Err(Stop::Abandoned),
+                },
+            }
         };
-        match handled {
+        match shared.processor.next(inbound, handled) {
             None if self.progress.in_flight() == 0 => {
                 // Later than any offset released before: it supersedes it.
                 self.unstored = None;

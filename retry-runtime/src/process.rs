@@ -52,6 +52,13 @@ impl Meters {
     }
 }
 
+/// What a record's handler made of it (`None`: it has none, a DLT without a
+/// `#[dlt_handler]`), with the record's span.
+pub(crate) struct Handled {
+    outcome: Option<Result<(), HandlerError>>,
+    span: tracing::Span,
+}
+
 /// A forward in flight: completes when the broker acknowledged the record.
 pub(crate) type Forward = BoxFuture<'static, Result<(), Interrupted>>;
 
@@ -100,13 +107,14 @@ impl Processor {
         }
     }
 
-    /// Calls the handler and decides where the record goes. A forward is returned, not
-    /// awaited: the record's offset may be stored once it completes.
+    /// Calls the record's handler, in the record's span. Where the record goes next is
+    /// [`Processor::next`]'s decision, synchronous: the future built (and moved) for every
+    /// record borrows the record and holds the call's state only, not the failure path's.
     ///
     /// The span per record is at DEBUG: at INFO, `run()`'s default, it costs one level check
     /// instead of formatting its fields on every record. The events of a failure, at INFO and
     /// above, name the record themselves.
-    pub async fn handle(self: &Arc<Self>, inbound: Inbound<'_>) -> Option<Forward> {
+    pub async fn handle(&self, inbound: &Inbound<'_>) -> Handled {
         let meta = &inbound.raw.meta;
         let span = tracing::debug_span!(
             "record",
@@ -119,19 +127,60 @@ impl Processor {
         );
         // Not wrapped in a disabled span: on the happy path every layer of future costs a
         // copy of its state per record.
-        let forward = if span.is_disabled() {
-            self.next_hop(inbound).await
+        let outcome = if span.is_disabled() {
+            self.run_handler(inbound).await
         } else {
-            self.next_hop(inbound).instrument(span.clone()).await
+            self.run_handler(inbound).instrument(span.clone()).await
         };
-        forward.map(|next| Box::pin(self.forward(next).instrument(span)) as Forward)
+        Handled { outcome, span }
     }
 
-    /// Calls the handler; where the record goes next, if anywhere.
-    async fn next_hop(self: &Arc<Self>, inbound: Inbound<'_>) -> Option<NextHop> {
-        match self.destination.kind {
-            DestinationKind::Dlt => self.dead_letter(inbound).await,
-            _ => self.retryable(inbound).await,
+    /// Where a record goes after [`Processor::handle`]: a forward, returned, not awaited
+    /// (the record's offset may be stored once it completes), or nowhere.
+    pub fn next(self: &Arc<Self>, inbound: Inbound<'_>, handled: Handled) -> Option<Forward> {
+        let Handled { outcome, span } = handled;
+        let next = span.in_scope(|| self.next_hop(inbound, outcome))?;
+        Some(Box::pin(self.forward(next).instrument(span)))
+    }
+
+    /// Runs the handler this topic's records go to; `None` for a DLT without a
+    /// `#[dlt_handler]`. A retry topic's record whose retry headers cannot be read fails
+    /// without a call.
+    async fn run_handler(&self, inbound: &Inbound<'_>) -> Option<Result<(), HandlerError>> {
+        let handler = match self.destination.kind {
+            DestinationKind::Dlt => &self.listener.dlt_handler.as_ref()?.1,
+            DestinationKind::Main => &self.listener.handler,
+            DestinationKind::Retry { .. } => match &inbound.state {
+                Err(bad_header) => {
+                    let error = DecodeError::Header(bad_header.clone());
+                    return Some(Err(HandlerError::Decode(error)));
+                }
+                Ok(_) => &self.listener.handler,
+            },
+        };
+        Some(self.call(handler, &inbound.raw).await)
+    }
+
+    /// Where the record goes next, if anywhere, given what its handler made of it (`None`:
+    /// no handler, a DLT without a `#[dlt_handler]`).
+    fn next_hop(
+        &self,
+        inbound: Inbound<'_>,
+        outcome: Option<Result<(), HandlerError>>,
+    ) -> Option<NextHop> {
+        let is_dlt = self.destination.kind == DestinationKind::Dlt;
+        match outcome {
+            Some(Ok(())) => {
+                self.meters.handled.increment(1);
+                tracing::debug!(dead_letter = is_dlt, "handled");
+                None
+            }
+            None => {
+                self.unhandled_dead_letter(&inbound.raw);
+                None
+            }
+            Some(Err(error)) if is_dlt => self.dead_letter_failed(inbound, error),
+            Some(Err(error)) => self.retryable_failed(inbound, error),
         }
     }
 
@@ -155,24 +204,11 @@ impl Processor {
         result
     }
 
-    /// A record of the main topic or a retry topic.
-    async fn retryable(self: &Arc<Self>, inbound: Inbound<'_>) -> Option<NextHop> {
+    /// A record of the main topic or a retry topic that failed: retried, dead-lettered or
+    /// dropped, as the policy decides.
+    fn retryable_failed(&self, inbound: Inbound<'_>, error: HandlerError) -> Option<NextHop> {
         let raw = &inbound.raw;
         let is_main = self.destination.kind == DestinationKind::Main;
-        let result = match &inbound.state {
-            Err(bad_header) if !is_main => Err(HandlerError::Decode(DecodeError::Header(
-                bad_header.clone(),
-            ))),
-            _ => self.call(&self.listener.handler, raw).await,
-        };
-        let error = match result {
-            Ok(()) => {
-                self.meters.handled.increment(1);
-                tracing::debug!("handled");
-                return None;
-            }
-            Err(error) => error,
-        };
         let now = now_ms();
         let attempt = if is_main { 1 } else { raw.meta.attempt };
         let original_timestamp_ms = if is_main {
@@ -233,27 +269,27 @@ impl Processor {
         })
     }
 
-    /// A record of the DLT.
-    async fn dead_letter(self: &Arc<Self>, inbound: Inbound<'_>) -> Option<NextHop> {
+    /// A record of a DLT that has no `#[dlt_handler]`: logged and committed.
+    fn unhandled_dead_letter(&self, raw: &RawRecord<'_>) {
+        self.meters.handled.increment(1);
+        let message = raw
+            .meta
+            .headers
+            .get_str(retry_core::headers::EXCEPTION_MESSAGE)
+            .unwrap_or("");
+        tracing::warn!(record = %self.at(raw), reason = %message, "dead letter (no #[dlt_handler]; committed)");
+    }
+
+    /// A record of the DLT whose `#[dlt_handler]` failed: committed or re-published, as the
+    /// DLT setting says.
+    fn dead_letter_failed(&self, inbound: Inbound<'_>, error: HandlerError) -> Option<NextHop> {
         let raw = &inbound.raw;
-        let Some((dlt_handler_name, handler)) = &self.listener.dlt_handler else {
-            self.meters.handled.increment(1);
-            let message = raw
-                .meta
-                .headers
-                .get_str(retry_core::headers::EXCEPTION_MESSAGE)
-                .unwrap_or("");
-            tracing::warn!(record = %self.at(raw), reason = %message, "dead letter (no #[dlt_handler]; committed)");
-            return None;
-        };
-        let error = match self.call(handler, raw).await {
-            Ok(()) => {
-                self.meters.handled.increment(1);
-                tracing::debug!(handler = dlt_handler_name, "dead letter handled");
-                return None;
-            }
-            Err(error) => error,
-        };
+        // Always set: only a DLT with a `#[dlt_handler]` has a handler that can fail.
+        let dlt_handler_name = self
+            .listener
+            .dlt_handler
+            .as_ref()
+            .map_or("", |(name, _)| *name);
         let policy = &self.listener.config.policy;
         let exception = describe(&error, &policy.errors, self.listener.config.stacktrace);
         // A record that cannot be decoded never will be: re-publishing it would loop forever.
