@@ -114,10 +114,10 @@ impl KafkaSettings {
         let mut config = ClientConfig::new();
         config.set_log_level(RDKafkaLogLevel::Warning);
         let classic_group = self.get("group.protocol") != Some("consumer");
-        for (property, value) in role.defaults() {
+        for (property, value) in role.defaults().iter().copied().chain(role.long_poll()) {
             // KIP-848 moves session timeouts to the broker; the client refuses them.
             if classic_group || !property.starts_with("session.") {
-                config.set(*property, *value);
+                config.set(property, value);
             }
         }
         for (property, value, _) in &self.properties {
@@ -215,7 +215,7 @@ impl Role {
     /// partitions move within about 15 s (librdkafka heartbeats from a thread of its own,
     /// which no slow handler or pause stalls, so a short timeout does not evict live
     /// members). Each partition is read from a queue of its own, so the prefetch bound
-    /// applies per partition. Retry and DLT consumers poll more often, so a record forwarded
+    /// applies per partition. Retry and DLT consumers poll more often ([`Role::long_poll`]), so a record forwarded
     /// with a short delay arrives before it is due, and prefetch less: at most 1000 records
     /// or 1 MiB a partition (librdkafka's per-record overhead, several hundred bytes, is not
     /// in the byte count, so with small records the count is what bounds memory while a
@@ -233,14 +233,12 @@ impl Role {
                 ("auto.offset.reset", "earliest"),
                 ("auto.commit.interval.ms", "200"),
                 ("session.timeout.ms", "10000"),
-                ("fetch.wait.max.ms", "500"),
                 ("queued.max.messages.kbytes", "4096"),
                 ("fetch.queue.backoff.ms", "10"),
             ],
             Self::Retry | Self::Dlt => &[
                 ("auto.commit.interval.ms", "200"),
                 ("session.timeout.ms", "10000"),
-                ("fetch.wait.max.ms", "50"),
                 ("queued.max.messages.kbytes", "1024"),
                 ("queued.min.messages", "1000"),
                 ("fetch.queue.backoff.ms", "10"),
@@ -248,6 +246,24 @@ impl Role {
             Self::Producer => &[("linger.ms", "1")],
             Self::Admin => &[],
         }
+    }
+
+    /// A consumer's `fetch.wait.max.ms`, the longest a fetch waits for records when it finds
+    /// none, a default the user's properties override: 500 ms on main topics, 50 on DLTs, 10
+    /// on retry topics. When more retries fall due at once than a partition prefetched, the
+    /// rest is fetched at their due time, and librdkafka keeps one fetch in flight per broker
+    /// connection: a long poll for another, caught-up partition of the consumer delays that
+    /// fetch by up to its wait (measured, 10,000 retries of 1 s on 4 partitions: p99 lateness
+    /// 20-32 ms with 50, 2-6 ms with 10). The price is polling while idle: an app of 20 idle
+    /// listeners used 0.07 of a core with 50 on every retry and DLT consumer, 0.16 with 10.
+    fn long_poll(self) -> Option<(&'static str, &'static str)> {
+        let ms = match self {
+            Self::Main => "500",
+            Self::Retry => "10",
+            Self::Dlt => "50",
+            Self::Producer | Self::Admin => return None,
+        };
+        Some(("fetch.wait.max.ms", ms))
     }
 
     /// Settings applied over the user's. Retry and DLT groups always start from the
@@ -436,6 +452,17 @@ mod tests {
             effective(&s.client_config(Role::Main), "fetch.queue.backoff.ms").as_deref(),
             Some("100")
         );
+    }
+
+    #[test]
+    fn retry_consumers_long_poll_briefly_unless_the_user_says() {
+        let s = KafkaSettings::from_env(vec![]).unwrap();
+        let wait = |s: &KafkaSettings, role| effective(&s.client_config(role), "fetch.wait.max.ms");
+        let waits = [Role::Main, Role::Retry, Role::Dlt].map(|role| wait(&s, role));
+        assert_eq!(waits, ["500", "10", "50"].map(|ms| Some(ms.to_owned())));
+        assert_eq!(wait(&s, Role::Producer), None);
+        let s = KafkaSettings::from_env(vars(&[("KAFKA_FETCH_WAIT_MAX_MS", "100")])).unwrap();
+        assert_eq!(wait(&s, Role::Retry).as_deref(), Some("100"));
     }
 
     #[test]
