@@ -129,6 +129,7 @@ struct Results {
     startup_s_20_listeners: f64,
     startup_threads_20_listeners: u64,
     startup_rss_kib_20_listeners: u64,
+    idle_cores_20_listeners: f64,
 }
 
 impl Results {
@@ -300,6 +301,7 @@ async fn main() -> anyhow::Result<()> {
             r.startup_s_20_listeners = startup.twenty_s;
             r.startup_threads_20_listeners = startup.twenty_threads;
             r.startup_rss_kib_20_listeners = startup.twenty_rss_kib;
+            r.idle_cores_20_listeners = startup.twenty_idle_cores;
         }
         all.push(r);
     }
@@ -438,4 +440,9 @@ fn print_table(all: &[Results]) {
             r.startup_rss_kib_20_listeners as f64 / 1024.0
         )
     });
+    row(
+        "20 listeners idle: CPU, cores (mock, embedded: with the broker)",
+        "",
+        &|r| format!("{:.2}", r.idle_cores_20_listeners),
+    );
 }

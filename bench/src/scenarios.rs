@@ -238,6 +238,9 @@ pub struct Startup {
     pub twenty_threads: u64,
     /// Resident memory the 20 listeners' app added, KiB.
     pub twenty_rss_kib: u64,
+    /// Cores the process used while the 20 listeners' app sat idle: their consumers' fetches
+    /// (and the broker's answers, when it runs in this process).
+    pub twenty_idle_cores: f64,
 }
 
 /// A field of `/proc/self/status`, as a number (`VmRSS` in KiB, `Threads`).
@@ -251,6 +254,15 @@ pub fn proc_status(field: &str) -> u64 {
             })
         })
         .unwrap_or(0)
+}
+
+/// Cores this process uses over 10 s of nothing to consume, after the consumers settled.
+async fn idle_cores() -> f64 {
+    const OVER: Duration = Duration::from_secs(10);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = crate::cpu::used();
+    tokio::time::sleep(OVER).await;
+    (crate::cpu::used() - before).as_secs_f64() / OVER.as_secs_f64()
 }
 
 /// Start-up of 1 and 20 listeners.
@@ -279,6 +291,7 @@ pub async fn startup(broker: &Broker) -> anyhow::Result<Startup> {
             startup.twenty_s = took;
             startup.twenty_threads = proc_status("Threads").saturating_sub(threads);
             startup.twenty_rss_kib = proc_status("VmRSS").saturating_sub(rss);
+            startup.twenty_idle_cores = idle_cores().await;
         }
         app.shutdown().await;
     }
