@@ -291,6 +291,8 @@ impl<'a> Worker<'a> {
             .map(|h| h.hold(self.partition, due_of(&inbound)));
         if let Some(wait) = shared.processor.wait_for(&mut inbound) {
             self.pause();
+            // Boxed, as the permit's renewal below: rare waits, kept out of the future built
+            // (and moved) for every record.
             Box::pin(self.wait(wait)).await?;
             // Checked when the wait ends: the partition may have moved meanwhile.
             if self.owned.is_revoked() {
