@@ -265,8 +265,8 @@ pub enum StackTrace {
     #[default]
     Chain,
     /// The error's debug form: the chain and, when `anyhow` captured one (`RUST_BACKTRACE` or
-    /// `RUST_LIB_BACKTRACE` set), the backtrace resolved into file and line, which costs tens
-    /// of microseconds or more per failure.
+    /// `RUST_LIB_BACKTRACE` set), the backtrace resolved into file and line, which costs more
+    /// than the rest of the failure.
     Full,
 }
 

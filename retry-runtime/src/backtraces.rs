@@ -2,8 +2,7 @@
 //!
 //! With `RUST_BACKTRACE=1`, which many services set to get panic backtraces, `anyhow` captures
 //! a backtrace in every error it creates: the stack walked and stored on each failed record,
-//! about ten microseconds of CPU, for a header that with `stacktrace = "chain"` (the default)
-//! never shows it. `RUST_LIB_BACKTRACE=0` turns that capture off and leaves panic backtraces
+//! for a header that with `stacktrace = "chain"` (the default) never shows it. `RUST_LIB_BACKTRACE=0` turns that capture off and leaves panic backtraces
 //! as they are; the app sets it when no listener wants backtraces (`stacktrace = "full"`) and
 //! the user did not choose it themselves.
 

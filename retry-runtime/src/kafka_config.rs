@@ -217,14 +217,12 @@ impl Role {
     /// members). Each partition is read from a queue of its own, so the prefetch bound
     /// applies per partition. Retry and DLT consumers poll more often ([`Role::long_poll`]),
     /// so a record forwarded with a short delay arrives before it is due, and prefetch less:
-    /// at most 1000 records or 1 MiB a partition (librdkafka's per-record overhead, several
-    /// hundred bytes, is not in the byte count, so with small records the count is what
-    /// bounds memory while a partition's head record waits). A partition whose prefetch is
-    /// full is fetched again 10 ms after it drains, not librdkafka's 1 s
-    /// (`fetch.queue.backoff.ms`), on every topic: retries would be up to a second late, and a
-    /// main topic read faster than it is fetched would stall a second each time its 4 MiB
-    /// prefetch filled (measured: 110k records/s with 1 s, 440k with 10 ms, on the embedded
-    /// broker).
+    /// at most 1000 records or 1 MiB a partition (librdkafka's per-record overhead is not in
+    /// the byte count, so with small records the count is what bounds memory while a
+    /// partition's head record waits). A partition whose prefetch is full is fetched again
+    /// 10 ms after it drains, not librdkafka's 1 s (`fetch.queue.backoff.ms`), on every topic:
+    /// retries would be up to a second late, and a main topic read faster than it is fetched
+    /// would stall a second each time its 4 MiB prefetch filled.
     /// Stored offsets are committed every 200 ms (librdkafka: 5 s; it skips a commit when
     /// nothing changed), so a crash redelivers about a fifth of a second's work, near what
     /// Spring's per-batch commits redeliver.
@@ -254,10 +252,8 @@ impl Role {
     /// on retry topics. When more retries fall due at once than a partition prefetched, the
     /// rest is fetched at their due time, and librdkafka keeps one fetch in flight per broker
     /// connection: a long poll for another, caught-up partition of the consumer delays that
-    /// fetch by up to its wait (measured, 10,000 retries of 1 s on 4 partitions: p99 lateness
-    /// 20-34 ms in a third of the runs with 50, 2-12 ms with 10). The price is polling while
-    /// idle: an app of 20 idle listeners (Apache Kafka) used 0.07 of a core with 50 on every
-    /// retry and DLT consumer, 0.12 with these defaults, 0.16 with 10 on both.
+    /// fetch by up to its wait, so retry consumers wait least. The price is polling while
+    /// idle: an idle consumer fetches again each time its wait ends.
     fn long_poll(self) -> Option<(&'static str, &'static str)> {
         let ms = match self {
             Self::Main => "500",

@@ -17,10 +17,8 @@ use crate::support::*;
 const FETCH_WAIT: Duration = Duration::from_secs(30);
 
 /// A fetch that finds records is answered at once; the broker holds it for up to
-/// `fetch.wait.max.ms` only while it finds none. The embedded broker once slept after
-/// finding records too (the whole wait, or half of it from 250 ms): every fetch of a retry
-/// topic took its 50 ms and every main-topic fetch 250 ms, so retries due together were
-/// handled up to 150 ms late and the sustained throughput waited on the broker.
+/// `fetch.wait.max.ms` only while it finds none. A broker that waits after finding records
+/// too makes retries due together late and main-topic throughput wait on the broker.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fetch_that_finds_records_is_answered_without_waiting() {
     let s = Scenario::start().await;
@@ -38,10 +36,9 @@ async fn a_fetch_that_finds_records_is_answered_without_waiting() {
     );
 }
 
-/// A fetch waiting for records is answered when one arrives, not when its wait is over. The
-/// embedded broker once read again only after sleeping half of the wait, or all of it under
-/// 250 ms: a retry written while its topic's consumer waited was read up to 50 ms later, and
-/// a retry partition whose prefetch ran out waited as long behind that fetch.
+/// A fetch waiting for records is answered when one arrives, not when its wait is over.
+/// Otherwise a retry written while its topic's consumer waits is read only when the wait
+/// ends, and a retry partition whose prefetch ran out waits as long behind that fetch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_fetch_is_answered_when_a_record_arrives() {
     let s = Scenario::start().await;
@@ -108,9 +105,8 @@ const VALUE_BYTES: usize = 100;
 /// A fetch answer keeps within the consumer's byte limits, `fetch.max.bytes` for the answer
 /// and `fetch.message.max.bytes` (Java: `max.partition.fetch.bytes`) for each partition: it
 /// carries the batches that fit, and one batch alone only when that batch is larger than the
-/// limit. The embedded broker once added one batch past the limit to every partition's
-/// answer, and librdkafka holds every record of an answer until the application reads it: a
-/// retry consumer waiting for a record's due time held one batch more than on Kafka.
+/// limit. librdkafka holds every record of an answer until the application reads it, so a
+/// batch past the limit is memory a retry consumer waiting for a record's due time holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fetch_answer_keeps_within_the_byte_limits() {
     let s = Scenario::start().await;
