@@ -14,10 +14,10 @@ use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::context::{Assigned, ListenerConsumer, PartitionQueue};
+use crate::context::{Assigned, ListenerConsumer};
 use crate::gauges::HeldRecords;
 use crate::inbound::now_ms;
-use crate::partition::{run_partition, Partitions};
+use crate::partition::{run_partition, Partitions, SharedQueue};
 use crate::process::Processor;
 
 /// How often the main queue is polled even when it has nothing to say: librdkafka counts
@@ -106,7 +106,7 @@ pub(crate) async fn consume(
         abort,
         topic: topic.clone(),
     });
-    let mut queues: HashMap<i32, Arc<PartitionQueue>> = HashMap::new();
+    let mut queues: HashMap<i32, SharedQueue> = HashMap::new();
     let mut tasks = JoinSet::new();
     let mut keep_polling = tokio::time::interval(KEEP_POLLING);
     let outcome = loop {
@@ -115,7 +115,7 @@ pub(crate) async fn consume(
             _ = stop.cancelled() => break Ok(()),
             Some(assigned) = assignments.recv() => {
                 let queue = match assigned.queue {
-                    Some(queue) => queues.entry(assigned.partition).insert_entry(Arc::new(queue)).get().clone(),
+                    Some(queue) => queues.entry(assigned.partition).insert_entry(Arc::new(queue.into())).get().clone(),
                     None => match queues.get(&assigned.partition) {
                         Some(queue) => queue.clone(),
                         None => break Err(ConsumerFailed::NoPartitionQueue { topic: topic.to_string(), partition: assigned.partition }),

@@ -29,7 +29,7 @@ use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaResult;
 use rdkafka::message::{BorrowedMessage, Message};
 use retry_core::PartitionProgress;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{Mutex, OwnedMutexGuard, Semaphore, SemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
 use crate::context::{ListenerConsumer, PartitionQueue};
@@ -66,6 +66,15 @@ const YIELD_EVERY: u32 = 1024;
 /// what a kill redelivers beyond the commit interval. As short as a contended burst, so a
 /// partition that keeps its permit (nobody waiting) stores as often as one that renews it.
 const STORE_AFTER: Duration = BURST_TIME;
+
+/// How long a reassigned partition's task waits for the previous task of that partition (a
+/// handler call still running) before it says so at WARN.
+const HANDOVER_WARN_AFTER: Duration = Duration::from_secs(10);
+
+/// A partition's queue, locked by the one task that works on the partition: a task of a later
+/// assignment starts only once the task of the earlier one has returned, so one record is
+/// never in two handler calls of this consumer at once (design/partition-handover.md).
+pub(crate) type SharedQueue = Arc<Mutex<PartitionQueue>>;
 
 /// What the partition tasks of one consumer share.
 pub(crate) struct Partitions {
@@ -123,15 +132,24 @@ struct Worker<'a> {
     /// The forwards in the order they started, with when (completed ones are dropped from
     /// the front once the oldest unfinished record has passed them).
     started: VecDeque<(i64, Instant)>,
+    /// The record in hand was read after the partition was revoked: it may belong to the
+    /// partition's next assignment, whose task then starts after it, so it is finished
+    /// (waited for, handled, forwarded) regardless of the revocation and its offset is not
+    /// stored (design/partition-handover.md).
+    late: bool,
 }
 
-/// Works on `partition` until it is revoked (`owned`) or the app shuts down.
+/// Works on `partition` until it is revoked (`owned`) or the app shuts down, once the task of
+/// its previous assignment has returned.
 pub(crate) async fn run_partition(
     shared: Arc<Partitions>,
-    queue: Arc<PartitionQueue>,
+    queue: SharedQueue,
     partition: i32,
     owned: Arc<Ownership>,
 ) {
+    let Some(queue) = take_over(&shared, queue, partition, &owned).await else {
+        return;
+    };
     let mut worker = Worker {
         shared: &shared,
         partition,
@@ -142,6 +160,7 @@ pub(crate) async fn run_partition(
         forwards: FuturesUnordered::new(),
         ready_since_yield: 0,
         started: VecDeque::new(),
+        late: false,
     };
     let mut stream = queue.stream();
     let stop = loop {
@@ -187,16 +206,64 @@ pub(crate) async fn run_partition(
             }
             None => break Stop::Shutdown,
         };
+        // The check before the read and the read are not one step: see `Worker::late`.
+        worker.late = worker.owned.is_revoked();
         if let Err(stop) = worker.work_on(message).await {
             break stop;
+        }
+        if worker.late {
+            worker.drain().await;
+            break Stop::Revoked;
         }
     };
     // Other partitions may handle while this one drains; offsets released before a
     // revocation are not stored (flush checks ownership).
     worker.pause();
-    if let Stop::Shutdown = stop {
-        worker.drain().await;
-        worker.flush();
+    match stop {
+        Stop::Shutdown => {
+            worker.drain().await;
+            worker.flush();
+        }
+        // Delivered all the same; the partition's next owner reads these records again and
+        // forwards them again (design/partition-handover.md).
+        Stop::Revoked if !worker.forwards.is_empty() => tracing::debug!(
+            partition,
+            forwards = worker.forwards.len(),
+            "partition revoked with forwards in flight; their offsets are not committed"
+        ),
+        Stop::Revoked | Stop::Abandoned => {}
+    }
+}
+
+/// Waits until no earlier task works on the partition and takes its queue; `None` when the
+/// partition was revoked or the app stops meanwhile.
+async fn take_over(
+    shared: &Partitions,
+    queue: SharedQueue,
+    partition: i32,
+    owned: &Ownership,
+) -> Option<OwnedMutexGuard<PartitionQueue>> {
+    let taking = queue.lock_owned();
+    tokio::pin!(taking);
+    let slow = tokio::time::sleep(HANDOVER_WARN_AFTER);
+    tokio::pin!(slow);
+    let mut warned = false;
+    loop {
+        tokio::select! {
+            biased;
+            _ = owned.revoked() => return None,
+            _ = shared.stop.cancelled() => return None,
+            queue = &mut taking => return Some(queue),
+            _ = &mut slow, if !warned => {
+                warned = true;
+                tracing::warn!(
+                    topic = %shared.topic,
+                    partition,
+                    waited = ?HANDOVER_WARN_AFTER,
+                    "partition reassigned, still waiting for a handler call of its previous assignment"
+                );
+            }
+        }
     }
 }
 
@@ -254,7 +321,13 @@ impl<'a> Worker<'a> {
         }
         let permit = {
             let _waiting = Waiting::count(&self.shared.waiting);
-            self.shared.permits.acquire().await.expect("never closed")
+            tokio::select! {
+                biased;
+                // A revoked partition must not call its handler: the record may be handled
+                // by the partition's next task already.
+                _ = revocation(&self.owned, self.late) => return Err(Stop::Revoked),
+                permit = self.shared.permits.acquire() => permit.expect("never closed"),
+            }
         };
         self.permit = Some((permit, BURST - 1, Instant::now()));
         Ok(())
@@ -295,7 +368,7 @@ impl<'a> Worker<'a> {
             // (and moved) for every record.
             Box::pin(self.wait(wait)).await?;
             // Checked when the wait ends: the partition may have moved meanwhile.
-            if self.owned.is_revoked() {
+            if !self.late && self.owned.is_revoked() {
                 return Err(Stop::Revoked);
             }
         }
@@ -352,7 +425,7 @@ impl<'a> Worker<'a> {
         loop {
             tokio::select! {
                 biased;
-                _ = self.owned.revoked() => return Err(Stop::Revoked),
+                _ = revocation(&self.owned, self.late) => return Err(Stop::Revoked),
                 _ = self.shared.stop.cancelled() => return Err(Stop::Shutdown),
                 Some(forwarded) = self.forwards.next() => self.forwarded(forwarded),
                 _ = &mut sleep => return Ok(()),
@@ -415,6 +488,15 @@ impl<'a> Worker<'a> {
                 .store_offset(&self.shared.topic, self.partition, offset),
         );
     }
+}
+
+/// Completes when the partition is revoked, unless the record in hand was read after the
+/// revocation (`late`, see [`Worker::late`]): then never.
+async fn revocation(owned: &Ownership, late: bool) {
+    if late {
+        std::future::pending::<()>().await;
+    }
+    owned.revoked().await;
 }
 
 /// Counts a partition waiting for a handler permit while it lives.

@@ -6,6 +6,7 @@ mod fetching;
 mod flow;
 mod guarantees;
 mod handlers;
+mod handover;
 mod lifecycle;
 mod membership;
 mod metrics;
