@@ -244,6 +244,12 @@
 //!
 //! The pure model (backoff, topic naming, decisions, header codec) is `retry_core`,
 //! re-exported as [`core`]; [`embedded`] holds the broker itself.
+#![cfg_attr(
+    not(feature = "embedded"),
+    doc = "",
+    doc = "[`testing::TestKafka`]: https://docs.rs/retry-runtime/latest/retry_runtime/testing/struct.TestKafka.html",
+    doc = "[`embedded`]: https://docs.rs/retry-runtime/latest/retry_runtime/embedded/index.html"
+)]
 #![deny(missing_docs)]
 
 mod app;
