@@ -20,7 +20,7 @@ use retry_runtime::core::{ExceptionInfo, Headers, TimestampType};
 use retry_runtime::{KafkaSettings, Role};
 
 use crate::handlers::{fails_first_time, MAIN};
-use crate::scenarios::Throughput;
+use crate::throughput::Throughput;
 
 /// Reads `n` records of `topic` in a fresh group; records per second between the first and
 /// the last record and CPU per record, as [`MAIN`] measures the framework.

@@ -14,6 +14,7 @@ mod broker;
 mod cpu;
 mod handlers;
 mod scenarios;
+mod throughput;
 mod variant;
 
 use clap::{Parser, Subcommand};

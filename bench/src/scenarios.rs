@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 use rdkafka::message::{Header, OwnedHeaders};
 use retry_runtime::core::headers::{encode_i32, encode_i64, ATTEMPTS, BACKOFF_TIMESTAMP};
 use retry_runtime::{RetryApp, RunningApp};
-use serde::{Deserialize, Serialize};
 
 use crate::broker::Broker;
 use crate::handlers::{now_ms, LATENESS_MS, MAIN, RETRIED, STARTUP_LISTENERS};
+use crate::throughput::Throughput;
 
 /// Starts the app with `listeners`, each in group `<name>-<run>` so every run starts fresh;
 /// `topics` points listeners at other topics than their attribute's.
@@ -51,37 +51,6 @@ async fn wait_for(what: &str, limit: Duration, done: impl Fn() -> bool) -> anyho
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     Ok(())
-}
-
-/// Records per second of one run, and the process's CPU time per record over it.
-#[derive(Serialize, Deserialize, Default, Clone, Copy)]
-pub struct Throughput {
-    pub records_per_s: f64,
-    pub cpu_ns_per_record: f64,
-}
-
-impl Throughput {
-    /// What [`MAIN`] measured.
-    pub fn measured() -> Self {
-        Self {
-            records_per_s: MAIN.rate(),
-            cpu_ns_per_record: MAIN.cpu_ns_per_record(),
-        }
-    }
-
-    /// The faster of two runs, with the lower CPU figure of the two (the machine is shared:
-    /// noise only ever adds).
-    fn best(self, other: Self) -> Self {
-        let cpu = match (self.cpu_ns_per_record, other.cpu_ns_per_record) {
-            (0.0, b) => b,
-            (a, 0.0) => a,
-            (a, b) => a.min(b),
-        };
-        Self {
-            records_per_s: self.records_per_s.max(other.records_per_s),
-            cpu_ns_per_record: cpu,
-        }
-    }
 }
 
 /// The raw loop and the `#[retryable_topic]` handler `bench_happy` over the same `n` records

@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::scenarios::{self, Throughput};
+use crate::scenarios;
+use crate::throughput::Throughput;
 
 /// How the app runs.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -1,10 +1,8 @@
 //! The command line: subcommands and their flags.
 
-use std::time::Duration;
-
 use clap::{Args, Parser, Subcommand};
 
-use crate::filter::TimeArg;
+use crate::time::TimeArg;
 
 /// Inspect and replay dead letters, trace a record through its retry topics, and show how
 /// late waiting retries are. Connects like the runtime: `KAFKA_BOOTSTRAP_SERVERS` and any
@@ -148,6 +146,3 @@ pub struct StatusArgs {
     #[command(flatten)]
     pub topology: TopologyArgs,
 }
-
-/// How long to wait for the broker on each request.
-pub const TIMEOUT: Duration = Duration::from_secs(10);

@@ -12,7 +12,8 @@ use retry_core::headers::header_name;
 use retry_core::Headers;
 use retry_runtime::{KafkaSettings, Role};
 
-use crate::args::TIMEOUT;
+/// How long to wait for the broker on each request.
+const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Client settings: `KAFKA_*` from the environment, `--bootstrap-servers` over them.
 pub struct Connection {

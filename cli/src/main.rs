@@ -13,6 +13,7 @@ mod kafka;
 mod replay;
 mod status;
 mod table;
+mod time;
 mod topology;
 mod trace;
 
@@ -21,8 +22,9 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use args::{Cli, Command, DltCommand, ListArgs, TraceArgs};
-use filter::{epoch_ms, Filter};
+use filter::Filter;
 use kafka::{read_all, Connection};
+use time::epoch_ms;
 
 #[tokio::main]
 async fn main() -> ExitCode {

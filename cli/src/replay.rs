@@ -22,8 +22,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::args::ReplayArgs;
 use crate::dead_letter::DeadLetterRow;
-use crate::filter::{epoch_ms, Filter};
+use crate::filter::Filter;
 use crate::kafka::{committed_offsets, partition_count, Connection, Read, TopicReader};
+use crate::time::epoch_ms;
 
 /// Where a dead letter goes, and with which headers.
 #[derive(Debug, Clone, PartialEq, Eq)]

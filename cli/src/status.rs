@@ -7,9 +7,9 @@ use retry_core::headers::{decode_timestamp, BACKOFF_TIMESTAMP};
 use retry_core::Backlog;
 
 use crate::args::StatusArgs;
-use crate::filter::epoch_ms;
 use crate::kafka::{partition_count, Connection, TopicReader};
 use crate::table;
+use crate::time::epoch_ms;
 use crate::topology::{self, ChainTopic};
 
 /// One line of the status: a topic, a group reading it, its backlog.

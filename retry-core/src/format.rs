@@ -111,6 +111,11 @@ impl DecodeError {
 ///     std::any::type_name::<Properties>(),
 /// ));
 /// ```
+#[cfg_attr(
+    not(feature = "protobuf"),
+    doc = "",
+    doc = "[`Protobuf`]: https://docs.rs/retry-core/latest/retry_core/struct.Protobuf.html"
+)]
 pub trait Payload: Sized {
     /// Decodes the bytes (`None` for a tombstone value).
     fn decode(bytes: Option<&[u8]>) -> Result<Self, DecodeError>;

@@ -13,8 +13,11 @@
 
 use std::borrow::Cow;
 
-use crate::classify::ExceptionInfo;
-use crate::record::TimestampType;
+mod exception;
+mod timestamp_type;
+
+pub use exception::ExceptionInfo;
+pub use timestamp_type::TimestampType;
 
 /// `kafka_original-topic`: UTF-8 topic of the first hop.
 pub const ORIGINAL_TOPIC: &str = "kafka_original-topic";

@@ -51,8 +51,7 @@ mod topics;
 
 pub use backoff::{Backoff, BackoffError, Jitter};
 pub use classify::{
-    DltRoute, ErrorClass, ErrorFilter, ErrorRules, ErrorType, ExceptionInfo, HandlerError,
-    StackTrace,
+    DltRoute, ErrorClass, ErrorFilter, ErrorRules, ErrorType, HandlerError, StackTrace,
 };
 pub use decision::{decide, DeadLetterReason, Decision, DltFailureAction, Failure};
 pub use due_lag::{due_lag, Backlog};
@@ -60,15 +59,13 @@ pub use duration::{parse_duration, DurationError, MAX_DELAY};
 #[cfg(feature = "protobuf")]
 pub use format::Protobuf;
 pub use format::{Bytes, DecodeError, Payload, Text};
-pub use headers::{Header, Headers};
+pub use headers::{ExceptionInfo, Header, Headers, TimestampType};
 pub use policy::{
     DltStrategy, PolicyError, RetryPolicy, RetryPolicyBuilder, SuffixStrategy, TopicReuse,
     DEFAULT_DLT_TOPIC_SUFFIX, DEFAULT_RETRY_TOPIC_SUFFIX,
 };
 pub use progress::PartitionProgress;
-pub use record::{
-    DeadLetter, DeadLetterArgument, FromRawRecord, RawRecord, Record, RecordMeta, TimestampType,
-};
+pub use record::{DeadLetter, DeadLetterArgument, FromRawRecord, RawRecord, Record, RecordMeta};
 pub use settings::{ConfigError, ListenerConfig, Origin, Setting};
 pub use state::{HandlerStates, State, StateType, StateValue};
 pub use topics::{validate_topic_name, DestinationKind, DestinationTopic, TopicError, TopicPlan};

@@ -5,27 +5,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use crate::format::{DecodeError, Payload};
-use crate::headers::{Headers, Provenance};
-
-/// How a record's timestamp was set.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum TimestampType {
-    /// Set by the producer.
-    #[default]
-    CreateTime,
-    /// Set by the broker on append.
-    LogAppendTime,
-}
-
-impl TimestampType {
-    /// The name Kafka (and the `kafka_original-timestamp-type` header) uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CreateTime => "CreateTime",
-            Self::LogAppendTime => "LogAppendTime",
-        }
-    }
-}
+use crate::headers::{Headers, Provenance, TimestampType};
 
 /// Where a record was read and what it carries besides its value.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

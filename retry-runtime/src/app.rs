@@ -7,20 +7,17 @@ use std::time::Duration;
 
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::Consumer;
 use retry_core::registry;
 use retry_core::DestinationKind;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::consumer::consume;
-use crate::context::{ListenerConsumer, PartitionContext};
+use crate::consumer::{spawn_consumers, Consumers};
 use crate::error::StartError;
 use crate::forward::Forwarder;
 use crate::kafka_config::{KafkaSettings, Role};
 use crate::listener::{self, Listener};
-use crate::process::Processor;
 use crate::provision;
 use crate::state::StateRegistry;
 
@@ -258,52 +255,19 @@ impl RetryAppBuilder {
         )?);
         let (failure, failed) = watch::channel(None);
 
-        let mut tasks = Vec::new();
-        let mut ready = Vec::new();
-        let mut topics = Vec::new();
-        for listener in &listeners {
-            for destination in listener.config.topics.topics() {
-                if destination.kind == DestinationKind::Dlt && !listener.config.auto_start_dlt {
-                    // Spring's autoStartDltHandler = false: the DLT is created and written,
-                    // not consumed.
-                    continue;
-                }
-                let (context, events) = PartitionContext::new();
-                let mut config = kafka.client_config(Role::consuming(destination.kind));
-                config.set("group.id", &destination.group);
-                if let Some(instance) = &self.instance_id {
-                    // Static membership: a restarted instance takes its partitions back at
-                    // once instead of waiting for the session timeout.
-                    config.set("group.instance.id", instance);
-                }
-                let consumer =
-                    Arc::new(config.create_with_context::<_, ListenerConsumer>(context)?);
-                PartitionContext::attach(&consumer);
-                consumer.subscribe(&[&destination.name])?;
-                let processor = Arc::new(Processor::new(
-                    listener.clone(),
-                    destination.clone(),
-                    forwarder.clone(),
-                ));
-                let consumed = consume(
-                    consumer,
-                    processor,
-                    listener.config.concurrency,
-                    events.assignments,
-                    stop.clone(),
-                    abort.clone(),
-                );
-                let failure = failure.clone();
-                tasks.push(tokio::spawn(async move {
-                    if let Err(error) = consumed.await {
-                        tracing::error!(%error, "consumer failed; stopping the app");
-                        failure.send_replace(Some(error.to_string()));
-                    }
-                }));
-                ready.push(events.ready);
-                topics.push(destination.name.clone());
-            }
-        }
+        let Consumers {
+            tasks,
+            ready,
+            topics,
+        } = spawn_consumers(
+            &listeners,
+            &kafka,
+            self.instance_id.as_deref(),
+            &forwarder,
+            &failure,
+            &stop,
+            &abort,
+        )?;
         tracing::info!(
             consumers = tasks.len(),
             bootstrap = kafka.bootstrap_servers(),

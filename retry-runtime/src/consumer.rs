@@ -1,5 +1,5 @@
-//! One consumer per listener topic: serve its group membership and start a task for each
-//! partition assigned to it.
+//! One consumer per listener topic: start it, serve its group membership and start a task for
+//! each partition assigned to it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -10,13 +10,17 @@ use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::types::RDKafkaErrorCode;
-use tokio::sync::{mpsc, Semaphore};
-use tokio::task::JoinSet;
+use retry_core::DestinationKind;
+use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
-use crate::context::{Assigned, ListenerConsumer};
+use crate::context::{Assigned, ListenerConsumer, PartitionContext};
+use crate::forward::Forwarder;
 use crate::gauges::HeldRecords;
 use crate::inbound::now_ms;
+use crate::kafka_config::{KafkaSettings, Role};
+use crate::listener::Listener;
 use crate::partition::{run_partition, Partitions, SharedQueue};
 use crate::process::Processor;
 
@@ -79,6 +83,80 @@ fn fatal_hint(error: &KafkaError) -> &'static str {
         }
         _ => "",
     }
+}
+
+/// The running consumers of an app, one per topic consumed.
+pub(crate) struct Consumers {
+    /// Each consumer's task; one that fails reports it through the app's failure channel.
+    pub tasks: Vec<JoinHandle<()>>,
+    /// Each consumer's "partitions assigned" signal.
+    pub ready: Vec<watch::Receiver<bool>>,
+    /// Each consumer's topic.
+    pub topics: Vec<String>,
+}
+
+/// Subscribes one consumer to each topic of each listener (a DLT only when its handler
+/// starts automatically) and spawns its [`consume`] task; a consumer that fails sends its
+/// error to `failure`.
+pub(crate) fn spawn_consumers(
+    listeners: &[Arc<Listener>],
+    kafka: &KafkaSettings,
+    instance_id: Option<&str>,
+    forwarder: &Arc<Forwarder>,
+    failure: &watch::Sender<Option<String>>,
+    stop: &CancellationToken,
+    abort: &CancellationToken,
+) -> Result<Consumers, KafkaError> {
+    let mut tasks = Vec::new();
+    let mut ready = Vec::new();
+    let mut topics = Vec::new();
+    for listener in listeners {
+        for destination in listener.config.topics.topics() {
+            if destination.kind == DestinationKind::Dlt && !listener.config.auto_start_dlt {
+                // Spring's autoStartDltHandler = false: the DLT is created and written,
+                // not consumed.
+                continue;
+            }
+            let (context, events) = PartitionContext::new();
+            let mut config = kafka.client_config(Role::consuming(destination.kind));
+            config.set("group.id", &destination.group);
+            if let Some(instance) = instance_id {
+                // Static membership: a restarted instance takes its partitions back at
+                // once instead of waiting for the session timeout.
+                config.set("group.instance.id", instance);
+            }
+            let consumer = Arc::new(config.create_with_context::<_, ListenerConsumer>(context)?);
+            PartitionContext::attach(&consumer);
+            consumer.subscribe(&[&destination.name])?;
+            let processor = Arc::new(Processor::new(
+                listener.clone(),
+                destination.clone(),
+                forwarder.clone(),
+            ));
+            let consumed = consume(
+                consumer,
+                processor,
+                listener.config.concurrency,
+                events.assignments,
+                stop.clone(),
+                abort.clone(),
+            );
+            let failure = failure.clone();
+            tasks.push(tokio::spawn(async move {
+                if let Err(error) = consumed.await {
+                    tracing::error!(%error, "consumer failed; stopping the app");
+                    failure.send_replace(Some(error.to_string()));
+                }
+            }));
+            ready.push(events.ready);
+            topics.push(destination.name.clone());
+        }
+    }
+    Ok(Consumers {
+        tasks,
+        ready,
+        topics,
+    })
 }
 
 /// Consumes until `stop`, then lets partition tasks finish their in-flight records and

@@ -1,10 +1,11 @@
-//! Why the app could not start.
+//! Why the app could not start, and why the registered handlers cannot run.
 
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 
+use retry_core::ConfigError;
+
 use crate::kafka_config::KafkaConfigError;
-use crate::listener::RegistryError;
 
 /// A start-up failure; each names what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -54,5 +55,86 @@ pub enum StartError {
     Metrics {
         /// What is wrong, naming the setting.
         reason: String,
+    },
+}
+
+/// Why the registered handlers cannot run as they are.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// A setting is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Nothing to run.
+    #[error("no #[retryable_topic] handler is linked into this program")]
+    NoListeners,
+    /// The builder named a listener that does not exist.
+    #[error("no #[retryable_topic] handler is named `{0}`")]
+    UnknownListener(String),
+    /// Two handlers share a name, and so their groups and environment variables.
+    #[error(
+        "two #[retryable_topic] handlers are named `{name}` (in {first} and {second}); rename one"
+    )]
+    DuplicateName {
+        /// The name.
+        name: &'static str,
+        /// Module of the first.
+        first: &'static str,
+        /// Module of the second.
+        second: &'static str,
+    },
+    /// A DLT handler names a topic no listener has.
+    #[error("#[dlt_handler] `{name}` names topic `{topic}`, which no #[retryable_topic] handler consumes")]
+    OrphanDltHandler {
+        /// The DLT handler.
+        name: &'static str,
+        /// The topic it names.
+        topic: &'static str,
+    },
+    /// Two handlers would share a retry topic or DLT, so each one's retry consumer would also
+    /// run the other's failures.
+    #[error(
+        "#[retryable_topic] handlers `{first}` and `{second}` both use topic `{topic}` for retries \
+         or dead letters; give one of them other retry/DLT topics (a different `topic`, or \
+         `retry_topic_suffix` / `dlt_topic_suffix`)"
+    )]
+    SharedRetryTopic {
+        /// One handler.
+        first: String,
+        /// The other.
+        second: String,
+        /// The topic both would consume.
+        topic: String,
+    },
+    /// A handler takes a `State<T>` no value was registered for.
+    #[error(
+        "handler `{handler}` takes `State<{type_name}>`, but no {type_name} is registered \
+         (registered: {registered}); add one with `RetryApp::builder().state(..)`"
+    )]
+    MissingState {
+        /// The handler.
+        handler: &'static str,
+        /// The type of its state.
+        type_name: &'static str,
+        /// The types that are registered, for a near miss (`Arc<Db>` for `Db`).
+        registered: String,
+    },
+    /// A state type was registered twice, so which value a handler gets would be a guess.
+    #[error(
+        "state of type {type_name} is registered twice; register it once (wrap one of the \
+         values in a type of its own to keep both)"
+    )]
+    DuplicateState {
+        /// The type.
+        type_name: &'static str,
+    },
+    /// Two DLT handlers for one topic.
+    #[error("topic `{topic}` has two #[dlt_handler]s: `{first}` and `{second}`")]
+    DuplicateDltHandler {
+        /// The topic.
+        topic: String,
+        /// One handler.
+        first: &'static str,
+        /// The other.
+        second: &'static str,
     },
 }

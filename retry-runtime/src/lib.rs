@@ -82,9 +82,8 @@ mod state;
 pub mod testing;
 
 pub use app::{run, run_with, RetryApp, RetryAppBuilder, RunningApp};
-pub use error::StartError;
+pub use error::{RegistryError, StartError};
 pub use kafka_config::{KafkaConfigError, KafkaSettings, Role, DEFAULT_BOOTSTRAP_SERVERS};
-pub use listener::RegistryError;
 pub use retry_core as core;
 #[cfg(feature = "protobuf")]
 pub use retry_core::Protobuf;

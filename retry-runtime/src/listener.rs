@@ -1,8 +1,9 @@
 //! From the registry to the listeners this app runs: settings resolved, DLT handlers paired.
 
 use retry_core::registry::{DltHandlerSpec, HandlerFn, HandlerFuture, ListenerSpec};
-use retry_core::{ConfigError, DestinationKind, HandlerStates, ListenerConfig, RawRecord, Setting};
+use retry_core::{DestinationKind, HandlerStates, ListenerConfig, RawRecord, Setting};
 
+use crate::error::RegistryError;
 use crate::state::StateRegistry;
 
 /// One `#[retryable_topic]` handler, ready to run.
@@ -33,87 +34,6 @@ impl Handler {
     pub fn call<'a>(&'a self, raw: &'a RawRecord<'a>) -> HandlerFuture<'a> {
         (self.func)(raw, &self.states)
     }
-}
-
-/// Why the registered handlers cannot run as they are.
-#[derive(Debug, thiserror::Error)]
-pub enum RegistryError {
-    /// A setting is invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// Nothing to run.
-    #[error("no #[retryable_topic] handler is linked into this program")]
-    NoListeners,
-    /// The builder named a listener that does not exist.
-    #[error("no #[retryable_topic] handler is named `{0}`")]
-    UnknownListener(String),
-    /// Two handlers share a name, and so their groups and environment variables.
-    #[error(
-        "two #[retryable_topic] handlers are named `{name}` (in {first} and {second}); rename one"
-    )]
-    DuplicateName {
-        /// The name.
-        name: &'static str,
-        /// Module of the first.
-        first: &'static str,
-        /// Module of the second.
-        second: &'static str,
-    },
-    /// A DLT handler names a topic no listener has.
-    #[error("#[dlt_handler] `{name}` names topic `{topic}`, which no #[retryable_topic] handler consumes")]
-    OrphanDltHandler {
-        /// The DLT handler.
-        name: &'static str,
-        /// The topic it names.
-        topic: &'static str,
-    },
-    /// Two handlers would share a retry topic or DLT, so each one's retry consumer would also
-    /// run the other's failures.
-    #[error(
-        "#[retryable_topic] handlers `{first}` and `{second}` both use topic `{topic}` for retries \
-         or dead letters; give one of them other retry/DLT topics (a different `topic`, or \
-         `retry_topic_suffix` / `dlt_topic_suffix`)"
-    )]
-    SharedRetryTopic {
-        /// One handler.
-        first: String,
-        /// The other.
-        second: String,
-        /// The topic both would consume.
-        topic: String,
-    },
-    /// A handler takes a `State<T>` no value was registered for.
-    #[error(
-        "handler `{handler}` takes `State<{type_name}>`, but no {type_name} is registered \
-         (registered: {registered}); add one with `RetryApp::builder().state(..)`"
-    )]
-    MissingState {
-        /// The handler.
-        handler: &'static str,
-        /// The type of its state.
-        type_name: &'static str,
-        /// The types that are registered, for a near miss (`Arc<Db>` for `Db`).
-        registered: String,
-    },
-    /// A state type was registered twice, so which value a handler gets would be a guess.
-    #[error(
-        "state of type {type_name} is registered twice; register it once (wrap one of the \
-         values in a type of its own to keep both)"
-    )]
-    DuplicateState {
-        /// The type.
-        type_name: &'static str,
-    },
-    /// Two DLT handlers for one topic.
-    #[error("topic `{topic}` has two #[dlt_handler]s: `{first}` and `{second}`")]
-    DuplicateDltHandler {
-        /// The topic.
-        topic: String,
-        /// One handler.
-        first: &'static str,
-        /// The other.
-        second: &'static str,
-    },
 }
 
 /// Resolves `specs` (all, or the ones named in `only`) with environment overrides from `env`,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use retry_core::{HandlerStates, StateType, StateValue};
 
-use crate::listener::RegistryError;
+use crate::error::RegistryError;
 
 /// Every value given to `RetryAppBuilder::state`, one per type.
 #[derive(Default)]

@@ -1,8 +1,12 @@
 //! The accounting every scenario ends with: each key handled (at least once) or dead-lettered.
 
 use std::collections::{BTreeSet, HashMap};
+use std::time::{Duration, Instant};
 
-use retry_runtime::testing::ReadRecord;
+use retry_runtime::testing::{ReadRecord, TestKafka};
+
+use crate::listener::{HANDLED, TOPIC};
+use crate::orders::dies;
 
 /// The outcome over a known set of keys.
 #[derive(Debug, Default)]
@@ -93,5 +97,23 @@ impl Accounting {
                 &self.misplaced[..self.misplaced.len().min(20)]
             );
         }
+    }
+}
+
+/// Accounts until every key is handled or dead-lettered, or `limit` passes.
+pub async fn settle(
+    kafka: &TestKafka,
+    expected: &BTreeSet<String>,
+    limit: Duration,
+) -> anyhow::Result<Accounting> {
+    let start = Instant::now();
+    loop {
+        let handled = kafka.read_all(HANDLED).await?;
+        let dlt = kafka.read_all(&format!("{TOPIC}-dlt")).await?;
+        let accounting = Accounting::of(expected, &handled, &dlt, dies);
+        if accounting.complete() || start.elapsed() > limit {
+            return Ok(accounting);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
