@@ -259,6 +259,7 @@ mod forward;
 mod gauges;
 mod inbound;
 mod kafka_config;
+pub mod kafka_headers;
 mod listener;
 mod ownership;
 mod partition;

@@ -6,6 +6,7 @@ mod fetching;
 mod flow;
 mod guarantees;
 mod handlers;
+mod hardening;
 mod lifecycle;
 mod membership;
 mod metrics;

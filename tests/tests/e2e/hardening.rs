@@ -1,0 +1,123 @@
+//! No poison pill, no silent death: what a producer or an operator can get wrong does not crash,
+//! stall or silently stop the app.
+
+use std::ffi::{c_void, CString};
+use std::time::Duration;
+
+use rdkafka::bindings as rdsys;
+use rdkafka::producer::{BaseProducer, Producer};
+use rdkafka::ClientConfig;
+use retry_runtime::prelude::*;
+
+use crate::support::*;
+
+/// Fails the first delivery of the record keyed `odd`.
+#[retryable_topic(topic = "odd-header", attempts = 2, backoff = "100ms")]
+async fn odd_header(rec: Record<Bytes>) -> anyhow::Result<()> {
+    record_call("odd_header", &rec);
+    anyhow::ensure!(
+        rec.attempt > 1 || rec.key_str() != Some("odd"),
+        "the first delivery of `odd` fails"
+    );
+    Ok(())
+}
+
+/// Produces one record whose only header is named by `name`'s bytes, through librdkafka's C
+/// API: rdkafka's own header list takes names as `&str`, so it cannot write such a name.
+fn produce_with_header_named(bootstrap: &str, topic: &str, key: &str, name: &[u8], value: &[u8]) {
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .expect("producer");
+    let topic = CString::new(topic).unwrap();
+    // SAFETY: every pointer outlives the call; librdkafka copies the key and value, and owns
+    // the header list once the call succeeded.
+    unsafe {
+        let headers = rdsys::rd_kafka_headers_new(1);
+        let added = rdsys::rd_kafka_header_add(
+            headers,
+            name.as_ptr().cast(),
+            name.len() as isize,
+            value.as_ptr().cast(),
+            value.len() as isize,
+        );
+        assert_eq!(
+            added,
+            rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR
+        );
+        let arg = |vtype, u| rdsys::rd_kafka_vu_t { vtype, u };
+        let mem = |bytes: &[u8]| rdsys::rd_kafka_vu_s__bindgen_ty_1 {
+            mem: rdsys::rd_kafka_vu_s__bindgen_ty_1__bindgen_ty_1 {
+                ptr: bytes.as_ptr() as *mut c_void,
+                size: bytes.len(),
+            },
+        };
+        let args = [
+            arg(
+                rdsys::rd_kafka_vtype_t::RD_KAFKA_VTYPE_TOPIC,
+                rdsys::rd_kafka_vu_s__bindgen_ty_1 {
+                    cstr: topic.as_ptr(),
+                },
+            ),
+            arg(
+                rdsys::rd_kafka_vtype_t::RD_KAFKA_VTYPE_KEY,
+                mem(key.as_bytes()),
+            ),
+            arg(rdsys::rd_kafka_vtype_t::RD_KAFKA_VTYPE_VALUE, mem(b"x")),
+            arg(
+                rdsys::rd_kafka_vtype_t::RD_KAFKA_VTYPE_HEADERS,
+                rdsys::rd_kafka_vu_s__bindgen_ty_1 { headers },
+            ),
+        ];
+        let error =
+            rdsys::rd_kafka_produceva(producer.client().native_ptr(), args.as_ptr(), args.len());
+        assert!(error.is_null(), "the record is queued");
+    }
+    producer
+        .flush(Duration::from_secs(10))
+        .expect("the record is delivered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_header_name_that_is_not_utf8_is_forwarded_byte_for_byte() {
+    let s = Scenario::start().await;
+    let topic = s.topic("odd-header");
+    s.kafka.create_topic(&topic, 1).await.unwrap();
+    produce_with_header_named(
+        s.kafka.bootstrap_servers(),
+        &topic,
+        "odd",
+        &[0xff, 0xfe],
+        b"v",
+    );
+    for i in 0..3 {
+        s.produce("odd-header", &format!("after-{i}"), "x").await;
+    }
+    let app = s.start_app(&[("odd_header", "odd-header")]).await;
+    eventually(
+        "the record retried, and the ones behind it handled",
+        Duration::from_secs(20),
+        || {
+            calls_for("odd_header", "odd")
+                .iter()
+                .any(|c| c.attempt == 2)
+                && (0..3).all(|i| !calls_for("odd_header", &format!("after-{i}")).is_empty())
+        },
+    )
+    .await;
+    let forwarded = record_for(&s, "odd-header-retry", "odd", Duration::from_secs(10)).await;
+    let odd: Vec<_> = forwarded
+        .headers
+        .iter()
+        .filter(|h| h.key.as_bytes() == [0xff, 0xfe])
+        .collect();
+    assert_eq!(odd.len(), 1, "{:?}", forwarded.headers);
+    assert_eq!(odd[0].value.as_deref(), Some(&b"v"[..]));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), app.failed())
+            .await
+            .is_err(),
+        "the app runs on"
+    );
+    app.shutdown().await;
+}
