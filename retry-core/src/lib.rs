@@ -65,7 +65,7 @@ pub use policy::{
     DltStrategy, PolicyError, RetryPolicy, RetryPolicyBuilder, SuffixStrategy, TopicReuse,
     DEFAULT_DLT_TOPIC_SUFFIX, DEFAULT_RETRY_TOPIC_SUFFIX,
 };
-pub use progress::PartitionProgress;
+pub use progress::{PartitionProgress, ProgressTicket};
 pub use record::{
     DeadLetter, DeadLetterArgument, FromRawRecord, RawRecord, Record, RecordMeta, TimestampType,
 };
