@@ -69,7 +69,9 @@ pub use progress::{PartitionProgress, ProgressTicket};
 pub use record::{
     DeadLetter, DeadLetterArgument, FromRawRecord, RawRecord, Record, RecordMeta, TimestampType,
 };
-pub use settings::{ConfigError, ListenerConfig, Origin, Setting};
+pub use settings::{
+    ConfigError, ListenerConfig, Origin, Setting, MAX_CONCURRENCY, MAX_PARTITIONS, MAX_REPLICATION,
+};
 pub use state::{HandlerStates, State, StateType, StateValue};
 pub use topics::{validate_topic_name, DestinationKind, DestinationTopic, TopicError, TopicPlan};
 

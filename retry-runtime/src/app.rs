@@ -23,6 +23,7 @@ use crate::listener::{self, Listener};
 use crate::process::Processor;
 use crate::provision;
 use crate::state::StateRegistry;
+use crate::supervise::supervise;
 
 /// Looks up `RETRY_<HANDLER>_<SETTING>` overrides.
 type SettingsEnv = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -293,13 +294,12 @@ impl RetryAppBuilder {
                     stop.clone(),
                     abort.clone(),
                 );
-                let failure = failure.clone();
-                tasks.push(tokio::spawn(async move {
-                    if let Err(error) = consumed.await {
-                        tracing::error!(%error, "consumer failed; stopping the app");
-                        failure.send_replace(Some(error.to_string()));
-                    }
-                }));
+                tasks.push(tokio::spawn(supervise(
+                    destination.name.clone(),
+                    consumed,
+                    stop.clone(),
+                    failure.clone(),
+                )));
                 ready.push(events.ready);
                 topics.push(destination.name.clone());
             }
@@ -377,7 +377,8 @@ pub struct RunningApp {
 
 impl RunningApp {
     /// Resolves when the app stopped on its own: a consumer failed in a way it cannot
-    /// recover from (the error says which). [`run`] then exits with that error.
+    /// recover from, or ended before shutdown for any reason, a panic included (the error
+    /// says which; `/health` then answers 503). [`run`] then exits with that error.
     pub async fn failed(&self) -> String {
         let mut failed = self.failed.clone();
         let failure = match failed.wait_for(Option::is_some).await {

@@ -266,6 +266,7 @@ mod partition;
 mod process;
 mod provision;
 mod state;
+mod supervise;
 #[cfg(feature = "embedded")]
 pub mod testing;
 

@@ -121,3 +121,28 @@ async fn a_header_name_that_is_not_utf8_is_forwarded_byte_for_byte() {
     );
     app.shutdown().await;
 }
+
+/// One more handler permit than tokio's semaphore holds: the consumer's task would panic
+/// when it starts.
+const TOO_CONCURRENT: &str = "2305843009213693952";
+
+#[tokio::test]
+async fn a_concurrency_beyond_its_bound_fails_start_up_naming_the_variable() {
+    let env = |var: &str| (var == "RETRY_ODD_HEADER_CONCURRENCY").then(|| TOO_CONCURRENT.into());
+    let started = retry_runtime::RetryApp::builder()
+        .bootstrap_servers("127.0.0.1:1")
+        .listeners(["odd_header"])
+        .settings_env(env)
+        .start()
+        .await;
+    let Err(error) = started else {
+        panic!("the app started with concurrency {TOO_CONCURRENT}");
+    };
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "listener `odd_header`: invalid concurrency `{TOO_CONCURRENT}` (from environment \
+             variable RETRY_ODD_HEADER_CONCURRENCY): expected a whole number from 1 to 10000"
+        )
+    );
+}
