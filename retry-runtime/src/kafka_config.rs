@@ -7,25 +7,44 @@ use rdkafka::types::RDKafkaConfRes;
 use rdkafka::ClientConfig;
 use retry_core::DestinationKind;
 
+use crate::secret::{masked_in, shown_value};
+
 /// Where clients connect when nothing says otherwise.
 pub const DEFAULT_BOOTSTRAP_SERVERS: &str = "localhost:9092";
 
 /// A client property that librdkafka refused, naming the variable it came from.
+///
+/// The value of a property whose name says it holds a secret (it contains `password`,
+/// `secret`, `key`, `token`, `sasl.jaas` or `oauthbearer.config`) is shown as `***`, here and
+/// in the reason.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid Kafka client setting {origin}={value}: {reason}")]
 pub struct KafkaConfigError {
     /// The environment variable or builder call the value came from.
     pub origin: String,
-    /// The value.
+    /// The value, `***` when it is a secret.
     pub value: String,
     /// librdkafka's reason.
     pub reason: String,
 }
 
 /// The client properties every consumer, producer and admin client of the app starts from.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct KafkaSettings {
     properties: Vec<(String, String, String)>,
+}
+
+/// Each property with its value, secrets masked as in [`KafkaConfigError`].
+impl std::fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(
+                self.properties
+                    .iter()
+                    .map(|(property, value, _)| (property, shown_value(property, value))),
+            )
+            .finish()
+    }
 }
 
 impl KafkaSettings {
@@ -53,7 +72,7 @@ impl KafkaSettings {
                 Err(KafkaError::ClientConfig(RDKafkaConfRes::RD_KAFKA_CONF_UNKNOWN, ..)) => {
                     tracing::warn!(%var, "ignoring {var}: `{property}` is not a Kafka client property");
                 }
-                Err(e) => return Err(rejected(var, value, e)),
+                Err(e) => return Err(rejected(&property, var, &value, e)),
             }
         }
         Ok(settings)
@@ -61,7 +80,7 @@ impl KafkaSettings {
 
     /// Sets a property, checking it with librdkafka.
     pub fn set_checked(&mut self, property: &str, value: &str) -> Result<(), KafkaConfigError> {
-        check(property, value).map_err(|e| rejected(property.to_owned(), value.to_owned(), e))?;
+        check(property, value).map_err(|e| rejected(property, property.to_owned(), value, e))?;
         self.set(property.to_owned(), value.to_owned(), property.to_owned());
         Ok(())
     }
@@ -100,7 +119,7 @@ impl KafkaSettings {
             if !same {
                 return Err(KafkaConfigError {
                     origin: origin.clone(),
-                    value: value.clone(),
+                    value: shown_value(property, value).to_owned(),
                     reason: format!("`{property}` is set by kafka-retry: {why}"),
                 });
             }
@@ -294,15 +313,16 @@ fn check(property: &str, value: &str) -> Result<(), KafkaError> {
         .map(drop)
 }
 
-fn rejected(origin: String, value: String, error: KafkaError) -> KafkaConfigError {
+/// `value` of `property`, from `origin`, refused for `error`; secrets masked.
+fn rejected(property: &str, origin: String, value: &str, error: KafkaError) -> KafkaConfigError {
     let reason = match error {
         KafkaError::ClientConfig(_, desc, _, _) => desc,
         other => other.to_string(),
     };
     KafkaConfigError {
         origin,
-        value,
-        reason,
+        value: shown_value(property, value).to_owned(),
+        reason: masked_in(property, value, &reason),
     }
 }
 
@@ -351,6 +371,24 @@ mod tests {
                 .starts_with("invalid Kafka client setting KAFKA_SECURITY_PROTOCOL=carrier-pigeon"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_rejected_secret_is_not_shown() {
+        let mut s = KafkaSettings::from_env(vec![]).unwrap();
+        let err = s.set_checked("sasl.password2", "hunter2").unwrap_err();
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            err.to_string()
+                .starts_with("invalid Kafka client setting sasl.password2=***: "),
+            "{err}"
+        );
+        s.set_checked("sasl.password", "hunter2").unwrap();
+        let debug = format!("{s:?}");
+        assert!(debug.contains(r#""sasl.password": "***""#), "{debug}");
+        let err = s.set_checked("security.protocl", "SSL").unwrap_err();
+        assert!(err.to_string().contains("security.protocl=SSL"), "{err}");
     }
 
     #[test]

@@ -265,6 +265,7 @@ mod ownership;
 mod partition;
 mod process;
 mod provision;
+mod secret;
 mod state;
 mod supervise;
 #[cfg(feature = "embedded")]
