@@ -105,22 +105,33 @@ impl KafkaSettings {
     }
 
     /// Fails, naming the variable, when the user set a property whose value the delivery
-    /// guarantee depends on to anything else than the value the app pins.
+    /// guarantee depends on to anything else than the value the app pins, or outside the
+    /// range it pins (`auto.commit.interval.ms`: 10 to 60000).
     pub fn check_pinned(&self) -> Result<(), KafkaConfigError> {
         for (property, value, origin) in &self.properties {
             let property = canonical(property);
             let Some((_, pinned, why)) = PINNED.iter().find(|(p, _, _)| *p == property) else {
                 continue;
             };
-            let same = match pinned {
+            let allowed = match pinned {
                 Pinned::Value(pinned) => equal_values(value, pinned),
                 Pinned::PerConsumer => false,
+                Pinned::Range(min, max) => value
+                    .trim()
+                    .parse::<i64>()
+                    .is_ok_and(|v| (*min..=*max).contains(&v)),
             };
-            if !same {
+            if !allowed {
+                let reason = match pinned {
+                    Pinned::Range(min, max) => {
+                        format!("`{property}` must be from {min} to {max}: {why}")
+                    }
+                    _ => format!("`{property}` is set by kafka-retry: {why}"),
+                };
                 return Err(KafkaConfigError {
                     origin: origin.clone(),
                     value: shown_value(property, value).to_owned(),
-                    reason: format!("`{property}` is set by kafka-retry: {why}"),
+                    reason,
                 });
             }
         }
@@ -155,6 +166,8 @@ enum Pinned {
     Value(&'static str),
     /// Per consumer by the app (the user may not set it).
     PerConsumer,
+    /// Within these bounds, inclusive (the user may set any value in them).
+    Range(i64, i64),
 }
 
 /// Properties the guarantees depend on, with the reason given when a user overrides them.
@@ -168,6 +181,12 @@ const PINNED: &[(&str, Pinned, &str)] = &[
         "enable.auto.commit",
         Pinned::Value("true"),
         "stored offsets are committed in the background",
+    ),
+    (
+        "auto.commit.interval.ms",
+        Pinned::Range(10, 60_000),
+        "0 turns the background commit off, so every record would be handled again after a \
+         restart; what a crash redelivers grows with the interval",
     ),
     (
         "acks",
@@ -246,7 +265,8 @@ impl Role {
     /// broker).
     /// Stored offsets are committed every 200 ms (librdkafka: 5 s; it skips a commit when
     /// nothing changed), so a crash redelivers about a fifth of a second's work, near what
-    /// Spring's per-batch commits redeliver.
+    /// Spring's per-batch commits redeliver. `KAFKA_AUTO_COMMIT_INTERVAL_MS` may set 10 to
+    /// 60000 ms; anything else fails start-up (librdkafka's 0 turns commits off).
     fn defaults(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Self::Main => &[
@@ -422,6 +442,32 @@ mod tests {
                 .unwrap()
                 .check_pinned()
                 .unwrap();
+        }
+    }
+
+    #[test]
+    fn the_commit_interval_stays_in_a_sane_range() {
+        let check = |ms: &str| {
+            KafkaSettings::from_env(vars(&[("KAFKA_AUTO_COMMIT_INTERVAL_MS", ms)]))
+                .unwrap()
+                .check_pinned()
+        };
+        for ms in ["10", "200", "60000"] {
+            check(ms).unwrap();
+        }
+        for ms in ["0", "9", "60001", "86400000"] {
+            let err = check(ms).unwrap_err();
+            assert_eq!(err.origin, "KAFKA_AUTO_COMMIT_INTERVAL_MS");
+            assert!(
+                err.reason
+                    .starts_with("`auto.commit.interval.ms` must be from 10 to 60000: "),
+                "{err}"
+            );
+        }
+        let defaults = KafkaSettings::from_env(vec![]).unwrap();
+        for role in [Role::Main, Role::Retry, Role::Dlt] {
+            let ms = effective(&defaults.client_config(role), "auto.commit.interval.ms");
+            assert_eq!(ms.as_deref(), Some("200"), "{role:?}: within the range");
         }
     }
 
