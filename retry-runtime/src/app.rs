@@ -214,6 +214,9 @@ impl RetryAppBuilder {
             kafka.set_checked(property, value)?;
         }
         kafka.check_pinned()?;
+        for warning in kafka.warnings() {
+            tracing::warn!("{warning}");
+        }
         // Before any metric is registered, so that every one is exported.
         #[cfg(feature = "prometheus")]
         let exporter = self.exporter()?;

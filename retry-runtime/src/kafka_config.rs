@@ -138,6 +138,28 @@ impl KafkaSettings {
         Ok(())
     }
 
+    /// What the settings do that users may not expect, to log at start-up: a main topic read
+    /// from its end (`auto.offset.reset=latest`) whenever its group has no committed offset.
+    pub fn warnings(&self) -> Vec<String> {
+        self.properties
+            .iter()
+            .filter(|(property, value, _)| {
+                property == "auto.offset.reset"
+                    && ["latest", "largest", "end"]
+                        .iter()
+                        .any(|latest| value.eq_ignore_ascii_case(latest))
+            })
+            .map(|(_, value, origin)| {
+                format!(
+                    "{origin}={value}: a main topic whose group has no committed offset (a new \
+                     group, or one whose offsets expired) is read from its end, skipping every \
+                     record already on it; retry topics and DLTs are still read from the \
+                     earliest (the default, `earliest`, skips nothing)"
+                )
+            })
+            .collect()
+    }
+
     /// The configuration of a client in `role`: the role's defaults, then the user's
     /// properties, then what the role pins.
     pub fn client_config(&self, role: Role) -> ClientConfig {
@@ -248,6 +270,12 @@ impl Role {
     }
 
     /// Defaults the user's properties override.
+    ///
+    /// Main topics are read from the earliest offset when their group has none committed
+    /// (`auto.offset.reset=earliest`), so a new group skips nothing; `KAFKA_AUTO_OFFSET_RESET`
+    /// may change it, and `latest` is logged at WARN at start-up
+    /// ([`KafkaSettings::warnings`]): it skips the records already on the topic whenever
+    /// the group has no committed offset.
     ///
     /// Consumers: a 10 s session timeout instead of librdkafka's 45 s, so a crashed instance's
     /// partitions move within about 15 s (librdkafka heartbeats from a thread of its own,
@@ -521,6 +549,29 @@ mod tests {
             effective(&producer, "enable.idempotence").as_deref(),
             Some("true")
         );
+    }
+
+    #[test]
+    fn latest_is_allowed_and_warned_about_and_earliest_is_the_default() {
+        let defaults = KafkaSettings::from_env(vec![]).unwrap();
+        assert_eq!(
+            effective(&defaults.client_config(Role::Main), "auto.offset.reset").as_deref(),
+            Some("earliest")
+        );
+        assert!(defaults.warnings().is_empty());
+        for value in ["latest", "largest", "end", "LATEST"] {
+            let s = KafkaSettings::from_env(vars(&[("KAFKA_AUTO_OFFSET_RESET", value)])).unwrap();
+            s.check_pinned().unwrap();
+            let warnings = s.warnings();
+            assert_eq!(warnings.len(), 1, "{value}");
+            assert!(
+                warnings[0].starts_with(&format!("KAFKA_AUTO_OFFSET_RESET={value}: ")),
+                "{warnings:?}"
+            );
+            assert!(warnings[0].contains("skipping every record"));
+        }
+        let s = KafkaSettings::from_env(vars(&[("KAFKA_AUTO_OFFSET_RESET", "smallest")])).unwrap();
+        assert!(s.warnings().is_empty());
     }
 
     #[test]
