@@ -40,6 +40,7 @@ mod due_lag;
 mod duration;
 mod format;
 pub mod headers;
+mod membership;
 mod policy;
 mod progress;
 mod record;
@@ -61,6 +62,7 @@ pub use duration::{parse_duration, DurationError, MAX_DELAY};
 pub use format::Protobuf;
 pub use format::{Bytes, DecodeError, Payload, Text};
 pub use headers::{Header, Headers};
+pub use membership::static_member_id;
 pub use policy::{
     DltStrategy, PolicyError, RetryPolicy, RetryPolicyBuilder, SuffixStrategy, TopicReuse,
     DEFAULT_DLT_TOPIC_SUFFIX, DEFAULT_RETRY_TOPIC_SUFFIX,

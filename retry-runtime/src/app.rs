@@ -9,6 +9,7 @@ use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::Consumer;
 use retry_core::registry;
+use retry_core::static_member_id;
 use retry_core::DestinationKind;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -124,7 +125,9 @@ impl RetryAppBuilder {
     /// `RETRY_INSTANCE_ID`: give each replica a stable, unique id (a StatefulSet pod name) and
     /// a restarted replica takes its partitions back at once, without a rebalance. Its
     /// partitions then wait for it (up to the session timeout) rather than moving when it
-    /// stops.
+    /// stops. Each consumer joins its group as `<id>-<topic>`
+    /// ([`static_member_id`](retry_core::static_member_id)), so listeners sharing a group
+    /// never share an instance id.
     pub fn instance_id(mut self, id: impl Into<String>) -> Self {
         self.instance_id = Some(id.into());
         self
@@ -278,7 +281,10 @@ impl RetryAppBuilder {
                 if let Some(instance) = &self.instance_id {
                     // Static membership: a restarted instance takes its partitions back at
                     // once instead of waiting for the session timeout.
-                    config.set("group.instance.id", instance);
+                    config.set(
+                        "group.instance.id",
+                        static_member_id(instance, &destination.name),
+                    );
                 }
                 let consumer =
                     Arc::new(config.create_with_context::<_, ListenerConsumer>(context)?);

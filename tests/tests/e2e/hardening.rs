@@ -22,6 +22,38 @@ async fn odd_header(rec: Record<Bytes>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Two listeners of one group, on topics of their own; each fails the first delivery of a
+/// `retry-*` key, so their retry topics' consumers share a group too.
+#[retryable_topic(
+    topic = "static-a",
+    group = "static-shared",
+    attempts = 2,
+    backoff = "100ms"
+)]
+async fn static_a(rec: Record<Bytes>) -> anyhow::Result<()> {
+    fail_first_retry_key("static_a", &rec)
+}
+
+/// See [`static_a`].
+#[retryable_topic(
+    topic = "static-b",
+    group = "static-shared",
+    attempts = 2,
+    backoff = "100ms"
+)]
+async fn static_b(rec: Record<Bytes>) -> anyhow::Result<()> {
+    fail_first_retry_key("static_b", &rec)
+}
+
+fn fail_first_retry_key(handler: &'static str, rec: &Record<Bytes>) -> anyhow::Result<()> {
+    record_call(handler, rec);
+    anyhow::ensure!(
+        rec.attempt > 1 || !rec.key_str().unwrap_or("").starts_with("retry-"),
+        "the first delivery of a retry-* key fails"
+    );
+    Ok(())
+}
+
 /// Produces one record whose only header is named by `name`'s bytes, through librdkafka's C
 /// API: rdkafka's own header list takes names as `&str`, so it cannot write such a name.
 fn produce_with_header_named(bootstrap: &str, topic: &str, key: &str, name: &[u8], value: &[u8]) {
@@ -145,4 +177,40 @@ async fn a_concurrency_beyond_its_bound_fails_start_up_naming_the_variable() {
              variable RETRY_ODD_HEADER_CONCURRENCY): expected a whole number from 1 to 10000"
         )
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn static_members_of_one_group_on_two_topics_each_get_their_partitions() {
+    let s = Scenario::start().await;
+    let group = s.topic("static-shared");
+    let same_group = [
+        ("RETRY_STATIC_A_GROUP", group.as_str()),
+        ("RETRY_STATIC_B_GROUP", group.as_str()),
+    ];
+    let listeners = [("static_a", "static-a"), ("static_b", "static-b")];
+    let builder = s
+        .app_builder(&listeners, &same_group, &[])
+        .instance_id("pod-1");
+    let app = s.start_built(builder).await;
+    for (handler, topic) in listeners {
+        for key in ["ok", "retry-1"] {
+            s.produce(topic, key, "x").await;
+        }
+        eventually(
+            &format!("{handler} handles its records, retried ones on their retry topic"),
+            Duration::from_secs(30),
+            || {
+                !calls_for(handler, "ok").is_empty()
+                    && calls_for(handler, "retry-1").iter().any(|c| c.attempt == 2)
+            },
+        )
+        .await;
+    }
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), app.failed())
+            .await
+            .is_err(),
+        "the app runs on"
+    );
+    app.shutdown().await;
 }
