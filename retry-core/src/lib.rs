@@ -62,7 +62,7 @@ pub use duration::{parse_duration, DurationError, MAX_DELAY};
 pub use format::Protobuf;
 pub use format::{Bytes, DecodeError, Payload, Text};
 pub use headers::{Header, Headers};
-pub use membership::static_member_id;
+pub use membership::{check_subscriptions_unshared, static_member_id, SharedSubscription};
 pub use policy::{
     DltStrategy, PolicyError, RetryPolicy, RetryPolicyBuilder, SuffixStrategy, TopicReuse,
     DEFAULT_DLT_TOPIC_SUFFIX, DEFAULT_RETRY_TOPIC_SUFFIX,
