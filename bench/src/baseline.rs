@@ -12,11 +12,12 @@ use futures::channel::oneshot::Canceled;
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::message::{Message, OwnedHeaders};
 use rdkafka::producer::future_producer::OwnedDeliveryResult;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use retry_runtime::core::headers::{write_forward, HeaderSink, Hop};
+use retry_runtime::core::headers::{write_forward, Hop};
 use retry_runtime::core::{ExceptionInfo, Headers, TimestampType};
+use retry_runtime::kafka_headers::KafkaHeaders;
 use retry_runtime::{KafkaSettings, Role};
 
 use crate::handlers::{fails_first_time, MAIN};
@@ -138,9 +139,9 @@ fn exception() -> ExceptionInfo {
 
 /// The headers of a first retry of the record `hop` names, due a second after `now`.
 fn retry_headers(hop: &Hop<'_>, now: i64) -> OwnedHeaders {
-    let mut headers = ForwardHeaders(Some(OwnedHeaders::new_with_capacity(13)));
+    let mut headers = KafkaHeaders::with_capacity(13);
     write_forward(&Headers::default(), hop, 2, now + 1_000, &mut headers);
-    headers.0.take().expect("filled")
+    headers.into_inner()
 }
 
 /// The floor of a forward: `n` records produced to `topic` with the provenance headers a first
@@ -185,14 +186,4 @@ pub async fn produce(bootstrap: &str, topic: &str, n: usize) -> anyhow::Result<T
         sent?;
     }
     Ok(Throughput::measured())
-}
-
-/// Headers as the client holds them, filled by the core's header writer.
-struct ForwardHeaders(Option<OwnedHeaders>);
-
-impl HeaderSink for ForwardHeaders {
-    fn append(&mut self, key: &str, value: Option<&[u8]>) {
-        let headers = self.0.take().expect("filled");
-        self.0 = Some(headers.insert(Header { key, value }));
-    }
 }

@@ -6,11 +6,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use rdkafka::consumer::{Consumer, StreamConsumer};
-use rdkafka::message::{Headers as _, Message};
+use rdkafka::message::Message;
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use retry_core::headers::header_name;
 use retry_core::Headers;
-use retry_runtime::{KafkaSettings, Role};
+use retry_runtime::{kafka_headers, KafkaSettings, Role};
 
 /// How long to wait for the broker on each request.
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -119,7 +118,7 @@ pub struct Read {
     pub key: Option<Vec<u8>>,
     /// Value bytes.
     pub value: Option<Vec<u8>>,
-    /// Headers, in order.
+    /// Headers, in order, names as written (they need not be UTF-8).
     pub headers: Headers,
     /// Timestamp, epoch ms.
     pub timestamp_ms: Option<i64>,
@@ -216,14 +215,7 @@ impl<'a> TopicReader<'a> {
             self.remaining = self.remaining.saturating_sub(1);
             let headers = message
                 .headers()
-                .map(|hs| {
-                    hs.iter()
-                        .map(|h| retry_core::Header {
-                            key: header_name(h.key),
-                            value: h.value.map(<[u8]>::to_vec),
-                        })
-                        .collect()
-                })
+                .map(kafka_headers::read)
                 .unwrap_or_default();
             return Ok(Some(Read {
                 topic: self.topic.clone(),

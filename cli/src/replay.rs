@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rdkafka::consumer::{CommitMode, Consumer};
-use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
+use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::TopicPartitionList;
 use retry_core::replay::{replay_headers, ReplayRefused};
 use retry_core::Headers;
+use retry_runtime::kafka_headers;
 use tokio_util::sync::CancellationToken;
 
 use crate::args::ReplayArgs;
@@ -233,7 +234,8 @@ fn partition_for(target: &Target, topics: &HashMap<String, i32>) -> Option<i32> 
         .filter(|p| topics.get(&target.topic).is_some_and(|n| p < n))
 }
 
-/// Publishes `record`'s key and value unchanged to `target`, waiting for the acknowledgement.
+/// Publishes `record`'s key and value unchanged to `target` with its headers (names byte for
+/// byte), waiting for the acknowledgement.
 async fn publish(
     producer: &FutureProducer,
     record: &Read,
@@ -245,12 +247,7 @@ async fn publish(
     }
     let headers = target.headers.iter().fold(
         OwnedHeaders::new_with_capacity(target.headers.len()),
-        |hs, h| {
-            hs.insert(KafkaHeader {
-                key: &h.key,
-                value: h.value.as_deref(),
-            })
-        },
+        |hs, h| kafka_headers::append(hs, h.key.as_bytes(), h.value.as_deref()),
     );
     let mut out = FutureRecord::<[u8], [u8]>::to(&target.topic).headers(headers);
     if let Some(key) = record.key.as_deref() {

@@ -11,13 +11,15 @@
 //! reads Spring's records; it writes one value per header, replacing what was there, so
 //! headers do not grow hop by hop and Spring reads them the same.
 
-use std::borrow::Cow;
-
 mod exception;
 mod timestamp_type;
 
 pub use exception::ExceptionInfo;
 pub use timestamp_type::TimestampType;
+
+mod name;
+
+pub use name::HeaderName;
 
 /// `kafka_original-topic`: UTF-8 topic of the first hop.
 pub const ORIGINAL_TOPIC: &str = "kafka_original-topic";
@@ -67,20 +69,16 @@ const PROVENANCE: [&str; 13] = [
     ORIGINAL_TIMESTAMP_RETRY,
 ];
 
-/// A header name read off the wire: one of ours is borrowed from its constant, so a retry
-/// record's dozen provenance headers cost no allocation for their names.
-pub fn header_name(name: &str) -> Cow<'static, str> {
-    match PROVENANCE.iter().find(|known| **known == name) {
-        Some(known) => Cow::Borrowed(known),
-        None => Cow::Owned(name.to_owned()),
-    }
+/// The provenance name spelled `name`, borrowed from its constant.
+fn known_name(name: &str) -> Option<&'static str> {
+    PROVENANCE.iter().find(|known| **known == name).copied()
 }
 
 /// One record header. Kafka allows a header without a value (`None`), distinct from empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Header {
-    /// Header name.
-    pub key: Cow<'static, str>,
+    /// Header name, as written (it need not be UTF-8).
+    pub key: HeaderName,
     /// Header value.
     pub value: Option<Vec<u8>>,
 }
@@ -110,7 +108,7 @@ impl Headers {
     }
 
     /// Adds a header, keeping any of the same name.
-    pub fn push(&mut self, key: impl Into<Cow<'static, str>>, value: Option<Vec<u8>>) {
+    pub fn push(&mut self, key: impl Into<HeaderName>, value: Option<Vec<u8>>) {
         self.0.push(Header {
             key: key.into(),
             value,
@@ -118,7 +116,7 @@ impl Headers {
     }
 
     /// Replaces every header named `key` with one holding `value`.
-    pub fn set(&mut self, key: impl Into<Cow<'static, str>>, value: Vec<u8>) {
+    pub fn set(&mut self, key: impl Into<HeaderName>, value: Vec<u8>) {
         let key = key.into();
         self.0.retain(|h| h.key != key);
         self.push(key, Some(value));
@@ -336,13 +334,13 @@ pub struct Hop<'a> {
 /// Where [`write_forward`] puts a forwarded record's headers: the runtime's Kafka header list,
 /// or [`Headers`].
 pub trait HeaderSink {
-    /// Appends one header.
-    fn append(&mut self, key: &str, value: Option<&[u8]>);
+    /// Appends one header; `key` is the name's bytes, which need not be UTF-8.
+    fn append(&mut self, key: &[u8], value: Option<&[u8]>);
 }
 
 impl HeaderSink for Headers {
-    fn append(&mut self, key: &str, value: Option<&[u8]>) {
-        self.push(header_name(key), value.map(<[u8]>::to_vec));
+    fn append(&mut self, key: &[u8], value: Option<&[u8]>) {
+        self.push(HeaderName::from_bytes(key), value.map(<[u8]>::to_vec));
     }
 }
 
@@ -358,7 +356,8 @@ const REPLACED: [&str; 7] = [
 ];
 
 /// Writes a forwarded record's headers to `sink`: the record's own (`original`, kept as they
-/// are) with the provenance of this hop, in one pass and without copying `original`.
+/// are, names byte for byte) with the provenance of this hop, in one pass and without copying
+/// `original`.
 ///
 /// `kafka_original-*` and `kafka_dlt-original-consumer-group` describe the first hop and are
 /// only written when absent, as Spring's recoverer does (`setAppendOriginalHeaders(false)`:
@@ -377,12 +376,15 @@ pub fn write_forward(
     due_ms: i64,
     sink: &mut impl HeaderSink,
 ) {
-    for h in original.iter().filter(|h| !REPLACED.contains(&&*h.key)) {
-        sink.append(&h.key, h.value.as_deref());
+    for h in original
+        .iter()
+        .filter(|h| !REPLACED.iter().any(|replaced| h.key == *replaced))
+    {
+        sink.append(h.key.as_bytes(), h.value.as_deref());
     }
     let mut if_absent = |key: &str, value: &[u8]| {
         if !original.iter().any(|h| h.key == key) {
-            sink.append(key, Some(value));
+            sink.append(key.as_bytes(), Some(value));
         }
     };
     if_absent(ORIGINAL_TOPIC, hop.topic.as_bytes());
@@ -395,17 +397,26 @@ pub fn write_forward(
     );
     if_absent(ORIGINAL_CONSUMER_GROUP, hop.group.as_bytes());
     let exception = hop.exception;
-    sink.append(EXCEPTION_FQCN, Some(exception.fqcn.as_bytes()));
-    sink.append(EXCEPTION_CAUSE_FQCN, Some(exception.cause_fqcn.as_bytes()));
-    sink.append(EXCEPTION_MESSAGE, Some(exception.message.as_bytes()));
-    sink.append(EXCEPTION_STACKTRACE, Some(exception.stacktrace.as_bytes()));
-    let attempts = attempts.min(i32::MAX as u32) as i32;
-    sink.append(ATTEMPTS, Some(&attempts.to_be_bytes()));
+    sink.append(EXCEPTION_FQCN.as_bytes(), Some(exception.fqcn.as_bytes()));
     sink.append(
-        ORIGINAL_TIMESTAMP_RETRY,
+        EXCEPTION_CAUSE_FQCN.as_bytes(),
+        Some(exception.cause_fqcn.as_bytes()),
+    );
+    sink.append(
+        EXCEPTION_MESSAGE.as_bytes(),
+        Some(exception.message.as_bytes()),
+    );
+    sink.append(
+        EXCEPTION_STACKTRACE.as_bytes(),
+        Some(exception.stacktrace.as_bytes()),
+    );
+    let attempts = attempts.min(i32::MAX as u32) as i32;
+    sink.append(ATTEMPTS.as_bytes(), Some(&attempts.to_be_bytes()));
+    sink.append(
+        ORIGINAL_TIMESTAMP_RETRY.as_bytes(),
         Some(&hop.original_timestamp_ms.to_be_bytes()),
     );
-    sink.append(BACKOFF_TIMESTAMP, Some(&due_ms.to_be_bytes()));
+    sink.append(BACKOFF_TIMESTAMP.as_bytes(), Some(&due_ms.to_be_bytes()));
 }
 
 /// Stamps the forwarding headers on `headers` in place: [`write_forward`] into [`Headers`].
@@ -475,15 +486,6 @@ mod spring_wire;
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    #[test]
-    fn provenance_names_read_off_the_wire_are_borrowed() {
-        assert!(matches!(
-            header_name(BACKOFF_TIMESTAMP),
-            Cow::Borrowed(BACKOFF_TIMESTAMP)
-        ));
-        assert!(matches!(header_name("trace-id"), Cow::Owned(name) if name == "trace-id"));
-    }
 
     #[test]
     fn fixed_width_round_trip_and_wire_bytes() {
@@ -661,6 +663,30 @@ mod tests {
         );
         assert_eq!(p.consumer_group.as_deref(), Some("billing"));
         assert_eq!(p.exception.fqcn, "app::DltDown");
+    }
+
+    #[test]
+    fn a_name_that_is_not_utf8_is_forwarded_byte_for_byte() {
+        let boom = exception("app::Boom", "app::Boom", "boom");
+        let mut headers = Headers::new();
+        headers.push(HeaderName::from_bytes(&[0xff, 0xfe]), Some(b"v".to_vec()));
+        stamp_forward(
+            &mut headers,
+            &hop("orders", 1, "billing", &boom),
+            forward_attempts(1),
+            6000,
+        );
+        let kept: Vec<&Header> = headers
+            .iter()
+            .filter(|h| h.key.as_bytes() == [0xff, 0xfe])
+            .collect();
+        assert_eq!(kept.len(), 1, "{headers:?}");
+        assert_eq!(kept[0].value.as_deref(), Some(&b"v"[..]));
+        assert_eq!(
+            headers.get("\u{fffd}\u{fffd}"),
+            None,
+            "its lossy form names nothing"
+        );
     }
 
     #[test]

@@ -40,6 +40,7 @@ mod due_lag;
 mod duration;
 mod format;
 pub mod headers;
+mod membership;
 mod policy;
 mod progress;
 mod record;
@@ -60,13 +61,16 @@ pub use duration::{parse_duration, DurationError, MAX_DELAY};
 pub use format::Protobuf;
 pub use format::{Bytes, DecodeError, Payload, Text};
 pub use headers::{ExceptionInfo, Header, Headers, TimestampType};
+pub use membership::{check_subscriptions_unshared, static_member_id, SharedSubscription};
 pub use policy::{
     DltStrategy, PolicyError, RetryPolicy, RetryPolicyBuilder, SuffixStrategy, TopicReuse,
     DEFAULT_DLT_TOPIC_SUFFIX, DEFAULT_RETRY_TOPIC_SUFFIX,
 };
-pub use progress::PartitionProgress;
+pub use progress::{PartitionProgress, ProgressTicket};
 pub use record::{DeadLetter, DeadLetterArgument, FromRawRecord, RawRecord, Record, RecordMeta};
-pub use settings::{ConfigError, ListenerConfig, Origin, Setting};
+pub use settings::{
+    ConfigError, ListenerConfig, Origin, Setting, MAX_CONCURRENCY, MAX_PARTITIONS, MAX_REPLICATION,
+};
 pub use state::{HandlerStates, State, StateType, StateValue};
 pub use topics::{validate_topic_name, DestinationKind, DestinationTopic, TopicError, TopicPlan};
 

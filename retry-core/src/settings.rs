@@ -31,11 +31,13 @@ pub enum Setting {
     Suffix,
     /// `dlt`: `always_retry`, `fail` or `none`.
     Dlt,
-    /// `partitions`: partitions of topics the runtime creates.
+    /// `partitions`: partitions of topics the runtime creates, 1 to [`MAX_PARTITIONS`].
     Partitions,
-    /// `replication`: replication factor of topics the runtime creates.
+    /// `replication`: replication factor of topics the runtime creates, 1 to
+    /// [`MAX_REPLICATION`].
     Replication,
-    /// `concurrency`: partitions handled in parallel by each consumer.
+    /// `concurrency`: partitions handled in parallel by each consumer, 1 to
+    /// [`MAX_CONCURRENCY`].
     Concurrency,
     /// `auto_create`: whether missing topics are created at start-up (default true).
     AutoCreate,
@@ -141,6 +143,18 @@ impl Setting {
         )
     }
 }
+
+/// The largest `partitions`: a topic of more is almost surely a typo, and costs the brokers
+/// as much as thousands of topics.
+pub const MAX_PARTITIONS: i32 = 10_000;
+
+/// The largest `replication`: more copies of each record than any cluster runs brokers for.
+pub const MAX_REPLICATION: i16 = 32;
+
+/// The largest `concurrency`: handler calls in flight at once per consumer. Far more than a
+/// consumer has partitions to serve them, and within what the runtime's permit count can
+/// hold (a larger one would fail the consumer when it starts).
+pub const MAX_CONCURRENCY: usize = 10_000;
 
 /// Where a setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -286,6 +300,16 @@ fn at_least_one<T: FromStr + PartialOrd + From<u8>>(
                 Err(format!("expected {expected}"))
             }
         })
+    }
+}
+
+/// A whole number from 1 to `max`.
+fn one_to<T: FromStr + PartialOrd + From<u8> + fmt::Display + Copy>(
+    max: T,
+) -> impl Fn(&str) -> Result<T, String> {
+    move |text| match text.parse::<T>() {
+        Ok(v) if v >= T::from(1) && v <= max => Ok(v),
+        _ => Err(format!("expected a whole number from 1 to {max}")),
     }
 }
 
@@ -447,19 +471,10 @@ impl ListenerConfig {
             name: name.to_owned(),
             policy,
             topics,
-            partitions: src.get(
-                Setting::Partitions,
-                at_least_one::<i32>("a whole number of at least 1"),
-            )?,
-            replication: src.get(
-                Setting::Replication,
-                at_least_one::<i16>("a whole number of at least 1"),
-            )?,
+            partitions: src.get(Setting::Partitions, one_to(MAX_PARTITIONS))?,
+            replication: src.get(Setting::Replication, one_to(MAX_REPLICATION))?,
             concurrency: src
-                .get(
-                    Setting::Concurrency,
-                    at_least_one::<usize>("a whole number of at least 1"),
-                )?
+                .get(Setting::Concurrency, one_to(MAX_CONCURRENCY))?
                 .unwrap_or(1),
             auto_create: src
                 .get(Setting::AutoCreate, parse_with::<bool>("`true` or `false`"))?
@@ -604,6 +619,60 @@ mod tests {
         assert_eq!(err.setting, Setting::MaxDelay);
         let err = resolve(&[], &[]).unwrap_err();
         assert_eq!((err.setting, err.origin), (Setting::Topic, Origin::Default));
+    }
+
+    #[test]
+    fn counts_are_bounded_naming_the_variable() {
+        const CONCURRENCY: &str = "RETRY_UPDATE_ITEM_CONCURRENCY";
+        const PARTITIONS: &str = "RETRY_UPDATE_ITEM_PARTITIONS";
+        const REPLICATION: &str = "RETRY_UPDATE_ITEM_REPLICATION";
+        let c = resolve(
+            ITEMS,
+            &[
+                (CONCURRENCY, "10000"),
+                (PARTITIONS, "10000"),
+                (REPLICATION, "32"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            (c.concurrency, c.partitions, c.replication),
+            (10_000, Some(10_000), Some(32))
+        );
+        // The last concurrency is one more permit than tokio's semaphore holds.
+        let too_many: [(&str, Setting, &str, &[&str]); 3] = [
+            (
+                CONCURRENCY,
+                Setting::Concurrency,
+                "10000",
+                &["0", "10001", "2305843009213693952"],
+            ),
+            (
+                PARTITIONS,
+                Setting::Partitions,
+                "10000",
+                &["0", "-1", "10001"],
+            ),
+            (
+                REPLICATION,
+                Setting::Replication,
+                "32",
+                &["0", "33", "40000"],
+            ),
+        ];
+        for (var, setting, max, values) in too_many {
+            for value in values {
+                let err = resolve(ITEMS, &[(var, value)]).unwrap_err();
+                assert_eq!(
+                    (err.setting, &err.origin),
+                    (setting, &Origin::Env(var.into()))
+                );
+                assert_eq!(
+                    err.reason,
+                    format!("expected a whole number from 1 to {max}")
+                );
+            }
+        }
     }
 
     #[test]

@@ -120,7 +120,9 @@ impl RetryAppBuilder {
     /// `RETRY_INSTANCE_ID`: give each replica a stable, unique id (a StatefulSet pod name) and
     /// a restarted replica takes its partitions back at once, without a rebalance. Its
     /// partitions then wait for it (up to the session timeout) rather than moving when it
-    /// stops.
+    /// stops. Each consumer joins its group as `<id>-<topic>`
+    /// ([`static_member_id`](retry_core::static_member_id)), so listeners sharing a group
+    /// never share an instance id.
     pub fn instance_id(mut self, id: impl Into<String>) -> Self {
         self.instance_id = Some(id.into());
         self
@@ -210,6 +212,9 @@ impl RetryAppBuilder {
             kafka.set_checked(property, value)?;
         }
         kafka.check_pinned()?;
+        for warning in kafka.warnings() {
+            tracing::warn!("{warning}");
+        }
         // Before any metric is registered, so that every one is exported.
         #[cfg(feature = "prometheus")]
         let exporter = self.exporter()?;
@@ -341,7 +346,8 @@ pub struct RunningApp {
 
 impl RunningApp {
     /// Resolves when the app stopped on its own: a consumer failed in a way it cannot
-    /// recover from (the error says which). [`run`] then exits with that error.
+    /// recover from, or ended before shutdown for any reason, a panic included (the error
+    /// says which; `/health` then answers 503). [`run`] then exits with that error.
     pub async fn failed(&self) -> String {
         let mut failed = self.failed.clone();
         let failure = match failed.wait_for(Option::is_some).await {

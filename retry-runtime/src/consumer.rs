@@ -10,7 +10,7 @@ use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::types::RDKafkaErrorCode;
-use retry_core::DestinationKind;
+use retry_core::{static_member_id, DestinationKind};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -23,6 +23,7 @@ use crate::kafka_config::{KafkaSettings, Role};
 use crate::listener::Listener;
 use crate::partition::{run_partition, Partitions, SharedQueue};
 use crate::process::Processor;
+use crate::supervise::supervise;
 
 /// How often the main queue is polled even when it has nothing to say: librdkafka counts
 /// `max.poll.interval.ms` from the last poll, so a consumer whose partitions all wait must
@@ -123,7 +124,10 @@ pub(crate) fn spawn_consumers(
             if let Some(instance) = instance_id {
                 // Static membership: a restarted instance takes its partitions back at
                 // once instead of waiting for the session timeout.
-                config.set("group.instance.id", instance);
+                config.set(
+                    "group.instance.id",
+                    static_member_id(instance, &destination.name),
+                );
             }
             let consumer = Arc::new(config.create_with_context::<_, ListenerConsumer>(context)?);
             PartitionContext::attach(&consumer);
@@ -141,13 +145,12 @@ pub(crate) fn spawn_consumers(
                 stop.clone(),
                 abort.clone(),
             );
-            let failure = failure.clone();
-            tasks.push(tokio::spawn(async move {
-                if let Err(error) = consumed.await {
-                    tracing::error!(%error, "consumer failed; stopping the app");
-                    failure.send_replace(Some(error.to_string()));
-                }
-            }));
+            tasks.push(tokio::spawn(supervise(
+                destination.name.clone(),
+                consumed,
+                stop.clone(),
+                failure.clone(),
+            )));
             ready.push(events.ready);
             topics.push(destination.name.clone());
         }

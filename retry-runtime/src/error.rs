@@ -3,7 +3,7 @@
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
 
-use retry_core::ConfigError;
+use retry_core::{ConfigError, SharedSubscription};
 
 use crate::kafka_config::KafkaConfigError;
 
@@ -137,4 +137,7 @@ pub enum RegistryError {
         /// The other.
         second: &'static str,
     },
+    /// Two handlers would consume one topic in one group, each seeing part of its records.
+    #[error(transparent)]
+    SharedSubscription(#[from] SharedSubscription),
 }

@@ -13,11 +13,10 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use rdkafka::error::{KafkaError, KafkaResult};
-use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
+use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
-use retry_core::headers::HeaderSink;
 use retry_core::RawRecord;
 use tokio_util::sync::CancellationToken;
 
@@ -253,28 +252,6 @@ impl Forwarder {
             _ = tokio::time::sleep(pause) => Ok(()),
             _ = self.shutdown.cancelled() => Err(Interrupted(topic.to_owned())),
         }
-    }
-}
-
-/// A forward's headers as librdkafka holds them, filled by the core's header writer.
-pub(crate) struct KafkaHeaders(Option<OwnedHeaders>);
-
-impl KafkaHeaders {
-    /// An empty list with room for `capacity` headers.
-    pub fn with_capacity(capacity: usize) -> Self {
-        Self(Some(OwnedHeaders::new_with_capacity(capacity)))
-    }
-
-    /// The filled list.
-    pub fn into_inner(self) -> OwnedHeaders {
-        self.0.expect("always filled")
-    }
-}
-
-impl HeaderSink for KafkaHeaders {
-    fn append(&mut self, key: &str, value: Option<&[u8]>) {
-        let headers = self.0.take().expect("always filled");
-        self.0 = Some(headers.insert(KafkaHeader { key, value }));
     }
 }
 

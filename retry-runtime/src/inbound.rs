@@ -3,9 +3,11 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use rdkafka::message::{Headers as _, Message, Timestamp};
-use retry_core::headers::{header_name, HeaderError, RetryState};
-use retry_core::{Header, Headers, RawRecord, RecordMeta, TimestampType};
+use rdkafka::message::{Message, Timestamp};
+use retry_core::headers::{HeaderError, RetryState};
+use retry_core::{Headers, RawRecord, RecordMeta, TimestampType};
+
+use crate::kafka_headers::{self, HeaderList};
 
 /// A record read from a topic with its retry bookkeeping; its value borrows the client's
 /// message.
@@ -20,18 +22,14 @@ impl<'m> Inbound<'m> {
     /// Reads `message`: its metadata is copied out of the client's buffers (a handler's
     /// [`Record`](retry_core::Record) keeps it), its value is borrowed. `topic` is the one
     /// topic the consumer reads (the message's own), shared by its records instead of copied
-    /// into each.
-    pub fn read(message: &'m impl Message, topic: &Arc<str>) -> Self {
+    /// into each. Header names are read as bytes: any a producer wrote is read, and kept.
+    pub fn read<M: Message>(message: &'m M, topic: &Arc<str>) -> Self
+    where
+        M::Headers: HeaderList,
+    {
         let headers: Headers = message
             .headers()
-            .map(|hs| {
-                hs.iter()
-                    .map(|h| Header {
-                        key: header_name(h.key),
-                        value: h.value.map(<[u8]>::to_vec),
-                    })
-                    .collect()
-            })
+            .map(kafka_headers::read)
             .unwrap_or_default();
         let state = RetryState::read(&headers);
         let (timestamp_ms, timestamp_type) = match message.timestamp() {

@@ -7,25 +7,44 @@ use rdkafka::types::RDKafkaConfRes;
 use rdkafka::ClientConfig;
 use retry_core::DestinationKind;
 
+use crate::secret::{masked_in, shown_value};
+
 /// Where clients connect when nothing says otherwise.
 pub const DEFAULT_BOOTSTRAP_SERVERS: &str = "localhost:9092";
 
 /// A client property that librdkafka refused, naming the variable it came from.
+///
+/// The value of a property whose name says it holds a secret (it contains `password`,
+/// `secret`, `key`, `token`, `sasl.jaas` or `oauthbearer.config`) is shown as `***`, here and
+/// in the reason.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid Kafka client setting {origin}={value}: {reason}")]
 pub struct KafkaConfigError {
     /// The environment variable or builder call the value came from.
     pub origin: String,
-    /// The value.
+    /// The value, `***` when it is a secret.
     pub value: String,
     /// librdkafka's reason.
     pub reason: String,
 }
 
 /// The client properties every consumer, producer and admin client of the app starts from.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct KafkaSettings {
     properties: Vec<(String, String, String)>,
+}
+
+/// Each property with its value, secrets masked as in [`KafkaConfigError`].
+impl std::fmt::Debug for KafkaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(
+                self.properties
+                    .iter()
+                    .map(|(property, value, _)| (property, shown_value(property, value))),
+            )
+            .finish()
+    }
 }
 
 impl KafkaSettings {
@@ -53,7 +72,7 @@ impl KafkaSettings {
                 Err(KafkaError::ClientConfig(RDKafkaConfRes::RD_KAFKA_CONF_UNKNOWN, ..)) => {
                     tracing::warn!(%var, "ignoring {var}: `{property}` is not a Kafka client property");
                 }
-                Err(e) => return Err(rejected(var, value, e)),
+                Err(e) => return Err(rejected(&property, var, &value, e)),
             }
         }
         Ok(settings)
@@ -61,7 +80,7 @@ impl KafkaSettings {
 
     /// Sets a property, checking it with librdkafka.
     pub fn set_checked(&mut self, property: &str, value: &str) -> Result<(), KafkaConfigError> {
-        check(property, value).map_err(|e| rejected(property.to_owned(), value.to_owned(), e))?;
+        check(property, value).map_err(|e| rejected(property, property.to_owned(), value, e))?;
         self.set(property.to_owned(), value.to_owned(), property.to_owned());
         Ok(())
     }
@@ -86,26 +105,59 @@ impl KafkaSettings {
     }
 
     /// Fails, naming the variable, when the user set a property whose value the delivery
-    /// guarantee depends on to anything else than the value the app pins.
+    /// guarantee depends on to anything else than the value the app pins, or outside the
+    /// range it pins (`auto.commit.interval.ms`: 10 to 60000).
     pub fn check_pinned(&self) -> Result<(), KafkaConfigError> {
         for (property, value, origin) in &self.properties {
             let property = canonical(property);
             let Some((_, pinned, why)) = PINNED.iter().find(|(p, _, _)| *p == property) else {
                 continue;
             };
-            let same = match pinned {
+            let allowed = match pinned {
                 Pinned::Value(pinned) => equal_values(value, pinned),
                 Pinned::PerConsumer => false,
+                Pinned::Range(min, max) => value
+                    .trim()
+                    .parse::<i64>()
+                    .is_ok_and(|v| (*min..=*max).contains(&v)),
             };
-            if !same {
+            if !allowed {
+                let reason = match pinned {
+                    Pinned::Range(min, max) => {
+                        format!("`{property}` must be from {min} to {max}: {why}")
+                    }
+                    _ => format!("`{property}` is set by kafka-retry: {why}"),
+                };
                 return Err(KafkaConfigError {
                     origin: origin.clone(),
-                    value: value.clone(),
-                    reason: format!("`{property}` is set by kafka-retry: {why}"),
+                    value: shown_value(property, value).to_owned(),
+                    reason,
                 });
             }
         }
         Ok(())
+    }
+
+    /// What the settings do that users may not expect, to log at start-up: a main topic read
+    /// from its end (`auto.offset.reset=latest`) whenever its group has no committed offset.
+    pub fn warnings(&self) -> Vec<String> {
+        self.properties
+            .iter()
+            .filter(|(property, value, _)| {
+                property == "auto.offset.reset"
+                    && ["latest", "largest", "end"]
+                        .iter()
+                        .any(|latest| value.eq_ignore_ascii_case(latest))
+            })
+            .map(|(_, value, origin)| {
+                format!(
+                    "{origin}={value}: a main topic whose group has no committed offset (a new \
+                     group, or one whose offsets expired) is read from its end, skipping every \
+                     record already on it; retry topics and DLTs are still read from the \
+                     earliest (the default, `earliest`, skips nothing)"
+                )
+            })
+            .collect()
     }
 
     /// The configuration of a client in `role`: the role's defaults, then the user's
@@ -136,6 +188,8 @@ enum Pinned {
     Value(&'static str),
     /// Per consumer by the app (the user may not set it).
     PerConsumer,
+    /// Within these bounds, inclusive (the user may set any value in them).
+    Range(i64, i64),
 }
 
 /// Properties the guarantees depend on, with the reason given when a user overrides them.
@@ -149,6 +203,12 @@ const PINNED: &[(&str, Pinned, &str)] = &[
         "enable.auto.commit",
         Pinned::Value("true"),
         "stored offsets are committed in the background",
+    ),
+    (
+        "auto.commit.interval.ms",
+        Pinned::Range(10, 60_000),
+        "0 turns the background commit off, so every record would be handled again after a \
+         restart; what a crash redelivers grows with the interval",
     ),
     (
         "acks",
@@ -211,6 +271,12 @@ impl Role {
 
     /// Defaults the user's properties override.
     ///
+    /// Main topics are read from the earliest offset when their group has none committed
+    /// (`auto.offset.reset=earliest`), so a new group skips nothing; `KAFKA_AUTO_OFFSET_RESET`
+    /// may change it, and `latest` is logged at WARN at start-up
+    /// ([`KafkaSettings::warnings`]): it skips the records already on the topic whenever
+    /// the group has no committed offset.
+    ///
     /// Consumers: a 10 s session timeout instead of librdkafka's 45 s, so a crashed instance's
     /// partitions move within about 15 s (librdkafka heartbeats from a thread of its own,
     /// which no slow handler or pause stalls, so a short timeout does not evict live
@@ -225,7 +291,8 @@ impl Role {
     /// would stall a second each time its 4 MiB prefetch filled.
     /// Stored offsets are committed every 200 ms (librdkafka: 5 s; it skips a commit when
     /// nothing changed), so a crash redelivers about a fifth of a second's work, near what
-    /// Spring's per-batch commits redeliver.
+    /// Spring's per-batch commits redeliver. `KAFKA_AUTO_COMMIT_INTERVAL_MS` may set 10 to
+    /// 60000 ms; anything else fails start-up (librdkafka's 0 turns commits off).
     fn defaults(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Self::Main => &[
@@ -290,15 +357,16 @@ fn check(property: &str, value: &str) -> Result<(), KafkaError> {
         .map(drop)
 }
 
-fn rejected(origin: String, value: String, error: KafkaError) -> KafkaConfigError {
+/// `value` of `property`, from `origin`, refused for `error`; secrets masked.
+fn rejected(property: &str, origin: String, value: &str, error: KafkaError) -> KafkaConfigError {
     let reason = match error {
         KafkaError::ClientConfig(_, desc, _, _) => desc,
         other => other.to_string(),
     };
     KafkaConfigError {
         origin,
-        value,
-        reason,
+        value: shown_value(property, value).to_owned(),
+        reason: masked_in(property, value, &reason),
     }
 }
 
@@ -350,6 +418,24 @@ mod tests {
     }
 
     #[test]
+    fn a_rejected_secret_is_not_shown() {
+        let mut s = KafkaSettings::from_env(vec![]).unwrap();
+        let err = s.set_checked("sasl.password2", "hunter2").unwrap_err();
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            err.to_string()
+                .starts_with("invalid Kafka client setting sasl.password2=***: "),
+            "{err}"
+        );
+        s.set_checked("sasl.password", "hunter2").unwrap();
+        let debug = format!("{s:?}");
+        assert!(debug.contains(r#""sasl.password": "***""#), "{debug}");
+        let err = s.set_checked("security.protocl", "SSL").unwrap_err();
+        assert!(err.to_string().contains("security.protocl=SSL"), "{err}");
+    }
+
+    #[test]
     fn overriding_a_guarantee_is_a_start_up_error_naming_the_variable() {
         for (var, value, property) in [
             (
@@ -380,6 +466,32 @@ mod tests {
                 .unwrap()
                 .check_pinned()
                 .unwrap();
+        }
+    }
+
+    #[test]
+    fn the_commit_interval_stays_in_a_sane_range() {
+        let check = |ms: &str| {
+            KafkaSettings::from_env(vars(&[("KAFKA_AUTO_COMMIT_INTERVAL_MS", ms)]))
+                .unwrap()
+                .check_pinned()
+        };
+        for ms in ["10", "200", "60000"] {
+            check(ms).unwrap();
+        }
+        for ms in ["0", "9", "60001", "86400000"] {
+            let err = check(ms).unwrap_err();
+            assert_eq!(err.origin, "KAFKA_AUTO_COMMIT_INTERVAL_MS");
+            assert!(
+                err.reason
+                    .starts_with("`auto.commit.interval.ms` must be from 10 to 60000: "),
+                "{err}"
+            );
+        }
+        let defaults = KafkaSettings::from_env(vec![]).unwrap();
+        for role in [Role::Main, Role::Retry, Role::Dlt] {
+            let ms = effective(&defaults.client_config(role), "auto.commit.interval.ms");
+            assert_eq!(ms.as_deref(), Some("200"), "{role:?}: within the range");
         }
     }
 
@@ -433,6 +545,29 @@ mod tests {
             effective(&producer, "enable.idempotence").as_deref(),
             Some("true")
         );
+    }
+
+    #[test]
+    fn latest_is_allowed_and_warned_about_and_earliest_is_the_default() {
+        let defaults = KafkaSettings::from_env(vec![]).unwrap();
+        assert_eq!(
+            effective(&defaults.client_config(Role::Main), "auto.offset.reset").as_deref(),
+            Some("earliest")
+        );
+        assert!(defaults.warnings().is_empty());
+        for value in ["latest", "largest", "end", "LATEST"] {
+            let s = KafkaSettings::from_env(vars(&[("KAFKA_AUTO_OFFSET_RESET", value)])).unwrap();
+            s.check_pinned().unwrap();
+            let warnings = s.warnings();
+            assert_eq!(warnings.len(), 1, "{value}");
+            assert!(
+                warnings[0].starts_with(&format!("KAFKA_AUTO_OFFSET_RESET={value}: ")),
+                "{warnings:?}"
+            );
+            assert!(warnings[0].contains("skipping every record"));
+        }
+        let s = KafkaSettings::from_env(vars(&[("KAFKA_AUTO_OFFSET_RESET", "smallest")])).unwrap();
+        assert!(s.warnings().is_empty());
     }
 
     #[test]

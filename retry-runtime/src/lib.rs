@@ -72,12 +72,15 @@ mod forward;
 mod gauges;
 mod inbound;
 mod kafka_config;
+pub mod kafka_headers;
 mod listener;
 mod ownership;
 mod partition;
 mod process;
 mod provision;
+mod secret;
 mod state;
+mod supervise;
 #[cfg(feature = "embedded")]
 pub mod testing;
 

@@ -1,7 +1,10 @@
 //! From the registry to the listeners this app runs: settings resolved, DLT handlers paired.
 
 use retry_core::registry::{DltHandlerSpec, HandlerFn, HandlerFuture, ListenerSpec};
-use retry_core::{DestinationKind, HandlerStates, ListenerConfig, RawRecord, Setting};
+use retry_core::{
+    check_subscriptions_unshared, DestinationKind, HandlerStates, ListenerConfig, RawRecord,
+    Setting,
+};
 
 use crate::error::RegistryError;
 use crate::state::StateRegistry;
@@ -104,6 +107,7 @@ pub(crate) fn resolve<'a>(
             dlt_handler,
         });
     }
+    check_subscriptions_unshared(listeners.iter().map(|l| &l.config))?;
     check_retry_topics_unshared(&listeners)?;
     if only.is_none() {
         if let Some(orphan) = dlt_specs.iter().find(|d| {
@@ -222,6 +226,23 @@ mod tests {
                 .unwrap()
                 .len(),
             2
+        );
+    }
+
+    #[test]
+    fn two_handlers_may_not_consume_one_topic_in_one_group() {
+        const SPLIT: &[(Setting, &str)] = &[
+            (Setting::Topic, "orders"),
+            (Setting::Group, "bill"),
+            (Setting::RetryTopicSuffix, "-split-retry"),
+            (Setting::DltTopicSuffix, "-split-dlt"),
+        ];
+        let specs = [spec("bill", "app", ORDERS), spec("split", "app", SPLIT)];
+        let err = resolve(&specs, &[], None, &no_env, &no_states()).unwrap_err();
+        assert!(
+            matches!(&err, RegistryError::SharedSubscription(shared)
+                if shared.first == "bill" && shared.second == "split" && shared.group == "bill"),
+            "{err}"
         );
     }
 

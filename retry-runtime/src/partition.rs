@@ -7,7 +7,9 @@
 //! not awaited one by one: the task reads on while they are in flight, up to
 //! [`IN_FLIGHT_BUDGET`] bytes and as long as they keep completing ([`STALLED_AFTER`]), and
 //! [`PartitionProgress`] releases an offset for commit only once it and every earlier record
-//! are done.
+//! are done. When librdkafka reads the partition again from an earlier offset, the progress
+//! starts over (logged at WARN with both offsets) rather than waiting for records that will
+//! not come back.
 //!
 //! The happy path stays cheap: while records are ready the task takes them one after another
 //! without registering for revocation or shutdown (it reads two flags instead), and keeps its
@@ -28,7 +30,7 @@ use quanta::Instant;
 use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaResult;
 use rdkafka::message::{BorrowedMessage, Message};
-use retry_core::PartitionProgress;
+use retry_core::{PartitionProgress, ProgressTicket};
 use tokio::sync::{Mutex, OwnedMutexGuard, Semaphore, SemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
@@ -97,8 +99,8 @@ pub(crate) struct Partitions {
     pub held: Option<HeldRecords>,
 }
 
-/// A forward that ended: the record's offset, and whether the broker acknowledged it.
-type Forwarded = (i64, Result<(), Interrupted>);
+/// A forward that ended: the record's ticket, and whether the broker acknowledged it.
+type Forwarded = (ProgressTicket, Result<(), Interrupted>);
 
 /// Why the task stops reading.
 enum Stop {
@@ -404,18 +406,39 @@ impl<'a> Worker<'a> {
                 }
             }
             None => {
-                self.progress.read(offset, 0);
-                let released = self.progress.finish(offset);
+                let ticket = self.read(offset, 0);
+                let released = self.progress.finish(ticket);
                 self.store(released);
             }
             Some(forward) => {
+                let ticket = self.read(offset, footprint);
                 self.started.push_back((offset, Instant::now()));
-                self.progress.read(offset, footprint);
                 self.forwards
-                    .push(forward.map(move |result| (offset, result)).boxed());
+                    .push(forward.map(move |result| (ticket, result)).boxed());
             }
         }
         Ok(())
+    }
+
+    /// Notes a record handled whose offset is not released at once. Offsets that went
+    /// backwards (librdkafka reads the partition again from an earlier offset: the log was
+    /// truncated, the topic recreated, an out-of-range offset reset) start the partition's
+    /// progress over: the records in flight are forgotten (their forwards still complete, and
+    /// release nothing), and no offset released before is stored over the new ones.
+    fn read(&mut self, offset: i64, bytes: usize) -> ProgressTicket {
+        if let Some(newest) = self.progress.rewinds(offset) {
+            tracing::warn!(
+                topic = %self.shared.topic,
+                partition = self.partition,
+                offset,
+                after = newest,
+                "offsets went backwards, from {newest} to {offset}: the partition's records in \
+                 flight are forgotten and its progress starts over"
+            );
+            self.started.clear();
+            self.unstored = None;
+        }
+        self.progress.read(offset, bytes)
     }
 
     /// Sleeps for `wait` while completing forwards; ends early on revocation or shutdown.
@@ -435,14 +458,14 @@ impl<'a> Worker<'a> {
 
     /// A forward ended: acknowledged, its offset may be released; interrupted by shutdown,
     /// nothing from it on is (it stays in flight, holding back later offsets).
-    fn forwarded(&mut self, (offset, result): Forwarded) {
+    fn forwarded(&mut self, (ticket, result): Forwarded) {
         match result {
             Ok(()) => {
-                let released = self.progress.finish(offset);
+                let released = self.progress.finish(ticket);
                 self.store(released);
             }
             Err(interrupted) => {
-                tracing::warn!(partition = self.partition, offset, %interrupted, "forward abandoned; offset not committed");
+                tracing::warn!(partition = self.partition, offset = ticket.offset(), %interrupted, "forward abandoned; offset not committed");
             }
         }
     }

@@ -17,8 +17,9 @@ use retry_core::{
 };
 use tracing::Instrument;
 
-use crate::forward::{ForwardError, Forwarder, Interrupted, KafkaHeaders};
+use crate::forward::{ForwardError, Forwarder, Interrupted};
 use crate::inbound::{now_ms, Inbound};
+use crate::kafka_headers::KafkaHeaders;
 use crate::listener::{Handler, Listener};
 
 /// Counters and the latency histogram of one listener topic, registered once.
@@ -455,7 +456,8 @@ impl std::fmt::Display for RecordAt<'_> {
     }
 }
 
-fn panic_message(payload: &(dyn Any + Send)) -> String {
+/// The message a panic was raised with.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())

@@ -7,6 +7,7 @@ mod flow;
 mod guarantees;
 mod handlers;
 mod handover;
+mod hardening;
 mod lifecycle;
 mod membership;
 mod metrics;
