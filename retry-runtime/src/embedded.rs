@@ -1,7 +1,8 @@
 //! An in-process Kafka-compatible broker for tests and demos (feature `embedded`).
 //!
 //! Runs [tansu](https://tansu.io) (Apache-2.0) with in-memory storage on a free loopback port,
-//! like Spring's `@EmbeddedKafka`: no Docker, no services.
+//! like Spring's `@EmbeddedKafka`: no Docker, no services. The broker is tansu 0.6.0 with fixes
+//! to its consumer groups and fetches, published as the `kafka-retry-tansu-*` crates.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
