@@ -72,7 +72,10 @@ pub use settings::{
     ConfigError, ListenerConfig, Origin, Setting, MAX_CONCURRENCY, MAX_PARTITIONS, MAX_REPLICATION,
 };
 pub use state::{HandlerStates, State, StateType, StateValue};
-pub use topics::{validate_topic_name, DestinationKind, DestinationTopic, TopicError, TopicPlan};
+pub use topics::{
+    forward_partition, validate_topic_name, DestinationKind, DestinationTopic, TopicError,
+    TopicPlan,
+};
 
 /// Items used by code that `#[retryable_topic]` and `#[dlt_handler]` generate. Not public API.
 #[doc(hidden)]

@@ -261,6 +261,16 @@ impl TopicPlan {
     }
 }
 
+/// The partition of a destination with `partitions` partitions that a record read from
+/// partition `source` is forwarded to: the same number when the destination has it, else
+/// `source % partitions`. Spring's recoverer keeps the number when it exists too; past it,
+/// the remainder rather than a partitioner's choice, so every instance (and every client
+/// library, whose key hashes differ) sends a partition's records to one destination partition,
+/// keyed or not. `None` when the count is unknown (below 1): the client's partitioner picks.
+pub fn forward_partition(source: i32, partitions: i32) -> Option<i32> {
+    (partitions >= 1).then(|| source.rem_euclid(partitions))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -650,5 +660,39 @@ mod tests {
             }
         );
         assert!(err.to_string().contains("at most 249"));
+    }
+
+    #[test]
+    fn a_partition_the_destination_lacks_wraps_around() {
+        assert_eq!(
+            forward_partition(2, 6),
+            Some(2),
+            "the same number when it exists"
+        );
+        assert_eq!(
+            forward_partition(5, 1),
+            Some(0),
+            "a Spring-made one-partition topic"
+        );
+        assert_eq!(forward_partition(7, 3), Some(1));
+        assert_eq!(
+            forward_partition(3, 0),
+            None,
+            "unknown count: the partitioner picks"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn forward_partitions_exist_and_keep_the_number_when_they_can(
+            source in 0..i32::MAX,
+            partitions in 1..10_000i32,
+        ) {
+            let p = forward_partition(source, partitions).unwrap();
+            proptest::prop_assert!((0..partitions).contains(&p));
+            if source < partitions {
+                proptest::prop_assert_eq!(p, source);
+            }
+        }
     }
 }

@@ -242,8 +242,14 @@ impl RetryAppBuilder {
             tracing::warn!("{warning}");
         }
         provision::create(&admin, &work.create, self.startup_timeout).await?;
-        let mut partitions = existing;
-        partitions.extend(work.create.iter().map(|t| (t.name.clone(), t.partitions)));
+        let partitions = provision::partition_counts(
+            &admin,
+            kafka.bootstrap_servers(),
+            existing,
+            &work.create,
+            self.startup_timeout,
+        )
+        .await?;
 
         let stop = CancellationToken::new();
         let abort = CancellationToken::new();

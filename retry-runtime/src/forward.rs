@@ -6,24 +6,34 @@
 //! the record to the DLT instead; when the DLT itself refuses it, the record stays uncommitted
 //! (at-least-once), the refusal is logged once and counted in the
 //! `kafka_retry_forwards_refused` gauge, and the forward is tried again every
-//! [`REFUSED_RETRY`] in case the topic is fixed.
+//! [`REFUSED_RETRY`] in case the topic is fixed. Two failures would repeat for ever on the
+//! same client state and are repaired before the retry: a producer that librdkafka declared
+//! failed for good (`__FATAL`) is replaced ([`Renewable`]), and a partition the destination
+//! does not have (`__UNKNOWN_PARTITION`: the topic has fewer partitions than the app knew)
+//! makes the app read the topic's partition count again.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::message::OwnedHeaders;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
+use retry_core::forward_partition;
 use retry_core::RawRecord;
 use tokio_util::sync::CancellationToken;
 
 use crate::gauges::Forwards;
+use crate::producer::Renewable;
 
 /// How often a forward that the broker refused for good is tried again.
 pub(crate) const REFUSED_RETRY: Duration = Duration::from_secs(30);
+
+/// How long reading a destination's partition count may take.
+const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The forward did not happen because the app is shutting down; the source offset must not
 /// be committed (the record is redelivered after restart).
@@ -77,14 +87,14 @@ fn refuses_the_batch(code: RDKafkaErrorCode) -> bool {
 
 /// Publishes records to the app's retry topics and DLTs.
 pub(crate) struct Forwarder {
-    producer: FutureProducer,
+    producer: Renewable,
     /// Sends each record in a batch of its own: the second try of a record refused for its
     /// batch's size, so only a record too large by itself is refused. Created on first need:
     /// every producer keeps a polling thread (and its wake-ups) for the app's lifetime.
-    solo: OnceLock<FutureProducer>,
-    /// The configuration of `solo`, and the lock that lets one forward create it.
-    solo_config: Mutex<ClientConfig>,
-    partitions: HashMap<String, i32>,
+    solo: Renewable,
+    /// The partition count of each destination, as the cluster's metadata gave it; read again
+    /// when the destination refuses a partition.
+    partitions: HashMap<String, AtomicI32>,
     shutdown: CancellationToken,
     refused: metrics::Gauge,
     gauges: Forwards,
@@ -92,8 +102,8 @@ pub(crate) struct Forwarder {
 
 impl Forwarder {
     /// Creates the producers from `producer`'s configuration. `partitions` holds the
-    /// partition count of every destination topic; `destinations` names the retry topics and
-    /// DLTs (gauged); `shutdown` ends forwards still in flight.
+    /// partition count of every destination topic, from the cluster's metadata; `destinations`
+    /// names the retry topics and DLTs (gauged); `shutdown` ends forwards still in flight.
     pub fn new<'a>(
         producer: &ClientConfig,
         partitions: HashMap<String, i32>,
@@ -106,19 +116,20 @@ impl Forwarder {
             .set("linger.ms", "0");
         Ok(Self {
             gauges: Forwards::new(destinations),
-            producer: producer.create()?,
-            solo: OnceLock::new(),
-            solo_config: Mutex::new(solo_config),
-            partitions,
+            producer: Renewable::eager(producer.clone())?,
+            solo: Renewable::lazy(solo_config),
+            partitions: partitions
+                .into_iter()
+                .map(|(topic, count)| (topic, AtomicI32::new(count)))
+                .collect(),
             shutdown,
             refused: metrics::gauge!("kafka_retry_forwards_refused"),
         })
     }
 
     /// Publishes `raw`'s key and value unchanged with the headers `headers` writes (once per
-    /// try: the client consumes them) to `topic`, on the same partition number when `topic`
-    /// has it (else the partitioner picks by key). Returns once the broker acknowledged the
-    /// record, or refused it for good.
+    /// try: the client consumes them) to `topic`, on the partition [`forward_partition`]
+    /// picks. Returns once the broker acknowledged the record, or refused it for good.
     pub async fn send(
         &self,
         raw: &RawRecord<'_>,
@@ -129,37 +140,37 @@ impl Forwarder {
         let mut alone = false;
         let mut forwarding = self.gauges.start(topic);
         loop {
-            let producer = if alone {
-                match self.solo() {
-                    Ok(solo) => solo,
-                    Err(error) => {
-                        forwarding.failed();
-                        tracing::warn!(%topic, %error, "no producer for a record alone; retrying in {pause:?}");
-                        self.pause(pause, topic).await?;
-                        pause = (pause * 2).min(Duration::from_secs(5));
-                        continue;
-                    }
-                }
-            } else {
-                &self.producer
-            };
-            match self.send_once(producer, raw, topic, headers()).await? {
-                Ok(()) => return Ok(()),
+            let renewable = if alone { &self.solo } else { &self.producer };
+            match renewable.get() {
                 Err(error) => {
-                    let code = error.rdkafka_error_code();
-                    if code.is_some_and(refuses_the_batch) && !alone {
-                        alone = true;
-                        continue;
-                    }
-                    if let Some(code) = code.filter(|c| is_permanent(*c)) {
-                        return Err(ForwardError::Refused {
-                            topic: topic.to_owned(),
-                            reason: code.to_string(),
-                        });
-                    }
                     forwarding.failed();
-                    tracing::warn!(%topic, %error, "forward failed; retrying in {pause:?}");
+                    tracing::warn!(%topic, %error, "no producer; retrying in {pause:?}");
                 }
+                Ok(producer) => match self.send_once(&producer, raw, topic, headers()).await? {
+                    Ok(()) => return Ok(()),
+                    Err(error) => {
+                        let code = error.rdkafka_error_code();
+                        if code.is_some_and(refuses_the_batch) && !alone {
+                            alone = true;
+                            continue;
+                        }
+                        if let Some(code) = code.filter(|c| is_permanent(*c)) {
+                            return Err(ForwardError::Refused {
+                                topic: topic.to_owned(),
+                                reason: code.to_string(),
+                            });
+                        }
+                        forwarding.failed();
+                        tracing::warn!(%topic, %error, "forward failed; retrying in {pause:?}");
+                        match code {
+                            Some(RDKafkaErrorCode::Fatal) => renewable.renew(&producer),
+                            Some(RDKafkaErrorCode::UnknownPartition) => {
+                                self.read_partitions(&producer, topic).await
+                            }
+                            _ => {}
+                        }
+                    }
+                },
             }
             self.pause(pause, topic).await?;
             pause = (pause * 2).min(Duration::from_secs(5));
@@ -208,18 +219,45 @@ impl Forwarder {
         outcome
     }
 
-    /// The producer that sends one record per batch, created on first use (by one forward:
-    /// a second producer would be dropped on an async worker, joining its polling thread).
-    fn solo(&self) -> KafkaResult<&FutureProducer> {
-        if let Some(solo) = self.solo.get() {
-            return Ok(solo);
+    /// Reads `topic`'s partition count again, after it refused a partition it had when the
+    /// app last looked: the topic was replaced by one with fewer partitions.
+    async fn read_partitions(&self, producer: &Arc<FutureProducer>, topic: &str) {
+        let Some(count) = self.partitions.get(topic) else {
+            return;
+        };
+        let producer = producer.clone();
+        let name = topic.to_owned();
+        let metadata = tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(Some(&name), METADATA_TIMEOUT)
+        })
+        .await
+        .expect("metadata task panicked");
+        let partitions = match &metadata {
+            Ok(metadata) => metadata
+                .topics()
+                .iter()
+                .find(|t| t.name() == topic && t.error().is_none())
+                .map(|t| t.partitions().len() as i32),
+            Err(error) => {
+                tracing::warn!(%topic, %error, "cannot read the topic's partition count");
+                return;
+            }
+        };
+        let Some(partitions) = partitions.filter(|n| *n > 0) else {
+            return;
+        };
+        let known = count.swap(partitions, Ordering::Relaxed);
+        if known != partitions {
+            tracing::warn!(
+                %topic,
+                partitions,
+                known,
+                "the topic's partition count changed; records of a partition it lacks go to \
+                 partition p % {partitions}"
+            );
         }
-        let config = self.solo_config.lock().expect("not poisoned");
-        if let Some(solo) = self.solo.get() {
-            return Ok(solo);
-        }
-        let solo = config.create()?;
-        Ok(self.solo.get_or_init(|| solo))
     }
 
     async fn send_once(
@@ -229,8 +267,10 @@ impl Forwarder {
         topic: &str,
         headers: OwnedHeaders,
     ) -> Result<Result<(), KafkaError>, Interrupted> {
-        let partition =
-            Some(raw.meta.partition).filter(|p| self.partitions.get(topic).is_some_and(|n| p < n));
+        let partition = self
+            .partitions
+            .get(topic)
+            .and_then(|n| forward_partition(raw.meta.partition, n.load(Ordering::Relaxed)));
         let mut record = FutureRecord::<[u8], [u8]>::to(topic).headers(headers);
         if let Some(key) = raw.meta.key.as_deref() {
             record = record.key(key);
@@ -257,7 +297,104 @@ impl Forwarder {
 
 #[cfg(test)]
 mod tests {
+    use std::borrow::Cow;
+
+    use rdkafka::bindings::{rd_kafka_resp_err_t as Code, rd_kafka_test_fatal_error};
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::mocking::MockCluster;
+    use retry_core::RecordMeta;
+
     use super::*;
+
+    const RETRY: &str = "orders-retry";
+
+    /// A forwarder to `RETRY` on `cluster`, believing the topic has `known` partitions.
+    fn forwarder(
+        cluster: &MockCluster<'_, impl rdkafka::producer::ProducerContext>,
+        known: i32,
+    ) -> Forwarder {
+        let mut config = ClientConfig::new();
+        config
+            .set("bootstrap.servers", cluster.bootstrap_servers())
+            .set("acks", "all")
+            .set("enable.idempotence", "true");
+        let partitions = HashMap::from([(RETRY.to_owned(), known)]);
+        Forwarder::new(&config, partitions, [RETRY], CancellationToken::new()).unwrap()
+    }
+
+    /// A record read from partition `partition` of the main topic.
+    fn record(partition: i32) -> RawRecord<'static> {
+        let meta = RecordMeta {
+            topic: "orders".into(),
+            partition,
+            key: Some(b"k".to_vec()),
+            ..RecordMeta::default()
+        };
+        RawRecord {
+            meta: Arc::new(meta),
+            value: Some(Cow::Borrowed(b"v")),
+        }
+    }
+
+    /// Forwards `raw` to `RETRY`, failing the test if that does not end within 20 s.
+    async fn forward(forwarder: &Forwarder, raw: &RawRecord<'_>) {
+        let sent = tokio::time::timeout(
+            Duration::from_secs(20),
+            forwarder.send(raw, RETRY, &OwnedHeaders::new),
+        )
+        .await;
+        assert!(
+            matches!(sent, Ok(Ok(()))),
+            "forward did not go through: {sent:?}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_producer_failed_for_good_is_replaced_and_the_forward_goes_through() {
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic(RETRY, 1, 1).unwrap();
+        let forwarder = forwarder(&cluster, 1);
+        forward(&forwarder, &record(0)).await;
+        let fenced = forwarder.producer.get().unwrap();
+        // What librdkafka does when the broker fences the idempotent producer.
+        let raised = unsafe {
+            rd_kafka_test_fatal_error(
+                fenced.client().native_ptr(),
+                Code::RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+                c"injected by the test".as_ptr(),
+            )
+        };
+        assert_eq!(raised, Code::RD_KAFKA_RESP_ERR_NO_ERROR);
+        forward(&forwarder, &record(0)).await;
+        assert!(
+            !Arc::ptr_eq(&fenced, &forwarder.producer.get().unwrap()),
+            "a new producer sent it"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_destination_with_fewer_partitions_than_known_gets_the_remainder() {
+        let cluster = MockCluster::new(1).unwrap();
+        cluster.create_topic(RETRY, 2, 1).unwrap();
+        // The app believes 6: the topic was created by someone else, or replaced since.
+        let forwarder = forwarder(&cluster, 6);
+        forward(&forwarder, &record(5)).await;
+        assert_eq!(forwarder.partitions[RETRY].load(Ordering::Relaxed), 2);
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", cluster.bootstrap_servers())
+            .create()
+            .unwrap();
+        let watermarks = tokio::task::spawn_blocking(move || {
+            [0, 1].map(|p| {
+                consumer
+                    .fetch_watermarks(RETRY, p, Duration::from_secs(5))
+                    .unwrap()
+            })
+        })
+        .await
+        .unwrap();
+        assert_eq!(watermarks, [(0, 0), (0, 1)], "5 % 2: partition 1 has it");
+    }
 
     #[test]
     fn size_authorization_and_missing_topics_are_permanent() {

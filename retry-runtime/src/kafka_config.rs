@@ -115,7 +115,7 @@ impl KafkaSettings {
             };
             let allowed = match pinned {
                 Pinned::Value(pinned) => equal_values(value, pinned),
-                Pinned::PerConsumer => false,
+                Pinned::PerConsumer | Pinned::Unset => false,
                 Pinned::Range(min, max) => value
                     .trim()
                     .parse::<i64>()
@@ -190,6 +190,8 @@ enum Pinned {
     PerConsumer,
     /// Within these bounds, inclusive (the user may set any value in them).
     Range(i64, i64),
+    /// Left unset (the user may not set it).
+    Unset,
 }
 
 /// Properties the guarantees depend on, with the reason given when a user overrides them.
@@ -229,6 +231,12 @@ const PINNED: &[(&str, Pinned, &str)] = &[
         "group.instance.id",
         Pinned::PerConsumer,
         "set RETRY_INSTANCE_ID (or RetryAppBuilder::instance_id) for static membership",
+    ),
+    (
+        "transactional.id",
+        Pinned::Unset,
+        "kafka-retry does not use transactions, and a transactional producer refuses every \
+         forward made outside one",
     ),
 ];
 
@@ -449,6 +457,7 @@ mod tests {
             ("KAFKA_ENABLE_AUTO_COMMIT", "false", "enable.auto.commit"),
             ("KAFKA_GROUP_ID", "mine", "group.id"),
             ("KAFKA_GROUP_INSTANCE_ID", "pod-1", "group.instance.id"),
+            ("KAFKA_TRANSACTIONAL_ID", "orders-tx", "transactional.id"),
         ] {
             let err = KafkaSettings::from_env(vars(&[(var, value)]))
                 .unwrap()

@@ -77,6 +77,7 @@ mod listener;
 mod ownership;
 mod partition;
 mod process;
+mod producer;
 mod provision;
 mod secret;
 mod state;

@@ -1,0 +1,55 @@
+//! Topics the app did not make as it would have: fewer partitions than the main topic.
+
+use std::time::Duration;
+
+use retry_runtime::prelude::*;
+
+use crate::support::*;
+
+/// Fails every first delivery: each record goes to the retry topic once.
+#[retryable_topic(topic = "h2-narrow", attempts = 2, backoff = "100ms")]
+async fn h2_narrow(rec: Record<Bytes>) -> anyhow::Result<()> {
+    record_call("h2_narrow", &rec);
+    anyhow::ensure!(rec.attempt > 1, "first delivery fails");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_topic_with_fewer_partitions_gets_the_remainder_of_the_partition() {
+    let s = Scenario::start().await;
+    // A Spring service's layout: the main topic has 4 partitions, its retry topic 2.
+    s.kafka
+        .create_topic(&s.topic("h2-narrow"), 4)
+        .await
+        .unwrap();
+    s.kafka
+        .create_topic(&s.topic("h2-narrow-retry"), 2)
+        .await
+        .unwrap();
+    let app = s.start_app(&[("h2_narrow", "h2-narrow")]).await;
+    let keys: Vec<String> = (0..8).map(|i| format!("k{i}")).collect();
+    for key in &keys {
+        s.kafka
+            .produce_to(&s.topic("h2-narrow"), Some(3), Some(key), b"x")
+            .await
+            .unwrap();
+    }
+    eventually(
+        "every record handled on its retry",
+        Duration::from_secs(30),
+        || {
+            keys.iter()
+                .all(|k| calls_for("h2_narrow", k).iter().any(|c| c.attempt == 2))
+        },
+    )
+    .await;
+    app.shutdown().await;
+    let retried = s.read_all("h2-narrow-retry").await;
+    assert_eq!(retried.len(), keys.len());
+    assert!(
+        retried.iter().all(|r| r.partition == 1),
+        "partition 3 of the main topic goes to partition 3 % 2, whatever the key: {:?}",
+        retried.iter().map(|r| r.partition).collect::<Vec<_>>()
+    );
+    assert!(s.read_all("h2-narrow-dlt").await.is_empty());
+}
