@@ -8,7 +8,7 @@ use crate::backoff::{Backoff, Jitter};
 use crate::classify::{ErrorRules, StackTrace};
 use crate::duration::parse_duration;
 use crate::policy::{DltStrategy, PolicyError, RetryPolicy, SuffixStrategy, TopicReuse};
-use crate::topics::{illegal_character, TopicError, TopicPlan};
+use crate::topics::{illegal_character, DestinationKind, TopicError, TopicPlan};
 
 /// One setting of `#[retryable_topic]`, also settable as `RETRY_<HANDLER>_<SETTING>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,7 +39,7 @@ pub enum Setting {
     /// `concurrency`: partitions handled in parallel by each consumer, 1 to
     /// [`MAX_CONCURRENCY`].
     Concurrency,
-    /// `auto_create`: whether missing topics are created at start-up (default true).
+    /// `auto_create`: which missing topics are created at start-up (default `true`: all).
     AutoCreate,
     /// `retry_topic_suffix`: what retry topic names start with after the main topic's
     /// (Spring's `retryTopicSuffix`, default `-retry`).
@@ -177,6 +177,41 @@ impl fmt::Display for Origin {
     }
 }
 
+/// Which missing topics start-up creates: the `auto_create` setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AutoCreate {
+    /// `true`: every missing topic, the main topic included (Spring's `autoCreateTopics`).
+    #[default]
+    All,
+    /// `"retry"`: the retry topics and DLTs; a missing main topic stops start-up, so a typo in
+    /// its name is not an empty new topic consumed for ever (the choice for production).
+    Retry,
+    /// `false`: none; any missing topic stops start-up.
+    Never,
+}
+
+impl AutoCreate {
+    /// Whether a missing topic of `kind` is created.
+    pub fn creates(self, kind: DestinationKind) -> bool {
+        match self {
+            AutoCreate::All => true,
+            AutoCreate::Retry => kind != DestinationKind::Main,
+            AutoCreate::Never => false,
+        }
+    }
+}
+
+impl fmt::Display for AutoCreate {
+    /// As the attribute writes it: `true`, `"retry"`, `false`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            AutoCreate::All => "true",
+            AutoCreate::Retry => "\"retry\"",
+            AutoCreate::Never => "false",
+        })
+    }
+}
+
 /// A setting that could not be used, naming the listener, setting, value and where it came
 /// from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -209,14 +244,16 @@ pub struct ListenerConfig {
     pub policy: RetryPolicy,
     /// Topics and groups.
     pub topics: TopicPlan,
+    /// Where the main topic's name came from: the attribute or `RETRY_<HANDLER>_TOPIC`.
+    pub topic_origin: Origin,
     /// Partitions for created topics (`None`: the main topic's count, else the broker's).
     pub partitions: Option<i32>,
     /// Replication for created topics (`None`: the broker's default).
     pub replication: Option<i16>,
     /// Partitions handled in parallel per consumer.
     pub concurrency: usize,
-    /// Whether missing topics are created at start-up.
-    pub auto_create: bool,
+    /// Which missing topics are created at start-up.
+    pub auto_create: AutoCreate,
     /// Whether the DLTs' consumers are started. When false the DLTs are still created and
     /// dead letters still written to them; nothing reads them (Spring's
     /// `autoStartDltHandler = false`).
@@ -379,6 +416,9 @@ impl ListenerConfig {
         let topic = src
             .get(Setting::Topic, |t| Ok(t.to_owned()))?
             .ok_or_else(|| src.blame(Setting::Topic, "a topic is required"))?;
+        let topic_origin = src
+            .raw(Setting::Topic)
+            .map_or(Origin::Default, |(_, origin)| origin);
         let group = src
             .get(Setting::Group, |g| {
                 if g.is_empty() {
@@ -471,14 +511,22 @@ impl ListenerConfig {
             name: name.to_owned(),
             policy,
             topics,
+            topic_origin,
             partitions: src.get(Setting::Partitions, one_to(MAX_PARTITIONS))?,
             replication: src.get(Setting::Replication, one_to(MAX_REPLICATION))?,
             concurrency: src
                 .get(Setting::Concurrency, one_to(MAX_CONCURRENCY))?
                 .unwrap_or(1),
             auto_create: src
-                .get(Setting::AutoCreate, parse_with::<bool>("`true` or `false`"))?
-                .unwrap_or(true),
+                .get(
+                    Setting::AutoCreate,
+                    choice(&[
+                        ("true", AutoCreate::All),
+                        ("false", AutoCreate::Never),
+                        ("retry", AutoCreate::Retry),
+                    ]),
+                )?
+                .unwrap_or_default(),
             auto_start_dlt: src
                 .get(
                     Setting::AutoStartDlt,
@@ -545,8 +593,9 @@ mod tests {
         );
         assert_eq!(
             (c.partitions, c.replication, c.concurrency, c.auto_create),
-            (None, None, 1, true)
+            (None, None, 1, AutoCreate::All)
         );
+        assert_eq!(c.topic_origin, Origin::Attribute);
     }
 
     #[test]
@@ -578,7 +627,7 @@ mod tests {
         assert_eq!(c.policy.timeout, Some(Duration::from_secs(60)));
         assert_eq!(
             (c.partitions, c.concurrency, c.auto_create),
-            (Some(6), 3, false)
+            (Some(6), 3, AutoCreate::Never)
         );
         assert_eq!(c.topics.retry_topics()[0].group, "items-svc-retry");
     }
@@ -673,6 +722,33 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn auto_create_retry_creates_all_but_the_main_topic_and_the_topics_origin_is_kept() {
+        let retry = [("RETRY_UPDATE_ITEM_AUTO_CREATE", "retry")];
+        let c = resolve(ITEMS, &retry).unwrap();
+        assert_eq!(c.auto_create, AutoCreate::Retry);
+        let created: Vec<bool> = c
+            .topics
+            .topics()
+            .map(|t| c.auto_create.creates(t.kind))
+            .collect();
+        assert_eq!(created, [false, true, true, true, true]);
+        assert!(!AutoCreate::Never.creates(DestinationKind::Dlt));
+        assert!(AutoCreate::All.creates(DestinationKind::Main));
+        let renamed = [("RETRY_UPDATE_ITEM_TOPIC", "update-itme")];
+        assert_eq!(
+            resolve(ITEMS, &renamed).unwrap().topic_origin,
+            Origin::Env("RETRY_UPDATE_ITEM_TOPIC".into())
+        );
+        let err = resolve(ITEMS, &[("RETRY_UPDATE_ITEM_AUTO_CREATE", "main")]).unwrap_err();
+        assert_eq!(err.setting, Setting::AutoCreate);
+        assert_eq!(err.reason, "expected one of `true`, `false`, `retry`");
+        assert_eq!(
+            [AutoCreate::All, AutoCreate::Retry, AutoCreate::Never].map(|a| a.to_string()),
+            ["true", "\"retry\"", "false"]
+        );
     }
 
     #[test]

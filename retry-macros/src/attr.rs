@@ -157,12 +157,17 @@ fn literal_text(setting: Setting, lit: &Lit) -> syn::Result<String> {
             Lit::Int(i) => return Ok(i.base10_digits().to_owned()),
             _ => "a fraction, like `0.1`",
         },
-        Setting::AutoCreate | Setting::AutoStartDlt => {
+        Setting::AutoStartDlt => {
             if let Lit::Bool(b) = lit {
                 return Ok(b.value.to_string());
             }
             "`true` or `false`"
         }
+        Setting::AutoCreate => match lit {
+            Lit::Bool(b) => return Ok(b.value.to_string()),
+            Lit::Str(s) => return Ok(s.value()),
+            _ => "`true`, `false` or `\"retry\"`",
+        },
         _ => {
             if let Lit::Str(s) = lit {
                 return Ok(s.value());

@@ -6,8 +6,9 @@ use retry_core::registry::{dlt_handlers, listeners};
 use std::sync::{Arc, Mutex};
 
 use retry_core::{
-    DeadLetter, DecodeError, ErrorClass, ErrorFilter, HandlerError, HandlerStates, ListenerConfig,
-    RawRecord, Record, RecordMeta, State, StateType, SuffixStrategy, Text, TopicReuse,
+    AutoCreate, DeadLetter, DecodeError, ErrorClass, ErrorFilter, HandlerError, HandlerStates,
+    ListenerConfig, RawRecord, Record, RecordMeta, State, StateType, SuffixStrategy, Text,
+    TopicReuse,
 };
 use retry_macros::{dlt_handler, retryable_topic};
 
@@ -30,6 +31,7 @@ struct InvalidStatus(u16);
     backoff = "1s*2",
     include = [NotFoundYet],
     dlt_routing("-invalid" = [InvalidStatus], "-undecodable" = [DecodeError]),
+    auto_create = "retry",
 )]
 async fn update_item(rec: Record<UpdateItem>) -> anyhow::Result<()> {
     Err(NotFoundYet(rec.value().id.clone()).into())
@@ -78,6 +80,7 @@ fn listeners_are_registered_with_their_policy() {
     let update = resolved("update_item");
     assert_eq!(update.policy.attempts, 4);
     assert_eq!(update.policy.group, "update_item");
+    assert_eq!(update.auto_create, AutoCreate::Retry);
     let topics: Vec<&str> = update.topics.topics().map(|t| t.name.as_str()).collect();
     assert_eq!(
         topics,
@@ -113,7 +116,7 @@ fn listeners_are_registered_with_their_policy() {
             audit.concurrency,
             audit.auto_create
         ),
-        (Some(6), Some(1), 4, false)
+        (Some(6), Some(1), 4, AutoCreate::Never)
     );
     assert_eq!(
         audit.topics.retry_path(),

@@ -2,8 +2,7 @@
 
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
-
-use retry_core::{ConfigError, SharedSubscription};
+use retry_core::{AutoCreate, ConfigError, SharedSubscription};
 
 use crate::kafka_config::KafkaConfigError;
 
@@ -25,12 +24,17 @@ pub enum StartError {
         source: KafkaError,
     },
     /// A topic is missing and may not be created.
-    #[error("topic {topic} does not exist and listener `{listener}` has auto_create = false")]
+    #[error(
+        "topic {topic} does not exist and listener `{listener}` has auto_create = {auto_create}{}",
+        what_is_created(*auto_create)
+    )]
     MissingTopic {
         /// The topic.
         topic: String,
         /// The listener needing it.
         listener: String,
+        /// The listener's setting.
+        auto_create: AutoCreate,
     },
     /// The broker refused to create a topic.
     #[error("could not create topic {topic}: {code}")]
@@ -140,4 +144,12 @@ pub enum RegistryError {
     /// Two handlers would consume one topic in one group, each seeing part of its records.
     #[error(transparent)]
     SharedSubscription(#[from] SharedSubscription),
+}
+
+/// What a listener's `auto_create` creates, when it creates anything.
+fn what_is_created(auto_create: AutoCreate) -> &'static str {
+    match auto_create {
+        AutoCreate::Retry => ", which creates only retry topics and DLTs",
+        AutoCreate::All | AutoCreate::Never => "",
+    }
 }

@@ -1,5 +1,5 @@
 //! Start-up topic provisioning: create what is missing, say what was created, warn about
-//! partition mismatches.
+//! partition mismatches and about main topics that did not exist.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,6 +8,8 @@ use std::time::Duration;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
+
+use retry_core::DestinationKind;
 
 use crate::error::StartError;
 use crate::listener::Listener;
@@ -19,6 +21,17 @@ pub(crate) struct TopicToCreate {
     pub partitions: i32,
     /// `None`: the broker's default.
     pub replication: Option<i16>,
+    /// `min.insync.replicas`: with `acks=all`, how many replicas must have a record before
+    /// it counts as written. `None`: the broker's default.
+    pub min_insync_replicas: Option<i16>,
+}
+
+/// The `min.insync.replicas` of a topic created with `replication` replicas: 2 when there are
+/// that many, so that `acks=all` survives the loss of a broker without losing records (a
+/// broker default of 1 acknowledges what only the leader has); left to the broker when the
+/// replication factor is the broker's too.
+fn min_insync_replicas(replication: Option<i16>) -> Option<i16> {
+    replication.map(|replicas| replicas.min(2))
 }
 
 /// What start-up must do about topics.
@@ -30,6 +43,9 @@ pub(crate) struct TopicWork {
 
 /// Decides what to create given the topics that exist (name → partition count). Partitions
 /// default to the main topic's count when it exists, else the `partitions` setting, else 1.
+/// A missing topic that the listener's `auto_create` does not create is an error; a main topic
+/// that is created is a warning naming where its name came from, since a misspelt name is a
+/// new, empty topic that nothing writes to.
 pub(crate) fn plan(
     listeners: &[Arc<Listener>],
     existing: &HashMap<String, i32>,
@@ -56,16 +72,26 @@ pub(crate) fn plan(
             if work.create.iter().any(|t| t.name == topic.name) {
                 continue;
             }
-            if !config.auto_create {
+            if !config.auto_create.creates(topic.kind) {
                 return Err(StartError::MissingTopic {
                     topic: topic.name.clone(),
                     listener: config.name.clone(),
+                    auto_create: config.auto_create,
                 });
+            }
+            if topic.kind == DestinationKind::Main {
+                work.warnings.push(format!(
+                    "main topic {} of listener `{}` does not exist; creating it. Its name comes \
+                     from the {}: check it if records were expected there (auto_create = \
+                     \"retry\" refuses to start instead)",
+                    topic.name, config.name, config.topic_origin
+                ));
             }
             work.create.push(TopicToCreate {
                 name: topic.name.clone(),
                 partitions,
                 replication: config.replication,
+                min_insync_replicas: min_insync_replicas(config.replication),
             });
         }
     }
@@ -124,11 +150,20 @@ pub(crate) async fn create(
     if topics.is_empty() {
         return Ok(());
     }
+    let min_insync: Vec<Option<String>> = topics
+        .iter()
+        .map(|t| t.min_insync_replicas.map(|n| n.to_string()))
+        .collect();
     let new_topics: Vec<NewTopic<'_>> = topics
         .iter()
-        .map(|t| {
+        .zip(&min_insync)
+        .map(|(t, min_insync)| {
             let replication = TopicReplication::Fixed(t.replication.map_or(-1, i32::from));
-            NewTopic::new(&t.name, t.partitions, replication)
+            let topic = NewTopic::new(&t.name, t.partitions, replication);
+            match min_insync {
+                Some(n) => topic.set("min.insync.replicas", n),
+                None => topic,
+            }
         })
         .collect();
     let options = AdminOptions::new().operation_timeout(Some(timeout));
@@ -202,6 +237,14 @@ mod tests {
                 ("orders-dlt", 1)
             ]
         );
+        assert_eq!(
+            work.warnings,
+            [
+                "main topic orders of listener `bill` does not exist; creating it. Its name comes \
+              from the attribute: check it if records were expected there (auto_create = \
+              \"retry\" refuses to start instead)"
+            ]
+        );
     }
 
     #[test]
@@ -218,7 +261,8 @@ mod tests {
             [TopicToCreate {
                 name: "orders-dlt".into(),
                 partitions: 3,
-                replication: Some(2)
+                replication: Some(2),
+                min_insync_replicas: Some(2),
             }]
         );
         assert_eq!(work.warnings.len(), 1);
@@ -247,5 +291,30 @@ mod tests {
             err.to_string(),
             "topic orders-retry does not exist and listener `bill` has auto_create = false"
         );
+    }
+
+    #[test]
+    fn auto_create_retry_creates_retry_topics_and_dlts_and_refuses_a_missing_main_topic() {
+        let production = [listener(&[
+            (Setting::Topic, "orders"),
+            (Setting::AutoCreate, "retry"),
+        ])];
+        let work = plan(&production, &HashMap::from([("orders".to_string(), 3)])).unwrap();
+        assert_eq!(names(&work), [("orders-retry", 3), ("orders-dlt", 3)]);
+        assert!(work.warnings.is_empty(), "{:?}", work.warnings);
+        let err = plan(&production, &HashMap::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "topic orders does not exist and listener `bill` has auto_create = \"retry\", which \
+             creates only retry topics and DLTs"
+        );
+    }
+
+    #[test]
+    fn created_topics_need_two_in_sync_replicas_when_they_have_them() {
+        assert_eq!(min_insync_replicas(None), None, "the broker's default");
+        assert_eq!(min_insync_replicas(Some(1)), Some(1));
+        assert_eq!(min_insync_replicas(Some(2)), Some(2));
+        assert_eq!(min_insync_replicas(Some(5)), Some(2));
     }
 }

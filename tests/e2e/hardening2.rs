@@ -1,4 +1,5 @@
-//! Topics the app did not make as it would have: fewer partitions than the main topic.
+//! Topics the app did not make as it would have (fewer partitions than the main topic), and
+//! topics it must not make (a main topic whose name may be misspelt).
 
 use std::time::Duration;
 
@@ -52,4 +53,53 @@ async fn a_retry_topic_with_fewer_partitions_gets_the_remainder_of_the_partition
         retried.iter().map(|r| r.partition).collect::<Vec<_>>()
     );
     assert!(s.read_all("h2-narrow-dlt").await.is_empty());
+}
+
+/// Handles everything: only start-up matters here.
+#[retryable_topic(topic = "h2-prod", replication = 1)]
+async fn h2_prod(rec: Record<Bytes>) -> anyhow::Result<()> {
+    record_call("h2_prod", &rec);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_create_retry_refuses_a_missing_main_topic_and_creates_the_rest() {
+    let s = Scenario::start().await;
+    let production = [("RETRY_H2_PROD_AUTO_CREATE", "retry")];
+    let listeners = [("h2_prod", "h2-prod")];
+    let refused = s
+        .app_builder(&listeners, &production, &[])
+        .start()
+        .await
+        .err()
+        .expect("a missing main topic stops start-up");
+    assert_eq!(
+        refused.to_string(),
+        format!(
+            "topic {} does not exist and listener `h2_prod` has auto_create = \"retry\", which \
+             creates only retry topics and DLTs",
+            s.topic("h2-prod")
+        )
+    );
+    let topics = s.kafka.topics().await.unwrap();
+    assert!(
+        !topics.keys().any(|t| t.starts_with(&s.topic("h2-prod"))),
+        "nothing created: {topics:?}"
+    );
+
+    s.kafka.create_topic(&s.topic("h2-prod"), 2).await.unwrap();
+    let app = s
+        .start_built(s.app_builder(&listeners, &production, &[]))
+        .await;
+    s.produce("h2-prod", "a", "x").await;
+    eventually("the record handled", Duration::from_secs(20), || {
+        !calls_for("h2_prod", "a").is_empty()
+    })
+    .await;
+    app.shutdown().await;
+    let topics = s.kafka.topics().await.unwrap();
+    for (suffix, partitions) in [("-retry", 2), ("-dlt", 2)] {
+        let topic = s.topic(&format!("h2-prod{suffix}"));
+        assert_eq!(topics.get(&topic), Some(&partitions), "{topic} created");
+    }
 }
