@@ -73,6 +73,7 @@ pub async fn consume_forwarding(
                 group,
                 exception: &exception,
                 original_timestamp_ms: now,
+                first: true,
             };
             let mut record = FutureRecord::to(forward_to).headers(retry_headers(&hop, now));
             if let Some(key) = key {
@@ -164,6 +165,7 @@ pub async fn produce(bootstrap: &str, topic: &str, n: usize) -> anyhow::Result<T
             group: "bench_mix-as-run-bench-mix",
             exception: &exception,
             original_timestamp_ms: now,
+            first: true,
         };
         let headers = retry_headers(&hop, now);
         let (producer, value) = (&producer, &value);

@@ -84,6 +84,11 @@ pub struct ReplayArgs {
     /// Publish to this topic instead of each record's `kafka_original-topic`.
     #[arg(long)]
     pub to: Option<String>,
+    /// The listener's `dlt_topic_suffix`. Without `--to`, a record goes back to its
+    /// `kafka_original-topic` only when the DLT is that topic's by the naming rules
+    /// (`<topic><suffix>`, or `<topic>-<route><suffix>`).
+    #[arg(long, default_value = "-dlt")]
+    pub dlt_suffix: String,
     /// Skip (and report) records replayed this many times already.
     #[arg(long, default_value_t = 3)]
     pub max_replays: u32,

@@ -17,7 +17,7 @@ use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::TopicPartitionList;
 use retry_core::replay::{replay_headers, ReplayRefused};
-use retry_core::Headers;
+use retry_core::{is_dlt_of, Headers};
 use retry_runtime::kafka_headers;
 use tokio_util::sync::CancellationToken;
 
@@ -48,21 +48,70 @@ pub enum NotReplayed {
     /// Neither `--to` nor `kafka_original-topic` says where.
     #[error("no kafka_original-topic header; give --to")]
     NoDestination,
+    /// `kafka_original-topic` names a topic the DLT does not belong to by the naming rules:
+    /// any producer can write the header, and the replay publishes with the operator's
+    /// rights. Only `--to` sends it there.
+    #[error(
+        "kafka_original-topic `{original}` is not a main topic of {dlt} by its name \
+         (--dlt-suffix {dlt_suffix}); check where it came from, and give --to {original} to \
+         replay it there"
+    )]
+    ForeignOrigin {
+        /// The header's topic.
+        original: String,
+        /// The DLT replayed.
+        dlt: String,
+        /// The DLT suffix the naming rules used.
+        dlt_suffix: String,
+    },
 }
 
-/// Where `row` (read from `record`) goes: `to`, or its original topic.
+/// Where the dead letters of one DLT may go.
+#[derive(Debug, Clone, Copy)]
+pub struct Routing<'a> {
+    /// The DLT replayed.
+    pub dlt: &'a str,
+    /// The DLT suffix of its listener's naming rules.
+    pub dlt_suffix: &'a str,
+    /// `--to`: every record goes there.
+    pub to: Option<&'a str>,
+    /// `--max-replays`.
+    pub max_replays: u32,
+}
+
+impl<'a> Routing<'a> {
+    /// The routing a replay's arguments ask for.
+    pub fn of(args: &'a ReplayArgs) -> Self {
+        Self {
+            dlt: &args.topic,
+            dlt_suffix: &args.dlt_suffix,
+            to: args.to.as_deref(),
+            max_replays: args.max_replays,
+        }
+    }
+}
+
+/// Where `row` (read from `record`) goes: `--to`, or its original topic when the DLT is that
+/// topic's by the naming rules.
 pub fn target(
     record: &Read,
     row: &DeadLetterRow,
-    to: Option<&str>,
-    max_replays: u32,
+    routing: Routing<'_>,
 ) -> Result<Target, NotReplayed> {
-    let headers = replay_headers(&record.headers, max_replays)?;
+    let headers = replay_headers(&record.headers, routing.max_replays)?;
     let original = row.original_topic.as_deref();
-    let (topic, partition) = match to.or(original) {
-        None => return Err(NotReplayed::NoDestination),
-        Some(topic) if Some(topic) == original => (topic.to_owned(), row.original_partition),
-        Some(topic) => (topic.to_owned(), None),
+    let (topic, partition) = match (routing.to, original) {
+        (None, None) => return Err(NotReplayed::NoDestination),
+        (None, Some(original)) if !is_dlt_of(routing.dlt, original, routing.dlt_suffix) => {
+            return Err(NotReplayed::ForeignOrigin {
+                original: original.to_owned(),
+                dlt: routing.dlt.to_owned(),
+                dlt_suffix: routing.dlt_suffix.to_owned(),
+            })
+        }
+        (None, Some(original)) => (original.to_owned(), row.original_partition),
+        (Some(to), _) if Some(to) == original => (to.to_owned(), row.original_partition),
+        (Some(to), _) => (to.to_owned(), None),
     };
     Ok(Target {
         topic,
@@ -131,7 +180,7 @@ pub async fn run(connection: &Connection, args: &ReplayArgs) -> anyhow::Result<u
         }
         matched += 1;
         let name = describe(&row);
-        match target(&record, &row, args.to.as_deref(), args.max_replays) {
+        match target(&record, &row, Routing::of(args)) {
             Err(NotReplayed::Refused(refused)) => {
                 outcome.skipped.push(format!("{name}: {refused}"));
                 next.insert(record.partition, done);
@@ -142,8 +191,12 @@ pub async fn run(connection: &Connection, args: &ReplayArgs) -> anyhow::Result<u
             }
             Ok(target) if args.dry_run => {
                 outcome.replayed += 1;
+                let claimed = match &row.original_topic {
+                    Some(original) => format!("kafka_original-topic {original}"),
+                    None => "no kafka_original-topic".to_owned(),
+                };
                 progress.line(format!(
-                    "would replay {name} -> {}",
+                    "would replay {name} -> {} ({claimed})",
                     place(&target, &topics)
                 ));
             }
@@ -362,7 +415,13 @@ mod tests {
     }
 
     fn target_of(record: &Read, to: Option<&str>, max: u32) -> Result<Target, NotReplayed> {
-        target(record, &DeadLetterRow::read(record), to, max)
+        let routing = Routing {
+            dlt: "orders-dlt",
+            dlt_suffix: "-dlt",
+            to,
+            max_replays: max,
+        };
+        target(record, &DeadLetterRow::read(record), routing)
     }
 
     #[test]
@@ -404,5 +463,34 @@ mod tests {
             Err(NotReplayed::NoDestination)
         );
         assert_eq!(target_of(&dead(None, 0), Some("x"), 3).unwrap().topic, "x");
+    }
+
+    #[test]
+    fn a_forged_original_topic_is_refused_unless_to_names_it() {
+        let forged = dead(Some("payments"), 0);
+        let refused = target_of(&forged, None, 3).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "kafka_original-topic `payments` is not a main topic of orders-dlt by its name \
+             (--dlt-suffix -dlt); check where it came from, and give --to payments to replay it \
+             there"
+        );
+        let chosen = target_of(&forged, Some("payments"), 3).unwrap();
+        assert_eq!(
+            (chosen.topic.as_str(), chosen.partition),
+            ("payments", Some(2))
+        );
+        let routed = Routing {
+            dlt: "orders-validation-dlt",
+            dlt_suffix: "-dlt",
+            to: None,
+            max_replays: 3,
+        };
+        let record = dead(Some("orders"), 0);
+        let back = target(&record, &DeadLetterRow::read(&record), routed).unwrap();
+        assert_eq!(
+            back.topic, "orders",
+            "a route's DLT belongs to its main topic"
+        );
     }
 }

@@ -2,7 +2,7 @@
 //! by the naming rules from a listener's settings, or discovered among existing topics.
 
 use anyhow::Context;
-use retry_core::{Backoff, RetryPolicy, SuffixStrategy, TopicPlan};
+use retry_core::{is_dlt_of, Backoff, RetryPolicy, SuffixStrategy, TopicPlan};
 
 use crate::args::TopologyArgs;
 
@@ -96,8 +96,7 @@ fn discovered(
             if let Some(numbers) = numbers.filter(|_| rest.is_empty() || rest.starts_with('-')) {
                 retries.push((numbers, topic(false)));
             }
-        } else if suffix.ends_with(dlt_suffix) && (suffix == dlt_suffix || suffix.starts_with('-'))
-        {
+        } else if is_dlt_of(name, main, dlt_suffix) {
             dlts.push(topic(true));
         }
     }

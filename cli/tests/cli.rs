@@ -347,3 +347,59 @@ async fn a_replay_interrupted_by_ctrl_c_goes_on_without_replaying_twice() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_claiming_another_topic_goes_only_where_to_says() {
+    let kafka = TestKafka::start().await.unwrap();
+    for topic in ["forged-orders", "forged-orders-dlt", "payments"] {
+        kafka.create_topic(topic, 1).await.unwrap();
+    }
+    // Any producer that may write the DLT can claim any origin.
+    let producer: rdkafka::producer::FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .create()
+        .unwrap();
+    let claim = rdkafka::message::OwnedHeaders::new().insert(rdkafka::message::Header {
+        key: "kafka_original-topic",
+        value: Some("payments"),
+    });
+    producer
+        .send(
+            rdkafka::producer::FutureRecord::to("forged-orders-dlt")
+                .key("mallory")
+                .payload("{}")
+                .headers(claim),
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(error, _)| error)
+        .unwrap();
+
+    let (code, out, _) = kafka_retry(&kafka, &["dlt", "replay", "forged-orders-dlt"]).await;
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(
+            "FAILED: 0@0 (key mallory): kafka_original-topic `payments` is not a main topic of \
+             forged-orders-dlt by its name (--dlt-suffix -dlt)"
+        ),
+        "{out}"
+    );
+    assert!(kafka.read_all("payments").await.unwrap().is_empty());
+
+    let to_main = [
+        "dlt",
+        "replay",
+        "forged-orders-dlt",
+        "--to",
+        "forged-orders",
+        "--dry-run",
+    ];
+    let (code, out, _) = kafka_retry(&kafka, &to_main).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(
+            "would replay 0@0 (key mallory) -> forged-orders (kafka_original-topic payments)"
+        ),
+        "the destination and the claim, side by side: {out}"
+    );
+}

@@ -329,6 +329,9 @@ pub struct Hop<'a> {
     pub exception: &'a ExceptionInfo,
     /// Epoch ms of the record on the main topic.
     pub original_timestamp_ms: i64,
+    /// True when the record was read from a main topic: this hop is its first, and the
+    /// provenance it writes replaces any a producer wrote.
+    pub first: bool,
 }
 
 /// Where [`write_forward`] puts a forwarded record's headers: the runtime's Kafka header list,
@@ -343,6 +346,16 @@ impl HeaderSink for Headers {
         self.push(HeaderName::from_bytes(key), value.map(<[u8]>::to_vec));
     }
 }
+
+/// Headers describing the first hop: written once, on the first forward.
+const FIRST_HOP: [&str; 6] = [
+    ORIGINAL_TOPIC,
+    ORIGINAL_PARTITION,
+    ORIGINAL_OFFSET,
+    ORIGINAL_TIMESTAMP,
+    ORIGINAL_TIMESTAMP_TYPE,
+    ORIGINAL_CONSUMER_GROUP,
+];
 
 /// Headers every forward writes anew, dropped from the record's own.
 const REPLACED: [&str; 7] = [
@@ -359,9 +372,14 @@ const REPLACED: [&str; 7] = [
 /// are, names byte for byte) with the provenance of this hop, in one pass and without copying
 /// `original`.
 ///
-/// `kafka_original-*` and `kafka_dlt-original-consumer-group` describe the first hop and are
-/// only written when absent, as Spring's recoverer does (`setAppendOriginalHeaders(false)`:
-/// `kafkaHeaders.lastHeader(header) == null`). Every other header is replaced, never appended,
+/// `kafka_original-*` and `kafka_dlt-original-consumer-group` describe the first hop. On a
+/// record read from a main topic ([`Hop::first`]) they are written, replacing any the record
+/// carries: those were written by its producer, not by a hop, and a forged
+/// `kafka_original-topic` would send a replayed dead letter wherever the producer chose. On a
+/// record read from a retry topic or DLT they are only written when absent, as Spring's
+/// recoverer does (`setAppendOriginalHeaders(false)`: `kafkaHeaders.lastHeader(header) ==
+/// null`), so a chain another service started keeps its origin. Every other header is
+/// replaced, never appended,
 /// so headers do not grow hop by hop: the `kafka_exception-*` ones as Spring replaces them
 /// (`stripPreviousExceptionHeaders`, default true: `headers.remove(header)`), the retry ones
 /// holding the one value Spring would read last. `attempts` is [`forward_attempts`] of the
@@ -376,14 +394,15 @@ pub fn write_forward(
     due_ms: i64,
     sink: &mut impl HeaderSink,
 ) {
-    for h in original
-        .iter()
-        .filter(|h| !REPLACED.iter().any(|replaced| h.key == *replaced))
-    {
+    let written_anew = |key: &HeaderName| {
+        REPLACED.iter().any(|name| key == *name)
+            || (hop.first && FIRST_HOP.iter().any(|name| key == *name))
+    };
+    for h in original.iter().filter(|h| !written_anew(&h.key)) {
         sink.append(h.key.as_bytes(), h.value.as_deref());
     }
     let mut if_absent = |key: &str, value: &[u8]| {
-        if !original.iter().any(|h| h.key == key) {
+        if hop.first || !original.iter().any(|h| h.key == key) {
             sink.append(key.as_bytes(), Some(value));
         }
     };
@@ -532,6 +551,7 @@ mod tests {
             group,
             exception,
             original_timestamp_ms: 1000,
+            first: topic == "orders",
         }
     }
 
@@ -632,6 +652,50 @@ mod tests {
             RetryState::read(&headers).unwrap().attempt,
             4,
             "the DLT handling is delivery 4"
+        );
+    }
+
+    #[test]
+    fn a_main_topic_record_gets_this_hops_provenance_whatever_its_producer_wrote() {
+        let boom = exception("app::Boom", "app::Boom", "boom");
+        let mut headers = Headers::new();
+        headers.push(ORIGINAL_TOPIC, Some(b"payments".to_vec()));
+        headers.push(ORIGINAL_PARTITION, Some(encode_i32(9)));
+        headers.push(ORIGINAL_OFFSET, Some(vec![1]));
+        headers.push(ORIGINAL_CONSUMER_GROUP, Some(b"mallory".to_vec()));
+        headers.push("trace-id", Some(b"abc".to_vec()));
+        stamp_forward(&mut headers, &hop("orders", 10, "billing", &boom), 2, 5000);
+        let p = Provenance::read(&headers);
+        assert_eq!(
+            (
+                p.original_topic.as_deref(),
+                p.original_partition,
+                p.original_offset,
+                p.consumer_group.as_deref()
+            ),
+            (Some("orders"), Some(3), Some(10), Some("billing")),
+            "the main topic's own record, not the producer's claim"
+        );
+        for name in FIRST_HOP {
+            assert_eq!(
+                headers.iter().filter(|h| h.key == name).count(),
+                1,
+                "{name}"
+            );
+        }
+        assert_eq!(headers.get_str("trace-id"), Some("abc"));
+
+        // The retry topic's hop keeps the first hop's provenance.
+        stamp_forward(
+            &mut headers,
+            &hop("orders-retry", 77, "billing-retry", &boom),
+            3,
+            6000,
+        );
+        let p = Provenance::read(&headers);
+        assert_eq!(
+            (p.original_topic.as_deref(), p.original_offset),
+            (Some("orders"), Some(10))
         );
     }
 
@@ -780,6 +844,30 @@ mod tests {
     }
 
     proptest! {
+        /// Whatever provenance a producer wrote, a record forwarded from a main topic carries
+        /// exactly one of each first-hop header, describing the main topic's record.
+        #[test]
+        fn the_first_hop_is_the_only_provenance(
+            names in proptest::collection::vec(prop_oneof![
+                Just(ORIGINAL_TOPIC), Just(ORIGINAL_PARTITION), Just(ORIGINAL_OFFSET),
+                Just(ORIGINAL_TIMESTAMP), Just(ORIGINAL_TIMESTAMP_TYPE),
+                Just(ORIGINAL_CONSUMER_GROUP), Just("trace-id"),
+            ], 0..10),
+            values in proptest::collection::vec(proptest::option::of(proptest::collection::vec(any::<u8>(), 0..12)), 10),
+            offset in any::<i64>(),
+        ) {
+            let mut headers: Headers = names.iter().zip(&values).map(|(k, v)| Header { key: k.to_string().into(), value: v.clone() }).collect();
+            let boom = exception("app::Boom", "app::Boom", "boom");
+            stamp_forward(&mut headers, &hop("orders", offset, "billing", &boom), 2, 5000);
+            for name in FIRST_HOP {
+                prop_assert_eq!(headers.iter().filter(|h| h.key == name).count(), 1, "{}", name);
+            }
+            let p = Provenance::read(&headers);
+            prop_assert_eq!(p.original_topic.as_deref(), Some("orders"));
+            prop_assert_eq!((p.original_partition, p.original_offset), (Some(3), Some(offset)));
+            prop_assert_eq!(p.consumer_group.as_deref(), Some("billing"));
+        }
+
         #[test]
         fn java_minimal_form_round_trips(v in any::<i64>()) {
             prop_assert_eq!(decode_timestamp(BACKOFF_TIMESTAMP, &encode_java_big_integer(v)), Ok(v));

@@ -74,8 +74,8 @@ pub use settings::{
 };
 pub use state::{HandlerStates, State, StateType, StateValue};
 pub use topics::{
-    forward_partition, validate_topic_name, DestinationKind, DestinationTopic, TopicError,
-    TopicPlan,
+    forward_partition, is_dlt_of, validate_topic_name, DestinationKind, DestinationTopic,
+    TopicError, TopicPlan,
 };
 
 /// Items used by code that `#[retryable_topic]` and `#[dlt_handler]` generate. Not public API.

@@ -261,6 +261,17 @@ impl TopicPlan {
     }
 }
 
+/// Whether `dlt` is a DLT of the main topic `main` by the naming rules: `main` followed by
+/// `dlt_suffix` (the generic DLT), or by a route's suffix starting with `-` and then
+/// `dlt_suffix` (an exception-based route's DLT, `orders-validation-dlt`). A replay tool uses
+/// it to check where a dead letter's `kafka_original-topic` header sends it.
+pub fn is_dlt_of(dlt: &str, main: &str, dlt_suffix: &str) -> bool {
+    let route = dlt
+        .strip_prefix(main)
+        .and_then(|rest| rest.strip_suffix(dlt_suffix));
+    !main.is_empty() && route.is_some_and(|route| route.is_empty() || route.starts_with('-'))
+}
+
 /// The partition of a destination with `partitions` partitions that a record read from
 /// partition `source` is forwarded to: the same number when the destination has it, else
 /// `source % partitions`. Spring's recoverer keeps the number when it exists too; past it,
@@ -694,5 +705,23 @@ mod tests {
                 proptest::prop_assert_eq!(p, source);
             }
         }
+    }
+
+    #[test]
+    fn a_dlt_belongs_to_the_main_topic_its_name_starts_with() {
+        assert!(is_dlt_of("orders-dlt", "orders", "-dlt"));
+        assert!(
+            is_dlt_of("orders-validation-dlt", "orders", "-dlt"),
+            "a route's DLT"
+        );
+        assert!(is_dlt_of("orders.DLT", "orders", ".DLT"));
+        assert!(!is_dlt_of("orders-dlt", "payments", "-dlt"));
+        assert!(
+            !is_dlt_of("orders-dlt", "order", "-dlt"),
+            "`s` is no route suffix"
+        );
+        assert!(!is_dlt_of("orders-dlt", "orders-dlt", "-dlt"));
+        assert!(!is_dlt_of("orders-dlt", "orders", ".DLT"), "another suffix");
+        assert!(!is_dlt_of("-dlt", "", "-dlt"));
     }
 }

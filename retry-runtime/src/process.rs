@@ -391,6 +391,7 @@ impl Processor {
             group: &self.destination.group,
             exception,
             original_timestamp_ms,
+            first: self.destination.kind == DestinationKind::Main,
         };
         let mut headers = KafkaHeaders::with_capacity(raw.meta.headers.len() + 13);
         write_forward(&raw.meta.headers, &hop, *attempts, *due_ms, &mut headers);

@@ -1,8 +1,13 @@
-//! Topics the app did not make as it would have (fewer partitions than the main topic), and
-//! topics it must not make (a main topic whose name may be misspelt).
+//! Topics the app did not make as it would have (fewer partitions than the main topic),
+//! topics it must not make (a main topic whose name may be misspelt), and provenance a
+//! producer forged.
 
 use std::time::Duration;
 
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
+use retry_runtime::core::headers::*;
 use retry_runtime::prelude::*;
 
 use crate::support::*;
@@ -102,4 +107,58 @@ async fn auto_create_retry_refuses_a_missing_main_topic_and_creates_the_rest() {
         let topic = s.topic(&format!("h2-prod{suffix}"));
         assert_eq!(topics.get(&topic), Some(&partitions), "{topic} created");
     }
+}
+
+/// Fails every delivery: records walk to the DLT.
+#[retryable_topic(topic = "h2-forged", attempts = 2, backoff = "100ms")]
+async fn h2_forged(_rec: Record<Bytes>) -> anyhow::Result<()> {
+    anyhow::bail!("always fails")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provenance_a_producer_wrote_on_a_main_topic_is_replaced_by_the_first_hop() {
+    let s = Scenario::start().await;
+    let app = s.start_app(&[("h2_forged", "h2-forged")]).await;
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", s.kafka.bootstrap_servers())
+        .create()
+        .unwrap();
+    let forged = OwnedHeaders::new()
+        .insert(Header {
+            key: ORIGINAL_TOPIC,
+            value: Some("payments"),
+        })
+        .insert(Header {
+            key: ORIGINAL_PARTITION,
+            value: Some(&9i32.to_be_bytes()),
+        })
+        .insert(Header {
+            key: ORIGINAL_OFFSET,
+            value: Some(&42i64.to_be_bytes()),
+        })
+        .insert(Header {
+            key: ORIGINAL_CONSUMER_GROUP,
+            value: Some("mallory"),
+        });
+    let main = s.topic("h2-forged");
+    producer
+        .send(
+            FutureRecord::to(&main)
+                .key("forged")
+                .payload("x")
+                .headers(forged),
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(error, _)| error)
+        .unwrap();
+    let dead = record_for(&s, "h2-forged-dlt", "forged", Duration::from_secs(20)).await;
+    app.shutdown().await;
+    assert_eq!(single(&dead, ORIGINAL_TOPIC), main.as_bytes());
+    assert_eq!(header_i32(&dead, ORIGINAL_PARTITION), 0);
+    assert_eq!(header_i64(&dead, ORIGINAL_OFFSET), 0);
+    assert_eq!(
+        single(&dead, ORIGINAL_CONSUMER_GROUP),
+        format!("{}h2_forged", s.prefix()).as_bytes()
+    );
 }

@@ -278,6 +278,7 @@ fn rust_hop<'a>(topic: &'a str, group: &'a str, exception: &'a ExceptionInfo) ->
         group,
         exception,
         original_timestamp_ms: T0,
+        first: false,
     }
 }
 
