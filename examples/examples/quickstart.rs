@@ -54,6 +54,15 @@ async fn main() -> anyhow::Result<()> {
         }
     );
 
+    if embedded {
+        // The main topics belong to the services that write them, and exist before this one
+        // starts (a missing main topic is created too, with a warning that its name may be a
+        // typo); the app creates the retry topics and DLTs.
+        for topic in ["create-item", "update-item"] {
+            kafka.create_topic(topic, 1).await?;
+        }
+    }
+
     let store = Store::default();
     let app = RetryApp::builder()
         .state(store.clone())
