@@ -8,6 +8,7 @@ mod guarantees;
 mod handlers;
 mod handover;
 mod hardening;
+mod hardening3;
 mod lifecycle;
 mod membership;
 mod metrics;
