@@ -395,8 +395,11 @@ impl RunningApp {
     }
 
     /// Stops fetching, lets in-flight records finish (forwards are abandoned, uncommitted,
-    /// after the grace period), commits what was done and leaves the consumer groups.
+    /// after the grace period), commits what was done and leaves the consumer groups. Returns
+    /// within the grace period and 5 s more: a consumer that has not committed and left its
+    /// group by then (the broker gone) is left behind, named at WARN.
     pub async fn shutdown(self) {
+        let deadline = crate::shutdown::deadline(tokio::time::Instant::now(), self.shutdown_grace);
         self.stop.cancel();
         let abort = self.abort.clone();
         let grace = self.shutdown_grace;
@@ -405,10 +408,16 @@ impl RunningApp {
             tracing::warn!("shutdown grace period over: abandoning in-flight forwards");
             abort.cancel();
         });
-        let results: Vec<_> = futures::future::join_all(self.tasks).await;
+        let left =
+            crate::shutdown::join_until(self.topics.into_iter().zip(self.tasks), deadline).await;
         abort_timer.abort();
-        for error in results.into_iter().filter_map(Result::err) {
-            tracing::error!(%error, "consumer task failed");
+        if !left.is_empty() {
+            tracing::warn!(
+                consumers = ?left,
+                "shutdown deadline reached before these consumers committed and left their \
+                 groups: what they did not commit is redelivered, and their partitions move \
+                 once the group's session timeout expires"
+            );
         }
         tracing::info!("stopped");
     }

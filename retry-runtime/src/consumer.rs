@@ -271,8 +271,25 @@ pub(crate) async fn consume(
     drop(shared);
     // The final commit and leaving the group wait on the broker: keep them off the async
     // workers, which may be serving that very broker (the embedded one) or other consumers.
-    if let Err(error) = tokio::task::spawn_blocking(move || close(consumer)).await {
-        tracing::error!(%error, "closing the consumer failed");
+    // A thread of its own rather than tokio's blocking pool: with the broker gone librdkafka
+    // may never return, and dropping a runtime waits for every blocking task, so the process
+    // would not exit after shutdown gave up on it (crate::shutdown).
+    let (closed, done) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name(format!("close {topic}"))
+        .spawn(move || {
+            close(consumer);
+            let _ = closed.send(());
+        });
+    match spawned {
+        Ok(_) => {
+            if done.await.is_err() {
+                tracing::error!(%topic, "closing the consumer panicked");
+            }
+        }
+        Err(error) => {
+            tracing::error!(%topic, %error, "cannot start a thread to close the consumer")
+        }
     }
     outcome
 }

@@ -79,6 +79,7 @@ mod partition;
 mod process;
 mod provision;
 mod secret;
+mod shutdown;
 mod state;
 mod supervise;
 #[cfg(feature = "embedded")]
