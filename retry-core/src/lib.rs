@@ -38,6 +38,7 @@ mod classify;
 mod decision;
 mod due_lag;
 mod duration;
+mod error_streak;
 mod format;
 pub mod headers;
 mod membership;
@@ -57,6 +58,7 @@ pub use classify::{
 pub use decision::{decide, DeadLetterReason, Decision, DltFailureAction, Failure};
 pub use due_lag::{due_lag, Backlog};
 pub use duration::{parse_duration, DurationError, MAX_DELAY};
+pub use error_streak::{ErrorStreak, DEAD_PARTITION_AFTER};
 #[cfg(feature = "protobuf")]
 pub use format::Protobuf;
 pub use format::{Bytes, DecodeError, Payload, Text};

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::consumer::{spawn_consumers, Consumers};
+use crate::consumer::{spawn_consumers, ConsumerSettings, Consumers};
 use crate::error::StartError;
 use crate::forward::Forwarder;
 use crate::kafka_config::{KafkaSettings, Role};
@@ -49,6 +49,7 @@ impl RetryApp {
             settings_env: Arc::new(|var| std::env::var(var).ok()),
             startup_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(10),
+            dead_partition_after: retry_core::DEAD_PARTITION_AFTER,
             instance_id: std::env::var("RETRY_INSTANCE_ID")
                 .ok()
                 .filter(|id| !id.is_empty()),
@@ -67,6 +68,7 @@ pub struct RetryAppBuilder {
     settings_env: SettingsEnv,
     startup_timeout: Duration,
     shutdown_grace: Duration,
+    dead_partition_after: Duration,
     instance_id: Option<String>,
     states: StateRegistry,
     /// Set by [`RetryAppBuilder::metrics_address`]; else `RETRY_METRICS_ADDR`.
@@ -178,6 +180,17 @@ impl RetryAppBuilder {
         self
     }
 
+    /// How long a partition may stay in error with no record read from it before the app
+    /// fails, naming the partition and its error (default 60 s,
+    /// [`DEAD_PARTITION_AFTER`](retry_core::DEAD_PARTITION_AFTER)). librdkafka reports some
+    /// errors once and then stops fetching the partition for good (`auto.offset.reset=error`
+    /// with no committed offset, a topic the consumer may no longer read): without this the
+    /// partition would silently never be read again while `/health` says ok.
+    pub fn dead_partition_after(mut self, after: Duration) -> Self {
+        self.dead_partition_after = after;
+        self
+    }
+
     /// Starts and runs until SIGINT or SIGTERM, then shuts down gracefully; a second signal
     /// during shutdown exits at once (uncommitted records are redelivered). Returns an error
     /// when a consumer failed and the app had to stop.
@@ -273,7 +286,10 @@ impl RetryAppBuilder {
         } = spawn_consumers(
             &listeners,
             &kafka,
-            self.instance_id.as_deref(),
+            &ConsumerSettings {
+                instance_id: self.instance_id.as_deref(),
+                dead_partition_after: self.dead_partition_after,
+            },
             &forwarder,
             &failure,
             &stop,
@@ -385,8 +401,11 @@ impl RunningApp {
     }
 
     /// Stops fetching, lets in-flight records finish (forwards are abandoned, uncommitted,
-    /// after the grace period), commits what was done and leaves the consumer groups.
+    /// after the grace period), commits what was done and leaves the consumer groups. Returns
+    /// within the grace period and 5 s more: a consumer that has not committed and left its
+    /// group by then (the broker gone) is left behind, named at WARN.
     pub async fn shutdown(self) {
+        let deadline = crate::shutdown::deadline(tokio::time::Instant::now(), self.shutdown_grace);
         self.stop.cancel();
         let abort = self.abort.clone();
         let grace = self.shutdown_grace;
@@ -395,10 +414,16 @@ impl RunningApp {
             tracing::warn!("shutdown grace period over: abandoning in-flight forwards");
             abort.cancel();
         });
-        let results: Vec<_> = futures::future::join_all(self.tasks).await;
+        let left =
+            crate::shutdown::join_until(self.topics.into_iter().zip(self.tasks), deadline).await;
         abort_timer.abort();
-        for error in results.into_iter().filter_map(Result::err) {
-            tracing::error!(%error, "consumer task failed");
+        if !left.is_empty() {
+            tracing::warn!(
+                consumers = ?left,
+                "shutdown deadline reached before these consumers committed and left their \
+                 groups: what they did not commit is redelivered, and their partitions move \
+                 once the group's session timeout expires"
+            );
         }
         tracing::info!("stopped");
     }

@@ -62,6 +62,23 @@ pub(crate) enum ConsumerFailed {
         /// The offset.
         offset: i64,
     },
+    /// A partition reported an error and no record since, for longer than the app allows:
+    /// librdkafka stopped fetching it (`auto.offset.reset=error` with no committed offset, a
+    /// topic the consumer may no longer read) and it would never be read again.
+    #[error(
+        "partition {topic} [{partition}] has been in error for {}s with no record read: {error}",
+        lasted.as_secs()
+    )]
+    DeadPartition {
+        /// The topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The partition's latest error.
+        error: String,
+        /// How long it has been in error.
+        lasted: Duration,
+    },
     /// librdkafka declared the consumer dead (a fatal error): it will never read again.
     #[error("the consumer of {topic} failed for good: {error}{hint}")]
     Fatal {
@@ -96,13 +113,21 @@ pub(crate) struct Consumers {
     pub topics: Vec<String>,
 }
 
+/// What every consumer of an app starts with, beyond its client settings.
+pub(crate) struct ConsumerSettings<'a> {
+    /// The instance's id for static membership, if it has one.
+    pub instance_id: Option<&'a str>,
+    /// How long a partition may stay in error, with no record read, before the app fails.
+    pub dead_partition_after: Duration,
+}
+
 /// Subscribes one consumer to each topic of each listener (a DLT only when its handler
 /// starts automatically) and spawns its [`consume`] task; a consumer that fails sends its
 /// error to `failure`.
 pub(crate) fn spawn_consumers(
     listeners: &[Arc<Listener>],
     kafka: &KafkaSettings,
-    instance_id: Option<&str>,
+    settings: &ConsumerSettings<'_>,
     forwarder: &Arc<Forwarder>,
     failure: &watch::Sender<Option<String>>,
     stop: &CancellationToken,
@@ -121,7 +146,7 @@ pub(crate) fn spawn_consumers(
             let (context, events) = PartitionContext::new();
             let mut config = kafka.client_config(Role::consuming(destination.kind));
             config.set("group.id", &destination.group);
-            if let Some(instance) = instance_id {
+            if let Some(instance) = settings.instance_id {
                 // Static membership: a restarted instance takes its partitions back at
                 // once instead of waiting for the session timeout.
                 config.set(
@@ -141,6 +166,7 @@ pub(crate) fn spawn_consumers(
                 consumer,
                 processor,
                 listener.config.concurrency,
+                settings.dead_partition_after,
                 events.assignments,
                 stop.clone(),
                 abort.clone(),
@@ -168,6 +194,7 @@ pub(crate) async fn consume(
     consumer: Arc<ListenerConsumer>,
     processor: Arc<Processor>,
     concurrency: usize,
+    dead_partition_after: Duration,
     mut assignments: mpsc::UnboundedReceiver<Assigned>,
     stop: CancellationToken,
     abort: CancellationToken,
@@ -186,6 +213,7 @@ pub(crate) async fn consume(
         stopping: AtomicBool::new(false),
         abort,
         topic: topic.clone(),
+        dead_partition_after,
     });
     let mut queues: HashMap<i32, SharedQueue> = HashMap::new();
     let mut tasks = JoinSet::new();
@@ -204,11 +232,11 @@ pub(crate) async fn consume(
                 };
                 tasks.spawn(run_partition(shared.clone(), queue, assigned.partition, assigned.owned));
             }
-            Some(joined) = tasks.join_next() => {
-                if let Err(error) = joined {
-                    break Err(ConsumerFailed::PartitionTask { topic: topic.to_string(), reason: error.to_string() });
-                }
-            }
+            Some(joined) = tasks.join_next() => match joined {
+                Ok(Ok(())) => {}
+                Ok(Err(failed)) => break Err(failed),
+                Err(error) => break Err(ConsumerFailed::PartitionTask { topic: topic.to_string(), reason: error.to_string() }),
+            },
             message = consumer.recv() => match message {
                 Ok(message) => break Err(ConsumerFailed::StrayRecord {
                     topic: message.topic().to_owned(),
@@ -233,16 +261,35 @@ pub(crate) async fn consume(
     }
     shared.stopping.store(true, Ordering::Release);
     while let Some(joined) = tasks.join_next().await {
-        if let Err(error) = joined {
-            tracing::error!(%topic, %error, "partition task failed during shutdown");
+        match joined {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%topic, %error, "partition failed during shutdown"),
+            Err(error) => tracing::error!(%topic, %error, "partition task failed during shutdown"),
         }
     }
     drop(queues);
     drop(shared);
     // The final commit and leaving the group wait on the broker: keep them off the async
     // workers, which may be serving that very broker (the embedded one) or other consumers.
-    if let Err(error) = tokio::task::spawn_blocking(move || close(consumer)).await {
-        tracing::error!(%error, "closing the consumer failed");
+    // A thread of its own rather than tokio's blocking pool: with the broker gone librdkafka
+    // may never return, and dropping a runtime waits for every blocking task, so the process
+    // would not exit after shutdown gave up on it (crate::shutdown).
+    let (closed, done) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name(format!("close {topic}"))
+        .spawn(move || {
+            close(consumer);
+            let _ = closed.send(());
+        });
+    match spawned {
+        Ok(_) => {
+            if done.await.is_err() {
+                tracing::error!(%topic, "closing the consumer panicked");
+            }
+        }
+        Err(error) => {
+            tracing::error!(%topic, %error, "cannot start a thread to close the consumer")
+        }
     }
     outcome
 }

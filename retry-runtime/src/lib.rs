@@ -80,6 +80,7 @@ mod process;
 mod producer;
 mod provision;
 mod secret;
+mod shutdown;
 mod state;
 mod supervise;
 #[cfg(feature = "embedded")]

@@ -30,10 +30,11 @@ use quanta::Instant;
 use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaResult;
 use rdkafka::message::{BorrowedMessage, Message};
-use retry_core::{PartitionProgress, ProgressTicket};
+use retry_core::{ErrorStreak, PartitionProgress, ProgressTicket};
 use tokio::sync::{Mutex, OwnedMutexGuard, Semaphore, SemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
+use crate::consumer::ConsumerFailed;
 use crate::context::{ListenerConsumer, PartitionQueue};
 use crate::forward::Interrupted;
 use crate::gauges::{due_of, HeldRecords};
@@ -97,6 +98,9 @@ pub(crate) struct Partitions {
     pub topic: Arc<str>,
     /// Records held before their handler runs (retry topics and DLTs).
     pub held: Option<HeldRecords>,
+    /// How long a partition may stay in error with no record read before it counts as dead
+    /// ([`retry_core::DEAD_PARTITION_AFTER`] unless the app says otherwise).
+    pub dead_partition_after: Duration,
 }
 
 /// A forward that ended: the record's ticket, and whether the broker acknowledged it.
@@ -111,6 +115,14 @@ enum Stop {
     /// The shutdown grace period ended with a handler still running: store what finished,
     /// abandon the rest.
     Abandoned,
+    /// The partition reported an error and no record since, for longer than
+    /// [`Partitions::dead_partition_after`]: librdkafka stopped fetching it.
+    Dead {
+        /// The latest error.
+        error: String,
+        /// How long the partition has been in error.
+        lasted: Duration,
+    },
 }
 
 /// A partition's work in progress.
@@ -139,18 +151,21 @@ struct Worker<'a> {
     /// (waited for, handled, forwarded) regardless of the revocation and its offset is not
     /// stored (design/partition-handover.md).
     late: bool,
+    /// The partition's current run of errors, ended by a record.
+    errors: ErrorStreak<String>,
 }
 
 /// Works on `partition` until it is revoked (`owned`) or the app shuts down, once the task of
-/// its previous assignment has returned.
+/// its previous assignment has returned. Fails when the partition stays in error, with no
+/// record read, for [`Partitions::dead_partition_after`].
 pub(crate) async fn run_partition(
     shared: Arc<Partitions>,
     queue: SharedQueue,
     partition: i32,
     owned: Arc<Ownership>,
-) {
+) -> Result<(), ConsumerFailed> {
     let Some(queue) = take_over(&shared, queue, partition, &owned).await else {
-        return;
+        return Ok(());
     };
     let mut worker = Worker {
         shared: &shared,
@@ -163,6 +178,7 @@ pub(crate) async fn run_partition(
         ready_since_yield: 0,
         started: VecDeque::new(),
         late: false,
+        errors: ErrorStreak::new(shared.dead_partition_after),
     };
     let mut stream = queue.stream();
     let stop = loop {
@@ -188,6 +204,7 @@ pub(crate) async fn run_partition(
             None => {
                 worker.pause();
                 let room = worker.has_room();
+                let dead_at = worker.errors.deadline();
                 tokio::select! {
                     biased;
                     _ = worker.owned.revoked() => break Stop::Revoked,
@@ -197,13 +214,25 @@ pub(crate) async fn run_partition(
                         continue;
                     }
                     message = stream.next(), if room => message,
+                    _ = until(dead_at), if dead_at.is_some() => {
+                        match worker.errors.persisted(std::time::Instant::now()) {
+                            Some((error, lasted)) => break Stop::Dead { error: error.clone(), lasted },
+                            None => continue,
+                        }
+                    }
                 }
             }
         };
         let message = match message {
-            Some(Ok(message)) => message,
+            Some(Ok(message)) => {
+                worker.errors.record();
+                message
+            }
             Some(Err(error)) => {
                 tracing::warn!(partition, %error, "partition error");
+                worker
+                    .errors
+                    .error(std::time::Instant::now(), error.to_string());
                 continue;
             }
             None => break Stop::Shutdown,
@@ -226,6 +255,16 @@ pub(crate) async fn run_partition(
             worker.drain().await;
             worker.flush();
         }
+        Stop::Dead { error, lasted } => {
+            worker.drain().await;
+            worker.flush();
+            return Err(ConsumerFailed::DeadPartition {
+                topic: shared.topic.to_string(),
+                partition,
+                error,
+                lasted,
+            });
+        }
         // Delivered all the same; the partition's next owner reads these records again and
         // forwards them again (design/partition-handover.md).
         Stop::Revoked if !worker.forwards.is_empty() => tracing::debug!(
@@ -234,6 +273,15 @@ pub(crate) async fn run_partition(
             "partition revoked with forwards in flight; their offsets are not committed"
         ),
         Stop::Revoked | Stop::Abandoned => {}
+    }
+    Ok(())
+}
+
+/// Sleeps until `deadline`; never wakes without one.
+async fn until(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
+        None => std::future::pending().await,
     }
 }
 

@@ -9,6 +9,7 @@ mod handlers;
 mod handover;
 mod hardening;
 mod hardening2;
+mod hardening3;
 mod lifecycle;
 mod membership;
 mod metrics;
