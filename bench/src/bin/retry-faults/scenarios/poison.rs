@@ -289,7 +289,8 @@ fn values<'a>(record: &'a ReadRecord, name: &[u8]) -> Vec<&'a [u8]> {
 }
 
 /// `kafka-retry dlt replay` of the DLT without `--to`, when the command is built beside this
-/// binary (`cargo build -p kafka-retry`): every dead letter goes back to its original topic.
+/// binary (`cargo build -p kafka-retry`): every dead letter goes back to its original topic,
+/// the one with the large header included (the command's producer is given the topics' limit).
 async fn replay_dlt(bootstrap: &str) -> anyhow::Result<()> {
     let command = std::env::current_exe()?.with_file_name("kafka-retry");
     if !command.exists() {
@@ -299,14 +300,17 @@ async fn replay_dlt(bootstrap: &str) -> anyhow::Result<()> {
     let output = tokio::process::Command::new(&command)
         .args(["--bootstrap-servers", bootstrap, "dlt", "replay"])
         .arg(format!("{TOPIC}-dlt"))
+        .env("KAFKA_MESSAGE_MAX_BYTES", SIZE_LIMIT)
         .output()
         .await?;
     let status = output.status.code();
     anyhow::ensure!(
-        matches!(status, Some(0 | 1)),
+        status == Some(0),
         "kafka-retry dlt replay exited with {status:?}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    eprintln!("  kafka-retry dlt replay {TOPIC}-dlt: exit status {status:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let summary = stdout.lines().last().unwrap_or_default();
+    eprintln!("  kafka-retry dlt replay {TOPIC}-dlt without --to: {summary}");
     Ok(())
 }
