@@ -7,7 +7,6 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::ClientConfig;
 use retry_runtime::core::headers::{encode_i32, ATTEMPTS, BACKOFF_TIMESTAMP, ORIGINAL_TOPIC};
 use retry_runtime::kafka_headers;
@@ -26,6 +25,8 @@ const HUGE_HEADER: usize = 1 << 20;
 /// `max.message.bytes` of every topic, and the producers' `message.max.bytes`: room for the
 /// large header plus the provenance a forward adds.
 const SIZE_LIMIT: &str = "2000000";
+/// `message.timestamp.after.max.ms` of the main topic: any timestamp ahead is accepted.
+const ANY_TIME_AHEAD: &str = "9223372036854775807";
 /// The year 9999, in ms since the epoch.
 const YEAR_9999_MS: i64 = 253_402_300_799_000;
 
@@ -139,14 +140,6 @@ pub async fn run(broker: &str, records: u64) -> anyhow::Result<Accounting> {
                 expected.insert(account_key(&record));
                 sent.push(record);
             }
-            Err(KafkaError::MessageProduction(RDKafkaErrorCode::InvalidTimestamp))
-                if record.timestamp.is_some() =>
-            {
-                eprintln!(
-                    "  {}: the broker refuses it (invalid timestamp)",
-                    record.what
-                );
-            }
             Err(error) => anyhow::bail!("producing the {}: {error}", record.what),
         }
     }
@@ -169,23 +162,25 @@ pub async fn run(broker: &str, records: u64) -> anyhow::Result<Accounting> {
     Ok(accounting.bounded(0))
 }
 
-/// Every topic of the scenario, `victim` included, with room for the large header.
+/// Every topic of the scenario, `victim` included, with room for the large header; the main
+/// topic also takes timestamps however far ahead (Apache Kafka refuses those more than an hour
+/// ahead by default).
 async fn create_topics(bootstrap: &str) -> anyhow::Result<()> {
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .create()?;
-    let names = [
-        TOPIC.to_owned(),
+    let others = [
         format!("{TOPIC}-retry"),
         format!("{TOPIC}-dlt"),
         HANDLED.to_owned(),
         VICTIM.to_owned(),
     ];
-    let topics: Vec<NewTopic> = names
-        .iter()
-        .map(|name| {
-            NewTopic::new(name, 1, TopicReplication::Fixed(1)).set("max.message.bytes", SIZE_LIMIT)
-        })
+    let sized = |name| {
+        NewTopic::new(name, 1, TopicReplication::Fixed(1)).set("max.message.bytes", SIZE_LIMIT)
+    };
+    let main = sized(TOPIC).set("message.timestamp.after.max.ms", ANY_TIME_AHEAD);
+    let topics: Vec<NewTopic> = std::iter::once(main)
+        .chain(others.iter().map(|name| sized(name)))
         .collect();
     for created in admin.create_topics(&topics, &AdminOptions::new()).await? {
         created.map_err(|(topic, code)| anyhow::anyhow!("creating {topic}: {code}"))?;
