@@ -130,18 +130,14 @@ pub async fn run(broker: &str, records: u64) -> anyhow::Result<Accounting> {
         .create()?;
     let poison = poison_records();
     let mut expected = keys(records);
-    let mut sent = Vec::new();
     let half = records / 2;
     produce_orders(bootstrap.clone(), half, Duration::ZERO).await?;
-    for record in poison {
-        match send(&producer, &record).await {
-            Ok(()) => {
-                eprintln!("  {}", record.what);
-                expected.insert(account_key(&record));
-                sent.push(record);
-            }
-            Err(error) => anyhow::bail!("producing the {}: {error}", record.what),
-        }
+    for record in &poison {
+        send(&producer, record)
+            .await
+            .map_err(|error| anyhow::anyhow!("producing the {}: {error}", record.what))?;
+        eprintln!("  {}", record.what);
+        expected.insert(account_key(record));
     }
     produce_order_range(&bootstrap, half + 1..=records, Duration::ZERO).await?;
     let accounting = settle(&kafka, &expected, Duration::from_secs(60)).await?;
@@ -150,7 +146,7 @@ pub async fn run(broker: &str, records: u64) -> anyhow::Result<Accounting> {
         .is_ok();
     app.shutdown().await;
     anyhow::ensure!(!crashed, "the app stopped");
-    check_forwards(&kafka, &sent).await?;
+    check_forwards(&kafka, &poison).await?;
     replay_dlt(&bootstrap).await?;
     let victim = kafka.read_all(VICTIM).await?;
     anyhow::ensure!(
