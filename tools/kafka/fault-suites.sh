@@ -2,8 +2,8 @@
 # The fault scenarios that matter most on real Apache Kafka (each on a fresh broker that
 # tools/kafka/kafka.sh starts and stops): kill -9 of the app with static membership and under
 # cooperative rebalancing, one broker of three killed and restarted, a retry topic and a DLT
-# whose max.message.bytes is below the main topic's, and kill -9 under KIP-848's consumer group
-# protocol. The whole suite, on either broker: cargo run --release -p retry-bench --bin retry-faults
+# whose max.message.bytes is below the main topic's, poison headers, keys, values and
+# timestamps, and kill -9 under KIP-848's consumer group protocol. The whole suite, on either broker: cargo run --release -p retry-bench --bin retry-faults
 #
 #   tools/kafka/fault-suites.sh
 #
@@ -14,8 +14,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "${here}/../.."
 
 cargo build -p retry-bench --bin retry-faults
+# The poison scenario replays its DLT with the kafka-retry command built beside the suite.
+cargo build -p kafka-retry
 faults=(target/debug/retry-faults --broker kafka)
-for scenario in kill-static kill-coop broker-restart size; do
+for scenario in kill-static kill-coop broker-restart size poison; do
     echo "fault-suites.sh: ${scenario} on Apache Kafka" >&2
     "${faults[@]}" "${scenario}"
 done

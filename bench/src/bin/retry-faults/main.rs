@@ -22,7 +22,9 @@ mod scenarios;
 use clap::{Parser, Subcommand};
 use retry_runtime::RetryApp;
 
-use scenarios::{bad, broker_restart, dlt_down, kill, long_wait, mock, recovery, size, storm};
+use scenarios::{
+    bad, broker_restart, dlt_down, kill, long_wait, mock, poison, recovery, size, storm,
+};
 
 #[derive(Parser)]
 #[command(about = "kafka-retry fault suite: nothing may be lost")]
@@ -59,6 +61,9 @@ enum Command {
     StormCoop,
     /// Malformed payloads and retry headers, huge records, absurd due times.
     Bad,
+    /// Non-UTF-8 header names, a 1 MiB header, null key and value, absurd timestamps, forged
+    /// provenance and garbage retry headers on the main topic.
+    Poison,
     /// The DLT refuses records for longer than max.poll.interval.ms; the app is stopped
     /// meanwhile, then restarted.
     DltDown,
@@ -112,6 +117,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Storm,
         Command::StormCoop,
         Command::Bad,
+        Command::Poison,
         Command::DltDown,
         Command::LongWait,
     ];
@@ -154,6 +160,10 @@ async fn main() -> anyhow::Result<()> {
             Command::Bad => (
                 "bad input".to_owned(),
                 bad::run(broker, cli.records / 10).await?,
+            ),
+            Command::Poison => (
+                "poison input".to_owned(),
+                poison::run(broker, cli.records / 10).await?,
             ),
             Command::LongWait => (
                 "2 min wait, others flow".to_owned(),
