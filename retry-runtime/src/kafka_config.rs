@@ -317,7 +317,11 @@ impl Role {
                 ("queued.min.messages", "1000"),
                 ("fetch.queue.backoff.ms", "10"),
             ],
-            Self::Producer => &[("linger.ms", "1")],
+            // `message.max.bytes`: librdkafka's default (1,000,000) is below what a topic
+            // takes by default (1,048,588), so a record near that limit, read from the main
+            // topic, could be refused by the client before any broker saw it. 8 MiB lets the
+            // destination's own `max.message.bytes` decide.
+            Self::Producer => &[("linger.ms", "1"), ("message.max.bytes", "8388608")],
             Self::Admin => &[],
         }
     }

@@ -22,6 +22,14 @@ async fn odd_header(rec: Record<Bytes>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Fails the first delivery of every record: each one is forwarded to the retry topic.
+#[retryable_topic(topic = "large-record", attempts = 2, backoff = "100ms")]
+async fn large_record(rec: Record<Bytes>) -> anyhow::Result<()> {
+    record_call("large_record", &rec);
+    anyhow::ensure!(rec.attempt > 1, "the first delivery fails");
+    Ok(())
+}
+
 /// Two listeners of one group, on topics of their own; each fails the first delivery of a
 /// `retry-*` key, so their retry topics' consumers share a group too.
 #[retryable_topic(
@@ -212,5 +220,42 @@ async fn static_members_of_one_group_on_two_topics_each_get_their_partitions() {
             .is_err(),
         "the app runs on"
     );
+    app.shutdown().await;
+}
+
+/// A record near Kafka's default size limit (1,048,588 bytes a batch): above librdkafka's own
+/// producer default (1,000,000), so the forward must not be refused by the client before the
+/// broker and the destination's `max.message.bytes` have their say.
+const NEAR_THE_LIMIT: usize = 1_020_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_near_the_size_limit_is_forwarded() {
+    let s = Scenario::start().await;
+    let topic = s.topic("large-record");
+    s.kafka.create_topic(&topic, 1).await.unwrap();
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", s.kafka.bootstrap_servers())
+        .set("message.max.bytes", "2000000")
+        .create()
+        .expect("producer");
+    let value = vec![b'x'; NEAR_THE_LIMIT];
+    producer
+        .send(
+            rdkafka::producer::BaseRecord::to(&topic)
+                .key("large")
+                .payload(&value),
+        )
+        .map_err(|(error, _)| error)
+        .expect("queued");
+    producer.flush(Duration::from_secs(10)).expect("delivered");
+    let app = s.start_app(&[("large_record", "large-record")]).await;
+    eventually("the large record retried", Duration::from_secs(20), || {
+        calls_for("large_record", "large")
+            .iter()
+            .any(|c| c.attempt == 2)
+    })
+    .await;
+    let forwarded = record_for(&s, "large-record-retry", "large", Duration::from_secs(10)).await;
+    assert_eq!(forwarded.value.as_ref().map(Vec::len), Some(NEAR_THE_LIMIT));
     app.shutdown().await;
 }
