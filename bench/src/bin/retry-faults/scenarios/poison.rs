@@ -22,8 +22,8 @@ use crate::orders::{keys, produce_order_range, produce_orders};
 const VICTIM: &str = "victim";
 /// The size of the large header's value.
 const HUGE_HEADER: usize = 1 << 20;
-/// `max.message.bytes` of every topic, and the producers' `message.max.bytes`: room for the
-/// large header plus the provenance a forward adds.
+/// `max.message.bytes` of every topic, and the `message.max.bytes` of this scenario's own
+/// producer and of the replay: room for the large header plus the provenance a forward adds.
 const SIZE_LIMIT: &str = "2000000";
 /// `message.timestamp.after.max.ms` of the main topic: any timestamp ahead is accepted.
 const ANY_TIME_AHEAD: &str = "9223372036854775807";
@@ -118,12 +118,9 @@ pub async fn run(broker: &str, records: u64) -> anyhow::Result<Accounting> {
     let bootstrap = kafka.bootstrap_servers().to_owned();
     create_topics(&bootstrap).await?;
     listener::connect(&bootstrap)?;
-    let app = start_app_with(
-        &bootstrap,
-        &["fault_orders"],
-        &[("message.max.bytes", SIZE_LIMIT)],
-    )
-    .await?;
+    // The app as users run it: its forward producer's default size limit is above the
+    // topics' (the raw producer below and the replay need theirs raised).
+    let app = start_app_with(&bootstrap, &["fault_orders"], &[]).await?;
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)
         .set("message.max.bytes", SIZE_LIMIT)
