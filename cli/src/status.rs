@@ -1,5 +1,7 @@
 //! `kafka-retry status`: per retry topic and DLT of a main topic and per consumer group, the
-//! records not consumed yet, how many are past their due time, and by how much.
+//! records not consumed yet, how many are past their due time, and by how much. With a
+//! listener's settings, the existing topics its chain no longer has are shown too, marked
+//! orphaned: their records reach no handler unless the app drains them.
 
 use std::collections::HashMap;
 
@@ -17,6 +19,8 @@ use crate::topology::{self, ChainTopic};
 pub struct StatusRow {
     /// The retry topic or DLT.
     pub topic: String,
+    /// True for a topic the listener's chain (named by its settings) no longer has.
+    pub orphaned: bool,
     /// The group, or `None` when no group committed on the topic yet.
     pub group: Option<String>,
     /// What waits for the group.
@@ -32,12 +36,14 @@ pub async fn run(connection: &Connection, args: &StatusArgs) -> anyhow::Result<S
         anyhow::bail!("topic {} does not exist", args.topic);
     }
     let chain = topology::chain(&args.topic, &args.topology, &existing)?;
+    let orphaned = topology::orphaned(&args.topic, &args.topology, &existing)?;
     let known_groups = match &args.group {
         Some(_) => Vec::new(),
         None => connection.groups()?,
     };
     let mut rows = Vec::new();
-    for topic in chain.iter().skip(1) {
+    let topics = chain.iter().skip(1).map(|t| (t, false));
+    for (topic, orphaned) in topics.chain(orphaned.iter().map(|t| (t, true))) {
         if !existing.contains(&topic.name) {
             continue;
         }
@@ -61,6 +67,7 @@ pub async fn run(connection: &Connection, args: &StatusArgs) -> anyhow::Result<S
             let backlog = backlog(connection, topic, &committed, now).await?;
             rows.push(StatusRow {
                 topic: topic.name.clone(),
+                orphaned,
                 group: Some(group),
                 backlog,
             });
@@ -69,6 +76,7 @@ pub async fn run(connection: &Connection, args: &StatusArgs) -> anyhow::Result<S
             let backlog = backlog(connection, topic, &HashMap::new(), now).await?;
             rows.push(StatusRow {
                 topic: topic.name.clone(),
+                orphaned,
                 group: None,
                 backlog,
             });
@@ -105,7 +113,10 @@ pub fn render(rows: &[StatusRow], now_ms: i64) -> String {
         .map(|row| {
             let b = &row.backlog;
             vec![
-                row.topic.clone(),
+                match row.orphaned {
+                    true => format!("{} (orphaned)", row.topic),
+                    false => row.topic.clone(),
+                },
                 row.group
                     .clone()
                     .unwrap_or_else(|| "(none committed)".into()),
@@ -137,6 +148,7 @@ mod tests {
         let rows = [
             StatusRow {
                 topic: "orders-retry-1000".into(),
+                orphaned: false,
                 group: Some("billing-retry-1000".into()),
                 backlog: Backlog {
                     waiting: 3,
@@ -147,15 +159,28 @@ mod tests {
             },
             StatusRow {
                 topic: "orders-dlt".into(),
+                orphaned: false,
                 group: None,
                 backlog: Backlog::default(),
+            },
+            StatusRow {
+                topic: "orders-retry-500".into(),
+                orphaned: true,
+                group: Some("billing-retry-500".into()),
+                backlog: Backlog {
+                    waiting: 2,
+                    past_due: 0,
+                    due_lag: Duration::ZERO,
+                    oldest_ms: Some(40_000),
+                },
             },
         ];
         assert_eq!(
             render(&rows, 100_000),
-            "TOPIC              GROUP               WAITING  PAST DUE  DUE LAG  OLDEST\n\
-             orders-retry-1000  billing-retry-1000  3        1         1m 15s   1m 30s\n\
-             orders-dlt         (none committed)    0        0         -        -\n"
+            "TOPIC                        GROUP               WAITING  PAST DUE  DUE LAG  OLDEST\n\
+             orders-retry-1000            billing-retry-1000  3        1         1m 15s   1m 30s\n\
+             orders-dlt                   (none committed)    0        0         -        -\n\
+             orders-retry-500 (orphaned)  billing-retry-500   2        0         -        1m\n"
         );
     }
 }
