@@ -97,6 +97,23 @@ pub struct OrphanedTopic {
     pub needs_own_commits: bool,
 }
 
+impl OrphanedTopic {
+    /// Whether the topic strands records: `unconsumed` records wait for its group (see
+    /// [`unconsumed`]), and, when it [needs the listener's own
+    /// commits](Self::needs_own_commits), the group `committed` on it.
+    pub fn strands_records(&self, unconsumed: u64, committed: bool) -> bool {
+        unconsumed > 0 && (committed || !self.needs_own_commits)
+    }
+}
+
+/// The records of a partition between its `low` and `high` watermarks that a group with the
+/// `committed` offset (none: the group never committed, and reads from the earliest) has not
+/// consumed.
+pub fn unconsumed(low: i64, high: i64, committed: Option<i64>) -> u64 {
+    let from = committed.unwrap_or(low).clamp(low, high.max(low));
+    (high - from).max(0) as u64
+}
+
 /// The existing retry topics and DLTs of `policy`'s main topic that `plan` does not have,
 /// found by [`discover_chain`] with the policy's suffixes and then with the default ones (a
 /// changed suffix leaves topics named by the old one; a change between two custom suffixes
@@ -300,6 +317,36 @@ mod tests {
         let plan = TopicPlan::new(&policy).unwrap();
         let found = orphaned_topics(&policy, &plan, &existing("orders-dlt"));
         assert_eq!(found[0].topic.kind, DestinationKind::Dlt);
+    }
+
+    #[test]
+    fn records_strand_when_the_group_has_not_consumed_them() {
+        assert_eq!(unconsumed(0, 10, None), 10, "never committed: all of it");
+        assert_eq!(unconsumed(4, 10, None), 6, "from the earliest kept");
+        assert_eq!(unconsumed(0, 10, Some(7)), 3);
+        assert_eq!(unconsumed(0, 10, Some(10)), 0);
+        assert_eq!(
+            unconsumed(5, 10, Some(2)),
+            5,
+            "a commit older than retention"
+        );
+        assert_eq!(unconsumed(0, 10, Some(12)), 0);
+        assert_eq!(unconsumed(3, 3, None), 0, "empty");
+        let orphan = |needs_own_commits| OrphanedTopic {
+            topic: DestinationTopic {
+                name: "orders-retry-1000".into(),
+                group: "billing-retry-1000".into(),
+                kind: DestinationKind::Dlt,
+            },
+            needs_own_commits,
+        };
+        assert!(orphan(false).strands_records(1, false));
+        assert!(!orphan(false).strands_records(0, true));
+        assert!(
+            !orphan(true).strands_records(5, false),
+            "perhaps another listener's"
+        );
+        assert!(orphan(true).strands_records(5, true));
     }
 
     #[test]

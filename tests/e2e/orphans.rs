@@ -1,0 +1,93 @@
+//! A changed retry chain: records waiting in retry topics the new chain no longer has are
+//! still handled, and continue on the new chain.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use retry_runtime::prelude::*;
+
+use crate::support::*;
+
+/// Whether retries may succeed: not while the first chain runs.
+static RETRIES_SUCCEED: AtomicBool = AtomicBool::new(false);
+
+/// Every delivery fails until retries may succeed; then a retry succeeds, except that
+/// `again` needs a third delivery.
+#[retryable_topic(topic = "orphan-drain", attempts = 3, backoff = "1s*2")]
+async fn orphan_drain(rec: Record<Bytes>) -> anyhow::Result<()> {
+    record_call("orphan_drain", &rec);
+    let needed = if rec.key_str() == Some("again") { 3 } else { 2 };
+    anyhow::ensure!(
+        RETRIES_SUCCEED.load(Ordering::SeqCst) && rec.attempt >= needed,
+        "not yet"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_left_in_a_retry_topic_of_the_old_chain_are_handled_on_the_new_one() {
+    let s = Scenario::start().await;
+    let listeners = [("orphan_drain", "orphan-drain")];
+    let keys = ["k0", "k1", "k2", "k3", "again"];
+
+    // The first chain, backoff 1s*2: orphan-drain-retry-1000, -retry-2000.
+    let first = s.start_app(&listeners).await;
+    for key in keys {
+        s.produce("orphan-drain", key, "x").await;
+    }
+    s.read_n("orphan-drain-retry-1000", keys.len()).await;
+    first.shutdown().await;
+
+    // The chain changed without a rebuild: -retry-2000 and -retry-4000 now.
+    RETRIES_SUCCEED.store(true, Ordering::SeqCst);
+    let before = calls("orphan_drain").len();
+    let changed = [("RETRY_ORPHAN_DRAIN_BACKOFF", "2s*2")];
+    let second = s.start_app_with(&listeners, &changed).await;
+    let old = s.topic("orphan-drain-retry-1000");
+    assert!(
+        second.topics().contains(&old),
+        "the old retry topic is consumed: {:?}",
+        second.topics()
+    );
+    let succeeded = |key: &str| {
+        calls("orphan_drain")[before..]
+            .iter()
+            .any(|c| c.key == key && c.attempt >= if key == "again" { 3 } else { 2 })
+    };
+    eventually(
+        "every record handled after the change",
+        Duration::from_secs(30),
+        || keys.iter().all(|key| succeeded(key)),
+    )
+    .await;
+    second.shutdown().await;
+
+    let after: Vec<Call> = calls("orphan_drain")[before..].to_vec();
+    assert!(
+        after.iter().any(|c| c.topic == old && c.attempt == 2),
+        "records waiting in the old topic were handled from it: {after:?}"
+    );
+    let again: Vec<(&str, u32)> = after
+        .iter()
+        .filter(|c| c.key == "again")
+        .map(|c| (c.topic.as_str(), c.attempt))
+        .collect();
+    assert_eq!(
+        again,
+        [
+            (old.as_str(), 2),
+            (s.topic("orphan-drain-retry-4000").as_str(), 3)
+        ],
+        "a failure in the old topic continues on the new chain's next retry topic"
+    );
+    assert!(s.read_all("orphan-drain-dlt").await.is_empty());
+
+    // Drained and committed: the next start finds nothing left in the old topic.
+    let third = s.start_app_with(&listeners, &changed).await;
+    assert!(
+        !third.topics().contains(&old),
+        "nothing is left in the old topic: {:?}",
+        third.topics()
+    );
+    third.shutdown().await;
+}
