@@ -31,8 +31,8 @@ pub enum StartError {
         topic: String,
         /// The group derived from the listener's.
         group: String,
-        /// The client's error.
-        source: KafkaError,
+        /// The client's error (boxed: the error stays small).
+        source: Box<KafkaError>,
     },
     /// A topic is missing and may not be created.
     #[error(

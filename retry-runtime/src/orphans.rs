@@ -44,7 +44,7 @@ pub(crate) async fn attach(
                     .map_err(|source| StartError::OrphanBacklog {
                         topic: orphan.topic.name.clone(),
                         group: orphan.topic.group.clone(),
-                        source,
+                        source: Box::new(source),
                     })?;
             if !orphan.strands_records(waiting, committed) {
                 continue;
