@@ -35,8 +35,17 @@ async fn records_left_in_a_retry_topic_of_the_old_chain_are_handled_on_the_new_o
     for key in keys {
         s.produce("orphan-drain", key, "x").await;
     }
-    s.read_n("orphan-drain-retry-1000", keys.len()).await;
+    // Stopped as soon as every record failed once, well before its retry is due (1 s):
+    // shutdown waits for their forwards to orphan-drain-retry-1000, not for their retries.
+    eventually("every record failed once", Duration::from_secs(20), || {
+        calls("orphan_drain").len() >= keys.len()
+    })
+    .await;
     first.shutdown().await;
+    assert_eq!(
+        s.read_all("orphan-drain-retry-1000").await.len(),
+        keys.len()
+    );
 
     // The chain changed without a rebuild: -retry-2000 and -retry-4000 now.
     RETRIES_SUCCEED.store(true, Ordering::SeqCst);
