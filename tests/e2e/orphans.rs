@@ -100,3 +100,55 @@ async fn records_left_in_a_retry_topic_of_the_old_chain_are_handled_on_the_new_o
     );
     third.shutdown().await;
 }
+
+/// Handled at once; its DLT handler fails `flaky` the first time.
+#[retryable_topic(topic = "orphan-dead", attempts = 2)]
+async fn orphan_dead(rec: Record<Bytes>) -> anyhow::Result<()> {
+    record_call("orphan_dead", &rec);
+    Ok(())
+}
+
+#[dlt_handler(topic = "orphan-dead")]
+async fn orphan_dead_dlt(rec: DeadLetter<Bytes>) -> anyhow::Result<()> {
+    record_call("orphan_dead_dlt", &rec);
+    let key = rec.key_str().unwrap_or_default();
+    anyhow::ensure!(
+        key != "flaky" || calls_for("orphan_dead_dlt", key).len() > 1,
+        "DLT store down"
+    );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_of_a_removed_route_go_to_the_dlt_handler() {
+    let s = Scenario::start().await;
+    // A DLT routing `-validation` errors that the listener no longer has.
+    let old = s.topic("orphan-dead-validation-dlt");
+    s.kafka
+        .create_topic(&s.topic("orphan-dead"), 1)
+        .await
+        .unwrap();
+    s.kafka.create_topic(&old, 1).await.unwrap();
+    for key in ["calm", "flaky"] {
+        s.produce("orphan-dead-validation-dlt", key, "x").await;
+    }
+    let app = s.start_app(&[("orphan_dead", "orphan-dead")]).await;
+    assert!(app.topics().contains(&old), "{:?}", app.topics());
+    eventually("both dead letters handled", Duration::from_secs(20), || {
+        calls_for("orphan_dead_dlt", "calm").len() == 1
+            && calls_for("orphan_dead_dlt", "flaky").len() == 2
+    })
+    .await;
+    app.shutdown().await;
+    let flaky: Vec<String> = calls_for("orphan_dead_dlt", "flaky")
+        .into_iter()
+        .map(|c| c.topic)
+        .collect();
+    assert_eq!(
+        flaky,
+        [old.clone(), s.topic("orphan-dead-dlt")],
+        "a dead letter that failed its handler is re-published to the current DLT"
+    );
+    assert_eq!(calls_for("orphan_dead_dlt", "calm")[0].topic, old);
+    assert!(calls("orphan_dead").is_empty());
+}
