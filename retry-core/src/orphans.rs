@@ -91,19 +91,14 @@ pub struct OrphanedTopic {
     /// suffix, as for planned topics). An orphaned retry topic's nominal delay is unknown
     /// (zero): its records wait by their `retry_topic-backoff-timestamp`.
     pub topic: DestinationTopic,
-    /// Found only by the default suffixes while the listener has suffixes of its own: it is
-    /// the listener's only if the listener's group committed offsets on it, since another
-    /// listener of the same main topic may use the default suffixes.
-    pub needs_own_commits: bool,
 }
 
-impl OrphanedTopic {
-    /// Whether the topic strands records: `unconsumed` records wait for its group (see
-    /// [`unconsumed`]), and, when it [needs the listener's own
-    /// commits](Self::needs_own_commits), the group `committed` on it.
-    pub fn strands_records(&self, unconsumed: u64, committed: bool) -> bool {
-        unconsumed > 0 && (committed || !self.needs_own_commits)
-    }
+/// Whether an orphaned topic is the listener's: only when the listener's own group for it
+/// (`OrphanedTopic::topic`'s group) `committed` offsets on it. The names alone cannot tell:
+/// another service or listener on the same main topic, with another group, has topics named
+/// by the same rules, and a group that never committed on a topic never consumed it.
+pub fn is_own_orphan(committed: bool) -> bool {
+    committed
 }
 
 /// The records of a partition between its `low` and `high` watermarks that a group with the
@@ -117,7 +112,8 @@ pub fn unconsumed(low: i64, high: i64, committed: Option<i64>) -> u64 {
 /// The existing retry topics and DLTs of `policy`'s main topic that `plan` does not have,
 /// found by [`discover_chain`] with the policy's suffixes and then with the default ones (a
 /// changed suffix leaves topics named by the old one; a change between two custom suffixes
-/// cannot be told from another listener's topics and is not found).
+/// is not found). Candidates only: a listener drains one only when it
+/// [is its own](is_own_orphan).
 pub fn orphaned_topics(
     policy: &RetryPolicy,
     plan: &TopicPlan,
@@ -147,7 +143,6 @@ pub fn orphaned_topics(
                     name: member.name,
                     kind,
                 },
-                needs_own_commits: (retry_suffix, dlt_suffix) != own,
             });
         }
     }
@@ -168,17 +163,13 @@ mod tests {
         RetryPolicy::builder("orders").group("billing")
     }
 
-    /// The orphans of the policy `builder` makes among `topics`: `name group` each, with `!`
-    /// after the group for one that needs the listener's own commits.
+    /// The orphan candidates of the policy `builder` makes among `topics`: `name group` each.
     fn orphans(builder: RetryPolicyBuilder, topics: &str) -> Vec<String> {
         let policy = builder.build().unwrap();
         let plan = TopicPlan::new(&policy).unwrap();
         orphaned_topics(&policy, &plan, &existing(topics))
             .into_iter()
-            .map(|o| {
-                let mark = if o.needs_own_commits { "!" } else { "" };
-                format!("{} {}{mark}", o.topic.name, o.topic.group)
-            })
+            .map(|o| format!("{} {}", o.topic.name, o.topic.group))
             .collect()
     }
 
@@ -289,10 +280,10 @@ mod tests {
                 "orders orders-again orders-dead orders-retry-1000 orders-dlt"
             ),
             [
-                "orders-retry-1000 billing-retry-1000!",
-                "orders-dlt billing-dlt!"
+                "orders-retry-1000 billing-retry-1000",
+                "orders-dlt billing-dlt"
             ],
-            "back from the defaults: only with the listener's own commits"
+            "back from the defaults"
         );
     }
 
@@ -332,21 +323,27 @@ mod tests {
         );
         assert_eq!(unconsumed(0, 10, Some(12)), 0);
         assert_eq!(unconsumed(3, 3, None), 0, "empty");
-        let orphan = |needs_own_commits| OrphanedTopic {
-            topic: DestinationTopic {
-                name: "orders-retry-1000".into(),
-                group: "billing-retry-1000".into(),
-                kind: DestinationKind::Dlt,
-            },
-            needs_own_commits,
-        };
-        assert!(orphan(false).strands_records(1, false));
-        assert!(!orphan(false).strands_records(0, true));
-        assert!(
-            !orphan(true).strands_records(5, false),
-            "perhaps another listener's"
+    }
+
+    #[test]
+    fn only_the_group_that_committed_on_a_topic_drains_it() {
+        assert!(is_own_orphan(true));
+        assert!(!is_own_orphan(false), "never committed: never consumed it");
+    }
+
+    /// Service A (group billing) and service B (group shipping) on `orders`: B's chain is
+    /// one of A's candidates by its names, read with A's group; A never committed on it.
+    #[test]
+    fn two_services_on_one_main_topic_keep_their_own_topics() {
+        let shipping_topics = "orders orders-retry-1000 orders-retry-5000 orders-dlt";
+        let billing = orders().attempts(3).backoff("1s*2".parse().unwrap());
+        assert_eq!(
+            orphans(billing, shipping_topics),
+            ["orders-retry-5000 billing-retry-5000"],
+            "a candidate by its name"
         );
-        assert!(orphan(true).strands_records(5, true));
+        let billing_committed_on_shipping_topic = false;
+        assert!(!is_own_orphan(billing_committed_on_shipping_topic));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Start-up: the retry topics and DLTs of a listener's main topic that its plan no longer has
-//! (a changed `attempts`, `backoff`, `suffix`, `topic_reuse` or suffix renamed them) and that
-//! hold records their group has not consumed. The app consumes them like the plan's own, so
+//! (a changed `attempts`, `backoff`, `suffix`, `topic_reuse` or suffix renamed them), that
+//! the listener's own group committed on, and that hold records that group has not consumed. The app consumes them like the plan's own, so
 //! their records are handled and continue on the current chain instead of waiting forever
 //! (`design/orphaned-retry-topics.md`).
 
@@ -10,15 +10,16 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
-use retry_core::{orphaned_topics, unconsumed, DestinationKind, OrphanedTopic};
+use retry_core::{is_own_orphan, orphaned_topics, unconsumed, DestinationKind, OrphanedTopic};
 
 use crate::error::StartError;
 use crate::kafka_config::{KafkaSettings, Role};
 use crate::listener::Listener;
 
 /// Finds each listener's orphans among the `existing` topics (name → partition count) and
-/// records them in [`Listener::orphans`], each logged at WARN with its backlog. A topic
-/// another listener of the app plans is never one; an orphaned DLT counts only when the
+/// records them in [`Listener::orphans`], each logged at WARN with its backlog. A topic is
+/// one only when the listener's own group for it committed offsets on it
+/// ([`is_own_orphan`]), and a topic another listener of the app plans is never one; an orphaned DLT counts only when the
 /// listener consumes its DLTs (`auto_start_dlt`).
 pub(crate) async fn attach(
     listeners: &mut [Listener],
@@ -46,7 +47,7 @@ pub(crate) async fn attach(
                         group: orphan.topic.group.clone(),
                         source: Box::new(source),
                     })?;
-            if !orphan.strands_records(waiting, committed) {
+            if !is_own_orphan(committed) || waiting == 0 {
                 continue;
             }
             tracing::warn!(

@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use retry_runtime::prelude::*;
 
 use crate::support::*;
@@ -32,19 +34,30 @@ async fn records_left_in_a_retry_topic_of_the_old_chain_are_handled_on_the_new_o
 
     // The first chain, backoff 1s*2: orphan-drain-retry-1000, -retry-2000.
     let first = s.start_app(&listeners).await;
+    // One record handled from -retry-1000 (and failed on to -retry-2000): the group has
+    // committed on it, so it is the listener's own when it is orphaned.
+    s.produce("orphan-drain", "early", "x").await;
+    eventually(
+        "a record handled from -retry-1000",
+        Duration::from_secs(20),
+        || calls_for("orphan_drain", "early").len() >= 2,
+    )
+    .await;
     for key in keys {
         s.produce("orphan-drain", key, "x").await;
     }
     // Stopped as soon as every record failed once, well before its retry is due (1 s):
     // shutdown waits for their forwards to orphan-drain-retry-1000, not for their retries.
     eventually("every record failed once", Duration::from_secs(20), || {
-        calls("orphan_drain").len() >= keys.len()
+        keys.iter()
+            .all(|key| !calls_for("orphan_drain", key).is_empty())
     })
     .await;
     first.shutdown().await;
     assert_eq!(
         s.read_all("orphan-drain-retry-1000").await.len(),
-        keys.len()
+        keys.len() + 1,
+        "the early record and every key's"
     );
 
     // The chain changed without a rebuild: -retry-2000 and -retry-4000 now.
@@ -129,6 +142,10 @@ async fn dead_letters_of_a_removed_route_go_to_the_dlt_handler() {
         .await
         .unwrap();
     s.kafka.create_topic(&old, 1).await.unwrap();
+    // The listener's group consumed the route DLT while the route existed: it committed on
+    // it, so the topic is its own.
+    let group = format!("{}orphan_dead-validation-dlt", s.prefix());
+    commit_start(&s, &group, &old).await;
     for key in ["calm", "flaky"] {
         s.produce("orphan-dead-validation-dlt", key, "x").await;
     }
@@ -151,4 +168,22 @@ async fn dead_letters_of_a_removed_route_go_to_the_dlt_handler() {
     );
     assert_eq!(calls_for("orphan_dead_dlt", "calm")[0].topic, old);
     assert!(calls("orphan_dead").is_empty());
+}
+
+/// Commits offset 0 of `topic`'s partition 0 for `group`, as a group that consumed it.
+async fn commit_start(s: &Scenario, group: &str, topic: &str) {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", s.kafka.bootstrap_servers())
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut offsets = TopicPartitionList::new();
+    offsets
+        .add_partition_offset(topic, 0, Offset::Offset(0))
+        .expect("offset");
+    tokio::task::spawn_blocking(move || consumer.commit(&offsets, CommitMode::Sync))
+        .await
+        .unwrap()
+        .expect("commit");
 }
