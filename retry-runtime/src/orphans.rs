@@ -1,8 +1,9 @@
 //! Start-up: the retry topics and DLTs of a listener's main topic that its plan no longer has
-//! (a changed `attempts`, `backoff`, `suffix`, `topic_reuse` or suffix renamed them), that
-//! the listener's own group committed on, and that hold records that group has not consumed. The app consumes them like the plan's own, so
-//! their records are handled and continue on the current chain instead of waiting forever
-//! (`design/orphaned-retry-topics.md`).
+//! (a changed `attempts`, `backoff`, `suffix`, `topic_reuse` or suffix renamed them) and that
+//! the listener's own group committed on. The app consumes them like the plan's own, whatever
+//! their backlog at start-up (old instances may still forward into them during a rolling
+//! deploy), so their records are handled and continue on the current chain instead of waiting
+//! forever (`design/orphaned-retry-topics.md`).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -17,7 +18,8 @@ use crate::kafka_config::{KafkaSettings, Role};
 use crate::listener::Listener;
 
 /// Finds each listener's orphans among the `existing` topics (name → partition count) and
-/// records them in [`Listener::orphans`], each logged at WARN with its backlog. A topic is
+/// records them in [`Listener::orphans`], each logged at WARN with its backlog (drained even
+/// when empty). A topic is
 /// one only when the listener's own group for it committed offsets on it
 /// ([`is_own_orphan`]), and a topic another listener of the app plans is never one; an orphaned DLT counts only when the
 /// listener consumes its DLTs (`auto_start_dlt`).
@@ -47,7 +49,7 @@ pub(crate) async fn attach(
                         group: orphan.topic.group.clone(),
                         source: Box::new(source),
                     })?;
-            if !is_own_orphan(committed) || waiting == 0 {
+            if !is_own_orphan(committed) {
                 continue;
             }
             tracing::warn!(
@@ -56,8 +58,9 @@ pub(crate) async fn attach(
                 group = %orphan.topic.group,
                 backlog = waiting,
                 "topic is no longer in the listener's chain (its attempts, backoff, suffix, \
-                 topic_reuse or a suffix changed) but holds records its group has not consumed: \
-                 consuming it as well; its records continue on the current chain"
+                 topic_reuse or a suffix changed) but its group consumed it: consuming it as \
+                 well, with the records its group has not consumed yet (backlog) and any that \
+                 still arrive; its records continue on the current chain"
             );
             found.push(orphan.topic);
         }
