@@ -380,7 +380,8 @@ impl RunningApp {
         failure
     }
 
-    /// Resolves once every consumer has partitions assigned.
+    /// Resolves once every consumer of a planned topic has partitions assigned (orphans'
+    /// consumers do not count: `design/orphaned-retry-topics.md`).
     pub async fn ready(&self) {
         for assigned in &self.ready {
             let mut assigned = assigned.clone();

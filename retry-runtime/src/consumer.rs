@@ -107,7 +107,7 @@ fn fatal_hint(error: &KafkaError) -> &'static str {
 pub(crate) struct Consumers {
     /// Each consumer's task; one that fails reports it through the app's failure channel.
     pub tasks: Vec<JoinHandle<()>>,
-    /// Each consumer's "partitions assigned" signal.
+    /// Each planned topic's consumer's "partitions assigned" signal (not orphans').
     pub ready: Vec<watch::Receiver<bool>>,
     /// Each consumer's topic.
     pub topics: Vec<String>,
@@ -177,7 +177,11 @@ pub(crate) fn spawn_consumers(
                 stop.clone(),
                 failure.clone(),
             )));
-            ready.push(events.ready);
+            // An orphan never holds readiness back: it may be deleted, or its only
+            // partition held by an instance of the old version until that one stops.
+            if listener.plans(&destination.name) {
+                ready.push(events.ready);
+            }
             topics.push(destination.name.clone());
         }
     }
