@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crate::policy::{RetryPolicy, DEFAULT_DLT_TOPIC_SUFFIX, DEFAULT_RETRY_TOPIC_SUFFIX};
+use crate::policy::{
+    DltStrategy, RetryPolicy, DEFAULT_DLT_TOPIC_SUFFIX, DEFAULT_RETRY_TOPIC_SUFFIX,
+};
 use crate::topics::{is_dlt_of, DestinationKind, DestinationTopic, TopicPlan};
 
 /// A topic that the naming rules attribute to a main topic.
@@ -101,6 +103,18 @@ pub fn is_own_orphan(committed: bool) -> bool {
     committed
 }
 
+/// Whether a listener consumes its orphaned DLTs: only when it has a `#[dlt_handler]` to give
+/// their dead letters to, a DLT of its own (`dlt` is not `none`) and its DLT handler starts
+/// automatically (`auto_start_dlt`). Otherwise consuming them would only commit their dead
+/// letters away; they are left alone, and named at start-up.
+pub fn consumes_orphaned_dlts(
+    has_dlt_handler: bool,
+    dlt: &DltStrategy,
+    auto_start_dlt: bool,
+) -> bool {
+    has_dlt_handler && *dlt != DltStrategy::None && auto_start_dlt
+}
+
 /// The records of a partition between its `low` and `high` watermarks that a group with the
 /// `committed` offset (none: the group never committed, and reads from the earliest) has not
 /// consumed.
@@ -152,7 +166,7 @@ pub fn orphaned_topics(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::policy::{DltStrategy, SuffixStrategy, TopicReuse};
+    use crate::policy::{SuffixStrategy, TopicReuse};
     use crate::RetryPolicyBuilder;
 
     fn existing(names: &str) -> Vec<String> {
@@ -344,6 +358,27 @@ mod tests {
         );
         let billing_committed_on_shipping_topic = false;
         assert!(!is_own_orphan(billing_committed_on_shipping_topic));
+    }
+
+    #[test]
+    fn orphaned_dlts_are_consumed_only_with_a_handler_a_dlt_and_auto_start() {
+        assert!(consumes_orphaned_dlts(
+            true,
+            &DltStrategy::AlwaysRetry,
+            true
+        ));
+        assert!(consumes_orphaned_dlts(true, &DltStrategy::Fail, true));
+        assert!(!consumes_orphaned_dlts(
+            false,
+            &DltStrategy::AlwaysRetry,
+            true
+        ));
+        assert!(!consumes_orphaned_dlts(true, &DltStrategy::None, true));
+        assert!(!consumes_orphaned_dlts(
+            true,
+            &DltStrategy::AlwaysRetry,
+            false
+        ));
     }
 
     #[test]

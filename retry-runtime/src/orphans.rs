@@ -11,7 +11,10 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::{Offset, TopicPartitionList};
-use retry_core::{is_own_orphan, orphaned_topics, unconsumed, DestinationKind, OrphanedTopic};
+use retry_core::{
+    consumes_orphaned_dlts, is_own_orphan, orphaned_topics, unconsumed, DestinationKind,
+    OrphanedTopic,
+};
 
 use crate::error::StartError;
 use crate::kafka_config::{KafkaSettings, Role};
@@ -21,8 +24,9 @@ use crate::listener::Listener;
 /// records them in [`Listener::orphans`], each logged at WARN with its backlog (drained even
 /// when empty). A topic is
 /// one only when the listener's own group for it committed offsets on it
-/// ([`is_own_orphan`]), and a topic another listener of the app plans is never one; an orphaned DLT counts only when the
-/// listener consumes its DLTs (`auto_start_dlt`).
+/// ([`is_own_orphan`]), and a topic another listener of the app plans is never one. An own
+/// orphaned DLT is consumed only when [`consumes_orphaned_dlts`]; otherwise it is named at
+/// WARN as left alone.
 pub(crate) async fn attach(
     listeners: &mut [Listener],
     kafka: &KafkaSettings,
@@ -35,9 +39,13 @@ pub(crate) async fn attach(
         let candidates: Vec<OrphanedTopic> =
             orphaned_topics(&listener.config.policy, &listener.config.topics, &names)
                 .into_iter()
-                .filter(|o| o.topic.kind != DestinationKind::Dlt || listener.config.auto_start_dlt)
                 .filter(|o| !listeners.iter().any(|l| l.plans(&o.topic.name)))
                 .collect();
+        let dlts_consumed = consumes_orphaned_dlts(
+            listener.dlt_handler.is_some(),
+            &listener.config.policy.dlt,
+            listener.config.auto_start_dlt,
+        );
         let mut found = Vec::new();
         for orphan in candidates {
             let partitions = existing.get(&orphan.topic.name).copied().unwrap_or(0);
@@ -50,6 +58,18 @@ pub(crate) async fn attach(
                         source: Box::new(source),
                     })?;
             if !is_own_orphan(committed) {
+                continue;
+            }
+            if orphan.topic.kind == DestinationKind::Dlt && !dlts_consumed {
+                tracing::warn!(
+                    listener = %listener.config.name,
+                    topic = %orphan.topic.name,
+                    group = %orphan.topic.group,
+                    backlog = waiting,
+                    "DLT is no longer in the listener's chain but its group consumed it: left \
+                     alone, since the listener has no DLT handler that starts automatically or \
+                     no DLT (dlt = \"none\"); its dead letters stay in it"
+                );
                 continue;
             }
             tracing::warn!(
