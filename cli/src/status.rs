@@ -1,12 +1,14 @@
 //! `kafka-retry status`: per retry topic and DLT of a main topic and per consumer group, the
 //! records not consumed yet, how many are past their due time, and by how much. With a
-//! listener's settings, the existing topics its chain no longer has are shown too, marked
-//! orphaned: their records reach no handler unless the app drains them.
+//! listener's settings, the existing topics its chain no longer has and that a group of the
+//! listener committed on are shown too, marked orphaned, by the rule the runtime drains them
+//! by (retry-core's `is_own_orphan`); a topic named like one that no such group committed on
+//! is not the listener's and is not shown.
 
 use std::collections::HashMap;
 
 use retry_core::headers::{decode_timestamp, BACKOFF_TIMESTAMP};
-use retry_core::Backlog;
+use retry_core::{is_own_orphan, Backlog};
 
 use crate::args::StatusArgs;
 use crate::kafka::{partition_count, Connection, TopicReader};
@@ -60,6 +62,10 @@ pub async fn run(connection: &Connection, args: &StatusArgs) -> anyhow::Result<S
         let mut found = false;
         for group in candidates {
             let committed = connection.committed(&group, &topic.name, partitions)?;
+            if orphaned && !is_own_orphan(!committed.is_empty()) {
+                // Named like an orphan, but not this listener's: the runtime leaves it alone.
+                continue;
+            }
             if committed.is_empty() && args.group.is_none() {
                 continue;
             }
@@ -72,7 +78,7 @@ pub async fn run(connection: &Connection, args: &StatusArgs) -> anyhow::Result<S
                 backlog,
             });
         }
-        if !found {
+        if !found && !orphaned {
             let backlog = backlog(connection, topic, &HashMap::new(), now).await?;
             rows.push(StatusRow {
                 topic: topic.name.clone(),

@@ -50,7 +50,8 @@ fn planned(
 }
 
 /// The retry topics and DLTs of `main` among `existing` that the chain named by `args`'
-/// settings does not have (retry-core's [`orphaned_topics`]); none when `args` name no
+/// settings does not have (retry-core's [`orphaned_topics`]): candidates, each an orphan only
+/// for a group that committed on it (`retry_core::is_own_orphan`); none when `args` name no
 /// settings, since the discovered chain shows every topic then.
 pub fn orphaned(
     main: &str,

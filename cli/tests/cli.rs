@@ -425,6 +425,10 @@ async fn status_shows_the_topics_a_changed_chain_left_behind() {
             .await
             .unwrap();
     }
+    // The listener's group consumed the old retry topic: its own. Another group's topic
+    // named like an orphan (-retry-8000) is not.
+    commit_start(&kafka, "billing-retry-1000", "moved-retry-1000");
+    kafka.create_topic("moved-retry-8000", 1).await.unwrap();
     let changed = ["status", "moved", "--attempts", "3", "--backoff", "2s*2"];
     let (code, out, err) = kafka_retry(&kafka, &changed).await;
     assert_eq!(code, 0, "{err}");
@@ -444,7 +448,13 @@ async fn status_shows_the_topics_a_changed_chain_left_behind() {
         ],
         "{out}"
     );
+    assert_eq!(rows[3][2], "billing-retry-1000", "{out}");
     assert_eq!(rows[3][4], "2", "both records wait: {out}");
+
+    assert!(
+        !out.contains("moved-retry-8000"),
+        "never committed on: {out}"
+    );
 
     // Without the listener's settings every topic of the chain is shown, none orphaned.
     let (code, out, err) = kafka_retry(&kafka, &["status", "moved"]).await;
@@ -455,4 +465,20 @@ async fn status_shows_the_topics_a_changed_chain_left_behind() {
         !out.contains("moved-eu-dlt"),
         "another main topic's DLT: {out}"
     );
+}
+
+/// Commits offset 0 of `topic`'s partition 0 for `group`, as a group that consumed it.
+fn commit_start(kafka: &TestKafka, group: &str, topic: &str) {
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut offsets = rdkafka::TopicPartitionList::new();
+    offsets
+        .add_partition_offset(topic, 0, rdkafka::Offset::Offset(0))
+        .expect("offset");
+    consumer.commit(&offsets, CommitMode::Sync).expect("commit");
 }
