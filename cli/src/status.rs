@@ -1,10 +1,14 @@
 //! `kafka-retry status`: per retry topic and DLT of a main topic and per consumer group, the
-//! records not consumed yet, how many are past their due time, and by how much.
+//! records not consumed yet, how many are past their due time, and by how much. With a
+//! listener's settings, the existing topics its chain no longer has and that a group of the
+//! listener committed on are shown too, marked orphaned, by the rule the runtime drains them
+//! by (retry-core's `is_own_orphan`); a topic named like one that no such group committed on
+//! is not the listener's and is not shown.
 
 use std::collections::HashMap;
 
 use retry_core::headers::{decode_timestamp, BACKOFF_TIMESTAMP};
-use retry_core::Backlog;
+use retry_core::{is_own_orphan, Backlog};
 
 use crate::args::StatusArgs;
 use crate::kafka::{partition_count, Connection, TopicReader};
@@ -17,6 +21,8 @@ use crate::topology::{self, ChainTopic};
 pub struct StatusRow {
     /// The retry topic or DLT.
     pub topic: String,
+    /// True for a topic the listener's chain (named by its settings) no longer has.
+    pub orphaned: bool,
     /// The group, or `None` when no group committed on the topic yet.
     pub group: Option<String>,
     /// What waits for the group.
@@ -32,12 +38,14 @@ pub async fn run(connection: &Connection, args: &StatusArgs) -> anyhow::Result<S
         anyhow::bail!("topic {} does not exist", args.topic);
     }
     let chain = topology::chain(&args.topic, &args.topology, &existing)?;
+    let orphaned = topology::orphaned(&args.topic, &args.topology, &existing)?;
     let known_groups = match &args.group {
         Some(_) => Vec::new(),
         None => connection.groups()?,
     };
     let mut rows = Vec::new();
-    for topic in chain.iter().skip(1) {
+    let topics = chain.iter().skip(1).map(|t| (t, false));
+    for (topic, orphaned) in topics.chain(orphaned.iter().map(|t| (t, true))) {
         if !existing.contains(&topic.name) {
             continue;
         }
@@ -54,6 +62,10 @@ pub async fn run(connection: &Connection, args: &StatusArgs) -> anyhow::Result<S
         let mut found = false;
         for group in candidates {
             let committed = connection.committed(&group, &topic.name, partitions)?;
+            if orphaned && !is_own_orphan(!committed.is_empty()) {
+                // Named like an orphan, but not this listener's: the runtime leaves it alone.
+                continue;
+            }
             if committed.is_empty() && args.group.is_none() {
                 continue;
             }
@@ -61,14 +73,16 @@ pub async fn run(connection: &Connection, args: &StatusArgs) -> anyhow::Result<S
             let backlog = backlog(connection, topic, &committed, now).await?;
             rows.push(StatusRow {
                 topic: topic.name.clone(),
+                orphaned,
                 group: Some(group),
                 backlog,
             });
         }
-        if !found {
+        if !found && !orphaned {
             let backlog = backlog(connection, topic, &HashMap::new(), now).await?;
             rows.push(StatusRow {
                 topic: topic.name.clone(),
+                orphaned,
                 group: None,
                 backlog,
             });
@@ -105,7 +119,10 @@ pub fn render(rows: &[StatusRow], now_ms: i64) -> String {
         .map(|row| {
             let b = &row.backlog;
             vec![
-                row.topic.clone(),
+                match row.orphaned {
+                    true => format!("{} (orphaned)", row.topic),
+                    false => row.topic.clone(),
+                },
                 row.group
                     .clone()
                     .unwrap_or_else(|| "(none committed)".into()),
@@ -137,6 +154,7 @@ mod tests {
         let rows = [
             StatusRow {
                 topic: "orders-retry-1000".into(),
+                orphaned: false,
                 group: Some("billing-retry-1000".into()),
                 backlog: Backlog {
                     waiting: 3,
@@ -147,15 +165,28 @@ mod tests {
             },
             StatusRow {
                 topic: "orders-dlt".into(),
+                orphaned: false,
                 group: None,
                 backlog: Backlog::default(),
+            },
+            StatusRow {
+                topic: "orders-retry-500".into(),
+                orphaned: true,
+                group: Some("billing-retry-500".into()),
+                backlog: Backlog {
+                    waiting: 2,
+                    past_due: 0,
+                    due_lag: Duration::ZERO,
+                    oldest_ms: Some(40_000),
+                },
             },
         ];
         assert_eq!(
             render(&rows, 100_000),
-            "TOPIC              GROUP               WAITING  PAST DUE  DUE LAG  OLDEST\n\
-             orders-retry-1000  billing-retry-1000  3        1         1m 15s   1m 30s\n\
-             orders-dlt         (none committed)    0        0         -        -\n"
+            "TOPIC                        GROUP               WAITING  PAST DUE  DUE LAG  OLDEST\n\
+             orders-retry-1000            billing-retry-1000  3        1         1m 15s   1m 30s\n\
+             orders-dlt                   (none committed)    0        0         -        -\n\
+             orders-retry-500 (orphaned)  billing-retry-500   2        0         -        1m\n"
         );
     }
 }

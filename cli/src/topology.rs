@@ -2,7 +2,10 @@
 //! by the naming rules from a listener's settings, or discovered among existing topics.
 
 use anyhow::Context;
-use retry_core::{is_dlt_of, Backoff, RetryPolicy, SuffixStrategy, TopicPlan};
+use retry_core::{
+    discover_chain, orphaned_topics, Backoff, DestinationKind, DestinationTopic, RetryPolicy,
+    SuffixStrategy, TopicPlan,
+};
 
 use crate::args::TopologyArgs;
 
@@ -42,6 +45,36 @@ fn planned(
     backoff: &str,
     args: &TopologyArgs,
 ) -> anyhow::Result<Vec<ChainTopic>> {
+    let (_, plan) = plan(main, attempts, backoff, args)?;
+    Ok(plan.topics().map(chain_topic).collect())
+}
+
+/// The retry topics and DLTs of `main` among `existing` that the chain named by `args`'
+/// settings does not have (retry-core's [`orphaned_topics`]): candidates, each an orphan only
+/// for a group that committed on it (`retry_core::is_own_orphan`); none when `args` name no
+/// settings, since the discovered chain shows every topic then.
+pub fn orphaned(
+    main: &str,
+    args: &TopologyArgs,
+    existing: &[String],
+) -> anyhow::Result<Vec<ChainTopic>> {
+    let (Some(attempts), Some(backoff)) = (args.attempts, &args.backoff) else {
+        return Ok(Vec::new());
+    };
+    let (policy, plan) = plan(main, attempts, backoff, args)?;
+    Ok(orphaned_topics(&policy, &plan, existing)
+        .iter()
+        .map(|o| chain_topic(&o.topic))
+        .collect())
+}
+
+/// The policy these settings describe, with an empty group, and its plan.
+fn plan(
+    main: &str,
+    attempts: u32,
+    backoff: &str,
+    args: &TopologyArgs,
+) -> anyhow::Result<(RetryPolicy, TopicPlan)> {
     let backoff: Backoff = backoff
         .parse()
         .with_context(|| format!("--backoff {backoff}"))?;
@@ -59,58 +92,38 @@ fn planned(
         .dlt_topic_suffix(args.dlt_suffix.as_str())
         .build()?;
     let plan = TopicPlan::new(&policy)?;
-    Ok(plan
-        .topics()
-        .map(|t| ChainTopic {
-            name: t.name.clone(),
-            // The policy's group is empty: each group name is its bare suffix.
-            suffix: t.group.clone(),
-            dlt: t.kind == retry_core::DestinationKind::Dlt,
-        })
-        .collect())
+    Ok((policy, plan))
 }
 
-/// The chain as found among `existing` topics: `<main><retry suffix>` and
-/// `<main><retry suffix>-<n>...` are retry topics, in order of their numbers;
-/// `<main><dlt suffix>` and `<main>-<route><dlt suffix>` are DLTs.
+/// A destination of a policy whose group is empty: each group name is its bare suffix.
+fn chain_topic(t: &DestinationTopic) -> ChainTopic {
+    ChainTopic {
+        name: t.name.clone(),
+        suffix: t.group.clone(),
+        dlt: t.kind == DestinationKind::Dlt,
+    }
+}
+
+/// The chain as found among `existing` topics, by retry-core's naming rule
+/// ([`discover_chain`]), main topic first.
 fn discovered(
     main: &str,
     retry_suffix: &str,
     dlt_suffix: &str,
     existing: &[String],
 ) -> Vec<ChainTopic> {
-    let mut retries: Vec<(Vec<u64>, ChainTopic)> = Vec::new();
-    let mut dlts: Vec<ChainTopic> = Vec::new();
-    for name in existing {
-        let Some(suffix) = name.strip_prefix(main) else {
-            continue;
-        };
-        let topic = |dlt| ChainTopic {
-            name: name.clone(),
-            suffix: suffix.to_owned(),
-            dlt,
-        };
-        if let Some(rest) = suffix.strip_prefix(retry_suffix) {
-            let numbers: Option<Vec<u64>> =
-                rest.split('-').skip(1).map(|n| n.parse().ok()).collect();
-            if let Some(numbers) = numbers.filter(|_| rest.is_empty() || rest.starts_with('-')) {
-                retries.push((numbers, topic(false)));
-            }
-        } else if is_dlt_of(name, main, dlt_suffix) {
-            dlts.push(topic(true));
-        }
-    }
-    retries.sort_by(|a, b| a.0.cmp(&b.0));
-    // The generic DLT last, as the runtime orders them.
-    dlts.sort_by_key(|t| (t.suffix == dlt_suffix, t.name.clone()));
     let main = ChainTopic {
         name: main.to_owned(),
         suffix: String::new(),
         dlt: false,
     };
+    let found = discover_chain(&main.name, retry_suffix, dlt_suffix, existing);
     std::iter::once(main)
-        .chain(retries.into_iter().map(|(_, t)| t))
-        .chain(dlts)
+        .chain(found.into_iter().map(|t| ChainTopic {
+            name: t.name,
+            suffix: t.suffix,
+            dlt: t.dlt,
+        }))
         .collect()
 }
 
@@ -181,6 +194,24 @@ mod tests {
         assert_eq!(names(&single), ["orders", "orders-retry", "orders-dlt"]);
         let bad = chain("orders", &args(Some(2), Some("soon")), &[]).unwrap_err();
         assert!(format!("{bad:#}").contains("--backoff soon"), "{bad:#}");
+    }
+
+    #[test]
+    fn orphans_are_the_existing_topics_the_named_chain_lacks() {
+        let existing: Vec<String> = [
+            "orders",
+            "orders-retry-1000",
+            "orders-retry-2000",
+            "orders-dlt",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let lost = orphaned("orders", &args(Some(3), Some("2s*2")), &existing).unwrap();
+        assert_eq!(names(&lost), ["orders-retry-1000"]);
+        assert_eq!(lost[0].suffix, "-retry-1000");
+        assert!(orphaned("orders", &args(None, None), &existing)
+            .unwrap()
+            .is_empty());
     }
 
     fn chain_of(main: &str, attempts: Option<u32>, backoff: &str) -> Vec<ChainTopic> {

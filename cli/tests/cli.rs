@@ -403,3 +403,82 @@ async fn a_dead_letter_claiming_another_topic_goes_only_where_to_says() {
         "the destination and the claim, side by side: {out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_the_topics_a_changed_chain_left_behind() {
+    let kafka = TestKafka::start().await.unwrap();
+    // The chain of backoff 1s*2, attempts 3, while the listener now has backoff 2s*2.
+    for topic in [
+        "moved",
+        "moved-retry-1000",
+        "moved-retry-2000",
+        "moved-retry-4000",
+        "moved-dlt",
+        "moved-eu",
+        "moved-eu-dlt",
+    ] {
+        kafka.create_topic(topic, 1).await.unwrap();
+    }
+    for key in ["a", "b"] {
+        kafka
+            .produce("moved-retry-1000", Some(key), b"{}")
+            .await
+            .unwrap();
+    }
+    // The listener's group consumed the old retry topic: its own. Another group's topic
+    // named like an orphan (-retry-8000) is not.
+    commit_start(&kafka, "billing-retry-1000", "moved-retry-1000");
+    kafka.create_topic("moved-retry-8000", 1).await.unwrap();
+    let changed = ["status", "moved", "--attempts", "3", "--backoff", "2s*2"];
+    let (code, out, err) = kafka_retry(&kafka, &changed).await;
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let topics: Vec<(&str, &str)> = rows.iter().map(|r| (r[0], r[1])).collect();
+    assert_eq!(
+        topics,
+        [
+            ("moved-retry-2000", "(none"),
+            ("moved-retry-4000", "(none"),
+            ("moved-dlt", "(none"),
+            ("moved-retry-1000", "(orphaned)"),
+        ],
+        "{out}"
+    );
+    assert_eq!(rows[3][2], "billing-retry-1000", "{out}");
+    assert_eq!(rows[3][4], "2", "both records wait: {out}");
+
+    assert!(
+        !out.contains("moved-retry-8000"),
+        "never committed on: {out}"
+    );
+
+    // Without the listener's settings every topic of the chain is shown, none orphaned.
+    let (code, out, err) = kafka_retry(&kafka, &["status", "moved"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("orphaned"), "{out}");
+    assert!(out.contains("moved-retry-1000"), "{out}");
+    assert!(
+        !out.contains("moved-eu-dlt"),
+        "another main topic's DLT: {out}"
+    );
+}
+
+/// Commits offset 0 of `topic`'s partition 0 for `group`, as a group that consumed it.
+fn commit_start(kafka: &TestKafka, group: &str, topic: &str) {
+    use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("consumer");
+    let mut offsets = rdkafka::TopicPartitionList::new();
+    offsets
+        .add_partition_offset(topic, 0, rdkafka::Offset::Offset(0))
+        .expect("offset");
+    consumer.commit(&offsets, CommitMode::Sync).expect("commit");
+}

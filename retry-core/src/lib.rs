@@ -42,6 +42,7 @@ mod error_streak;
 mod format;
 pub mod headers;
 mod membership;
+mod orphans;
 mod policy;
 mod progress;
 mod record;
@@ -64,6 +65,10 @@ pub use format::Protobuf;
 pub use format::{Bytes, DecodeError, Payload, Text};
 pub use headers::{ExceptionInfo, Header, Headers, TimestampType};
 pub use membership::{check_subscriptions_unshared, static_member_id, SharedSubscription};
+pub use orphans::{
+    consumes_orphaned_dlts, discover_chain, is_own_orphan, orphaned_topics, unconsumed,
+    ChainMember, OrphanedTopic,
+};
 pub use policy::{
     DltStrategy, PolicyError, RetryPolicy, RetryPolicyBuilder, SuffixStrategy, TopicReuse,
     DEFAULT_DLT_TOPIC_SUFFIX, DEFAULT_RETRY_TOPIC_SUFFIX,

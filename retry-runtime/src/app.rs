@@ -18,6 +18,7 @@ use crate::error::StartError;
 use crate::forward::Forwarder;
 use crate::kafka_config::{KafkaSettings, Role};
 use crate::listener::{self, Listener};
+use crate::orphans;
 use crate::provision;
 use crate::state::StateRegistry;
 
@@ -233,16 +234,13 @@ impl RetryAppBuilder {
         let exporter = self.exporter()?;
         #[cfg(not(feature = "prometheus"))]
         self.warn_without_exporter();
-        let listeners: Vec<Arc<Listener>> = listener::resolve(
+        let mut listeners: Vec<Listener> = listener::resolve(
             registry::listeners(),
             registry::dlt_handlers(),
             self.only.as_deref(),
             &*self.settings_env,
             &self.states,
-        )?
-        .into_iter()
-        .map(Arc::new)
-        .collect();
+        )?;
         crate::backtraces::capture_only_if_shown(&listeners);
 
         let admin: Arc<AdminClient<DefaultClientContext>> =
@@ -250,6 +248,8 @@ impl RetryAppBuilder {
         let existing =
             provision::existing_topics(&admin, kafka.bootstrap_servers(), self.startup_timeout)
                 .await?;
+        orphans::attach(&mut listeners, &kafka, &existing, self.startup_timeout).await?;
+        let listeners: Vec<Arc<Listener>> = listeners.into_iter().map(Arc::new).collect();
         let work = provision::plan(&listeners, &existing)?;
         for warning in &work.warnings {
             tracing::warn!("{warning}");
@@ -380,7 +380,8 @@ impl RunningApp {
         failure
     }
 
-    /// Resolves once every consumer has partitions assigned.
+    /// Resolves once every consumer of a planned topic has partitions assigned (orphans'
+    /// consumers do not count: `design/orphaned-retry-topics.md`).
     pub async fn ready(&self) {
         for assigned in &self.ready {
             let mut assigned = assigned.clone();

@@ -6,8 +6,6 @@
 //! as they are; the app sets it when no listener wants backtraces (`stacktrace = "full"`) and
 //! the user did not choose it themselves.
 
-use std::sync::Arc;
-
 use retry_core::StackTrace;
 
 use crate::listener::Listener;
@@ -15,7 +13,7 @@ use crate::listener::Listener;
 /// Turns off error backtrace capture for the process unless a listener shows backtraces or
 /// `RUST_LIB_BACKTRACE` is set. `std` reads it once, at the first capture: errors created
 /// before the app started may have captured already.
-pub(crate) fn capture_only_if_shown(listeners: &[Arc<Listener>]) {
+pub(crate) fn capture_only_if_shown(listeners: &[Listener]) {
     let capturing = std::env::var("RUST_BACKTRACE").is_ok_and(|v| v != "0");
     if !capturing || std::env::var_os("RUST_LIB_BACKTRACE").is_some() {
         return;

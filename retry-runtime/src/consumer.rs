@@ -107,7 +107,7 @@ fn fatal_hint(error: &KafkaError) -> &'static str {
 pub(crate) struct Consumers {
     /// Each consumer's task; one that fails reports it through the app's failure channel.
     pub tasks: Vec<JoinHandle<()>>,
-    /// Each consumer's "partitions assigned" signal.
+    /// Each planned topic's consumer's "partitions assigned" signal (not orphans').
     pub ready: Vec<watch::Receiver<bool>>,
     /// Each consumer's topic.
     pub topics: Vec<String>,
@@ -121,9 +121,9 @@ pub(crate) struct ConsumerSettings<'a> {
     pub dead_partition_after: Duration,
 }
 
-/// Subscribes one consumer to each topic of each listener (a DLT only when its handler
-/// starts automatically) and spawns its [`consume`] task; a consumer that fails sends its
-/// error to `failure`.
+/// Subscribes one consumer to each topic of each listener, its orphans included (a DLT only
+/// when its handler starts automatically), and spawns its [`consume`] task; a consumer that
+/// fails sends its error to `failure`.
 pub(crate) fn spawn_consumers(
     listeners: &[Arc<Listener>],
     kafka: &KafkaSettings,
@@ -137,7 +137,7 @@ pub(crate) fn spawn_consumers(
     let mut ready = Vec::new();
     let mut topics = Vec::new();
     for listener in listeners {
-        for destination in listener.config.topics.topics() {
+        for destination in listener.consumed_topics() {
             if destination.kind == DestinationKind::Dlt && !listener.config.auto_start_dlt {
                 // Spring's autoStartDltHandler = false: the DLT is created and written,
                 // not consumed.
@@ -177,7 +177,11 @@ pub(crate) fn spawn_consumers(
                 stop.clone(),
                 failure.clone(),
             )));
-            ready.push(events.ready);
+            // An orphan never holds readiness back: it may be deleted, or its only
+            // partition held by an instance of the old version until that one stops.
+            if listener.plans(&destination.name) {
+                ready.push(events.ready);
+            }
             topics.push(destination.name.clone());
         }
     }

@@ -23,6 +23,17 @@ pub enum StartError {
         /// The client's error.
         source: KafkaError,
     },
+    /// The backlog of a retry topic or DLT the listener's chain no longer has could not be
+    /// read.
+    #[error("cannot read what consumer group {group} has not consumed of topic {topic}")]
+    OrphanBacklog {
+        /// The topic.
+        topic: String,
+        /// The group derived from the listener's.
+        group: String,
+        /// The client's error (boxed: the error stays small).
+        source: Box<KafkaError>,
+    },
     /// A topic is missing and may not be created.
     #[error(
         "topic {topic} does not exist and listener `{listener}` has auto_create = {auto_create}{}",

@@ -74,6 +74,7 @@ mod inbound;
 mod kafka_config;
 pub mod kafka_headers;
 mod listener;
+mod orphans;
 mod ownership;
 mod partition;
 mod process;

@@ -2,8 +2,8 @@
 
 use retry_core::registry::{DltHandlerSpec, HandlerFn, HandlerFuture, ListenerSpec};
 use retry_core::{
-    check_subscriptions_unshared, DestinationKind, HandlerStates, ListenerConfig, RawRecord,
-    Setting,
+    check_subscriptions_unshared, DestinationKind, DestinationTopic, HandlerStates, ListenerConfig,
+    RawRecord, Setting,
 };
 
 use crate::error::RegistryError;
@@ -18,6 +18,22 @@ pub(crate) struct Listener {
     pub handler: Handler,
     /// The `#[dlt_handler]` for its DLT, by name.
     pub dlt_handler: Option<(&'static str, Handler)>,
+    /// Retry topics and DLTs of its main topic that its plan no longer has and that its own
+    /// group committed on, found at start-up: consumed as well, their records continuing on
+    /// the plan (`crate::orphans`).
+    pub orphans: Vec<DestinationTopic>,
+}
+
+impl Listener {
+    /// Every topic this listener consumes a topic of: its plan's, then its orphans.
+    pub fn consumed_topics(&self) -> impl Iterator<Item = &DestinationTopic> {
+        self.config.topics.topics().chain(&self.orphans)
+    }
+
+    /// Whether `topic` is one of its plan's (not an orphan).
+    pub fn plans(&self, topic: &str) -> bool {
+        self.config.topics.topics().any(|t| t.name == topic)
+    }
 }
 
 /// A handler function with the values of its `State<T>` arguments, bound at start-up.
@@ -105,6 +121,7 @@ pub(crate) fn resolve<'a>(
             config,
             handler,
             dlt_handler,
+            orphans: Vec::new(),
         });
     }
     check_subscriptions_unshared(listeners.iter().map(|l| &l.config))?;

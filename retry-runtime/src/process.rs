@@ -88,6 +88,9 @@ struct NextHop {
 pub(crate) struct Processor {
     listener: Arc<Listener>,
     destination: DestinationTopic,
+    /// Where a dead letter whose `#[dlt_handler]` failed is re-published: this DLT, or for an
+    /// orphaned one the plan's generic DLT, so that the orphan empties.
+    republish_to: String,
     forwarder: Arc<Forwarder>,
     meters: Meters,
 }
@@ -99,9 +102,14 @@ impl Processor {
         forwarder: Arc<Forwarder>,
     ) -> Self {
         let meters = Meters::new(&listener.config.name, &destination.name);
+        let republish_to = match listener.config.topics.dlt() {
+            Some(dlt) if !listener.plans(&destination.name) => dlt.name.clone(),
+            _ => destination.name.clone(),
+        };
         Self {
             listener,
             destination,
+            republish_to,
             forwarder,
             meters,
         }
@@ -318,7 +326,7 @@ impl Processor {
                 };
                 Some(NextHop {
                     raw: inbound.raw.into_owned(),
-                    topic: self.destination.name.clone(),
+                    topic: self.republish_to.clone(),
                     stamp,
                     dead_letter_if_refused: false,
                 })

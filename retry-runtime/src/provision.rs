@@ -203,6 +203,7 @@ mod tests {
             config,
             handler: Handler::new(ok, HandlerStates::default()),
             dlt_handler: None,
+            orphans: Vec::new(),
         })
     }
 

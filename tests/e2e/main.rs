@@ -13,6 +13,7 @@ mod hardening3;
 mod lifecycle;
 mod membership;
 mod metrics;
+mod orphans;
 mod spring;
 
 use e2e::support;
