@@ -90,7 +90,7 @@ pub(crate) async fn attach(
 }
 
 /// The records of `orphan` its group has not consumed, and whether the group committed on
-/// any of its `partitions`. The calls block on the broker: run off the async workers.
+/// any of its `partitions` (when it did not, the backlog is not read: 0). The calls block on the broker: run off the async workers.
 async fn backlog(
     kafka: &KafkaSettings,
     orphan: &OrphanedTopic,
@@ -109,21 +109,28 @@ async fn backlog(
             asked.add_partition(&topic, partition);
         }
         let committed = consumer.committed_offsets(asked, timeout)?;
+        let offsets: Vec<Option<i64>> = (0..partitions)
+            .map(|partition| {
+                match committed
+                    .find_partition(&topic, partition)
+                    .map(|p| p.offset())
+                {
+                    Some(Offset::Offset(offset)) => Some(offset),
+                    _ => None,
+                }
+            })
+            .collect();
+        // Another group's topic (the common case on a shared main topic) is left alone
+        // whatever its backlog: no watermark requests for it.
+        if offsets.iter().all(Option::is_none) {
+            return Ok((0, false));
+        }
         let mut waiting = 0;
-        let mut any_committed = false;
-        for partition in 0..partitions {
+        for (partition, offset) in (0..partitions).zip(offsets) {
             let (low, high) = consumer.fetch_watermarks(&topic, partition, timeout)?;
-            let offset = match committed
-                .find_partition(&topic, partition)
-                .map(|p| p.offset())
-            {
-                Some(Offset::Offset(offset)) => Some(offset),
-                _ => None,
-            };
-            any_committed |= offset.is_some();
             waiting += unconsumed(low, high, offset);
         }
-        Ok((waiting, any_committed))
+        Ok((waiting, true))
     })
     .await
     .expect("offset task panicked")
