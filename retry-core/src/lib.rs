@@ -9,6 +9,8 @@
 //!   dead-letter / drop.
 //! * [`ErrorFilter`] classifies handler errors (`include` / `exclude` along the cause chain).
 //! * [`headers`] encodes and decodes the Spring Kafka compatible provenance headers.
+//! * [`KeyLanes`] runs a key's records one at a time, and [`FinishedAbove`] lists the records
+//!   finished beyond a commit, for `ordering = "key"`.
 //! * [`PartitionProgress`] decides which offset of a partition may be committed when records
 //!   finish out of order (a forward still in flight holds back every later record).
 //! * [`due_lag`] and [`Backlog`] measure how late waiting records are; [`replay`] rewrites a
@@ -41,6 +43,7 @@ mod duration;
 mod error_streak;
 mod format;
 pub mod headers;
+mod keys;
 mod membership;
 mod orphans;
 mod policy;
@@ -64,6 +67,7 @@ pub use error_streak::{ErrorStreak, DEAD_PARTITION_AFTER};
 pub use format::Protobuf;
 pub use format::{Bytes, DecodeError, Payload, Text};
 pub use headers::{ExceptionInfo, Header, Headers, TimestampType};
+pub use keys::{FinishedAbove, KeyLanes};
 pub use membership::{check_subscriptions_unshared, static_member_id, SharedSubscription};
 pub use orphans::{
     consumes_orphaned_dlts, discover_chain, is_own_orphan, orphaned_topics, unconsumed,
