@@ -67,7 +67,9 @@ pub use error_streak::{ErrorStreak, DEAD_PARTITION_AFTER};
 pub use format::Protobuf;
 pub use format::{Bytes, DecodeError, Payload, Text};
 pub use headers::{ExceptionInfo, Header, Headers, TimestampType};
-pub use keys::{FinishedAbove, KeyLanes};
+pub use keys::{
+    CopyAt, EntryId, FinishedAbove, KeyLanes, LockEntry, LockLog, LockOutcome, Released, Verdict,
+};
 pub use membership::{check_subscriptions_unshared, static_member_id, SharedSubscription};
 pub use orphans::{
     consumes_orphaned_dlts, discover_chain, is_own_orphan, orphaned_topics, unconsumed,

@@ -1,8 +1,11 @@
 //! The pure parts of `ordering = "key"` (design/key-order.md): which record of a key runs
-//! next, and which finished records a commit lists beyond its offset.
+//! next, which copy of a chain record the lock log makes current, and which finished records
+//! a commit lists beyond its offset.
 
 mod finished;
 mod lanes;
+mod lock_log;
 
 pub use finished::FinishedAbove;
 pub use lanes::KeyLanes;
+pub use lock_log::{CopyAt, EntryId, LockEntry, LockLog, LockOutcome, Released, Verdict};
