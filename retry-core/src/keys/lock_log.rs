@@ -9,14 +9,14 @@
 //! use retry_core::{CopyAt, LockEntry, LockLog, LockOutcome, Verdict};
 //!
 //! let mut log = LockLog::default();
-//! let retry_1 = CopyAt { topic: 1, offset: 40 };
-//! let parked = CopyAt { topic: 0, offset: 7 };
+//! let retry_1 = CopyAt { hop: 1, offset: 40 };
+//! let parked = CopyAt { hop: 0, offset: 7 };
 //! // Record 100 of key "a" failed and was forwarded; record 103 arrived while "a" was blocked.
 //! log.apply(LockEntry::Chain { key: "a", offset: 100, copy: retry_1 });
 //! log.apply(LockEntry::Chain { key: "a", offset: 103, copy: parked });
 //! assert!(log.is_blocked(&"a"));
 //! assert_eq!(log.judge(&"a", 100, retry_1), Verdict::Current);
-//! assert_eq!(log.judge(&"a", 103, parked), Verdict::Pending, "its turn comes after 100");
+//! assert_eq!(log.judge(&"a", 103, parked), Verdict::Waiting, "its turn comes after 100");
 //!
 //! // The retry of 100 succeeds: the parked 103 is next.
 //! log.apply(LockEntry::Outcome { key: "a", offset: 100, copy: retry_1, outcome: LockOutcome::Succeeded });
@@ -27,13 +27,14 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::hash::Hash;
 
-/// Where a copy of a chain record is: the index of its topic in the listener's chain (the
-/// runtime's numbering, the parked topic included) and its offset there. The partition is
-/// the lock log's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Where a copy of a chain record is: its hop (`retry_topic-attempts`: 0 in the parked topic,
+/// `n` in the topic of the n-th retry, which names the topic) and its offset in that topic.
+/// The partition is the lock log's. A record's copies at later hops are written later, and
+/// so are its copies at one hop with higher offsets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct CopyAt {
-    /// The topic's index in the chain.
-    pub topic: u16,
+    /// The copy's hop.
+    pub hop: u32,
     /// The copy's offset in its topic.
     pub offset: i64,
 }
@@ -88,7 +89,10 @@ pub enum Verdict {
     /// A duplicate the key has moved past (or one that never entered the chain): finish it
     /// without a handler call.
     Stale,
-    /// Not decided by the log yet: wait, in the key's lane, for a later entry.
+    /// The copy is named, but an earlier record of its key is unresolved: wait for it.
+    Waiting,
+    /// Not decided by the log yet (its entry, or the outcome that names it, is still to
+    /// come): keep its position and judge it again when the key's state or the floor moves.
     Pending,
 }
 
@@ -250,10 +254,21 @@ impl<K: Hash + Eq + Clone> LockLog<K> {
             return Verdict::Stale;
         }
         match chain.unresolved.iter().position(|(o, _)| *o == offset) {
-            Some(0) if chain.unresolved[0].1 == copy => Verdict::Current,
-            Some(at) if chain.unresolved[at].1 == copy => Verdict::Pending,
-            // Another copy of this record is named, or it moved on past this one.
-            Some(_) => Verdict::Stale,
+            Some(at) => {
+                let named = chain.unresolved[at].1;
+                if named == copy && at == 0 {
+                    Verdict::Current
+                } else if named == copy {
+                    Verdict::Waiting
+                } else if copy > named {
+                    // Written after the named copy: the outcome that names it may still be
+                    // on its way.
+                    Verdict::Pending
+                } else {
+                    // A duplicate the record moved past.
+                    Verdict::Stale
+                }
+            }
             None => self.unknown(offset),
         }
     }
@@ -275,12 +290,13 @@ impl<K: Hash + Eq + Clone> LockLog<K> {
             .is_some_and(|chain| !chain.unresolved.is_empty())
     }
 
-    /// Whether main-topic record `offset` of `key` already entered the chain (a main owner
-    /// reading it again skips it).
-    pub fn entered(&self, key: &K, offset: i64) -> bool {
+    /// Whether main-topic record `offset` of `key` was decided already, so a main owner
+    /// reading it again skips it: it entered the chain, or a later record of its key did
+    /// (a key's records are decided in offset order, so this one was handled before).
+    pub fn decided(&self, key: &K, offset: i64) -> bool {
         self.keys.get(key).is_some_and(|chain| {
-            chain.resolved.is_some_and(|r| offset <= r)
-                || chain.unresolved.iter().any(|(o, _)| *o == offset)
+            let highest = chain.unresolved.back().map(|(o, _)| *o).or(chain.resolved);
+            highest.is_some_and(|h| offset <= h)
         })
     }
 
@@ -317,8 +333,8 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const fn at(topic: u16, offset: i64) -> CopyAt {
-        CopyAt { topic, offset }
+    const fn at(hop: u32, offset: i64) -> CopyAt {
+        CopyAt { hop, offset }
     }
 
     fn chain(key: &'static str, offset: i64, copy: CopyAt) -> LockEntry<&'static str> {
@@ -340,13 +356,44 @@ mod tests {
     }
 
     #[test]
-    fn the_first_chain_entry_wins_and_other_copies_are_stale() {
+    fn the_first_chain_entry_wins_and_other_copies_wait_for_it() {
         let mut log = LockLog::default();
         log.apply(chain("k", 5, at(1, 10)));
         log.apply(chain("k", 5, at(1, 11)));
         assert_eq!(log.judge(&"k", 5, at(1, 10)), Verdict::Current);
+        assert_eq!(log.judge(&"k", 5, at(1, 11)), Verdict::Pending);
+        assert_eq!(
+            log.judge(&"k", 5, at(1, 9)),
+            Verdict::Stale,
+            "written before it"
+        );
+        assert!(log.decided(&"k", 5) && !log.decided(&"k", 6));
+        log.apply(outcome("k", 5, at(1, 10), LockOutcome::Succeeded));
         assert_eq!(log.judge(&"k", 5, at(1, 11)), Verdict::Stale);
-        assert!(log.entered(&"k", 5) && !log.entered(&"k", 6));
+    }
+
+    #[test]
+    fn a_forwarded_copy_read_before_its_outcome_waits_for_it() {
+        let mut log = LockLog::default();
+        log.apply(chain("k", 5, at(0, 3)));
+        let next = at(1, 40);
+        assert_eq!(
+            log.judge(&"k", 5, next),
+            Verdict::Pending,
+            "not stale: not lost"
+        );
+        log.apply(outcome("k", 5, at(0, 3), LockOutcome::Forwarded(next)));
+        assert_eq!(log.judge(&"k", 5, next), Verdict::Current);
+    }
+
+    #[test]
+    fn a_record_before_a_chained_one_of_its_key_was_decided() {
+        let mut log = LockLog::default();
+        log.apply(chain("k", 7, at(1, 1)));
+        assert!(log.decided(&"k", 6), "handled before 7 entered the chain");
+        log.apply(outcome("k", 7, at(1, 1), LockOutcome::Succeeded));
+        assert!(log.decided(&"k", 6) && log.decided(&"k", 7) && !log.decided(&"k", 8));
+        assert!(!log.decided(&"other", 6));
     }
 
     #[test]
@@ -386,7 +433,7 @@ mod tests {
         log.apply(chain("k", 9, at(0, 1)));
         log.apply(chain("k", 4, at(1, 1)));
         assert_eq!(log.judge(&"k", 4, at(1, 1)), Verdict::Current);
-        assert_eq!(log.judge(&"k", 9, at(0, 1)), Verdict::Pending);
+        assert_eq!(log.judge(&"k", 9, at(0, 1)), Verdict::Waiting);
     }
 
     #[test]
@@ -433,8 +480,17 @@ mod tests {
     /// do), and floors.
     #[derive(Debug, Clone)]
     enum Step {
-        Enter { key: u8, duplicate: bool },
-        Handle { key: u8, pick: usize, result: u8 },
+        Enter {
+            key: u8,
+            duplicate: bool,
+        },
+        Handle {
+            key: u8,
+            pick: usize,
+            result: u8,
+        },
+        /// The oldest outcome still on its way lands in the log.
+        Land,
         Floor,
     }
 
@@ -446,6 +502,7 @@ mod tests {
                 pick,
                 result
             }),
+            Just(Step::Land),
             Just(Step::Floor),
         ]
     }
@@ -464,6 +521,8 @@ mod tests {
             let mut resolved: Vec<(u8, i64)> = Vec::new();
             let mut released = Vec::new();
             let mut ever_current = Vec::new();
+            let mut judged_stale = Vec::new();
+            let mut on_the_way = VecDeque::new();
             let mut next_offset = 0i64;
             let mut next_copy = 0i64;
             for step in steps {
@@ -474,7 +533,7 @@ mod tests {
                             _ => { next_offset += 1; next_offset }
                         };
                         next_copy += 1;
-                        let copy = at(0, next_copy);
+                        let copy = at(u32::from(duplicate), next_copy);
                         copies.push((key, offset, copy));
                         let list = unresolved.entry(key).or_default();
                         if !list.contains(&offset) && !resolved.contains(&(key, offset)) {
@@ -487,7 +546,11 @@ mod tests {
                         if of_key.is_empty() { continue; }
                         let (_, offset, copy) = of_key[pick % of_key.len()];
                         let verdict = log.judge(&key, offset, copy);
+                        if verdict == Verdict::Stale {
+                            judged_stale.push(copy);
+                        }
                         if verdict == Verdict::Current {
+                            prop_assert!(!judged_stale.contains(&copy), "{:?} was skipped as stale, then current: lost", copy);
                             let oldest = unresolved[&key].iter().min().copied();
                             prop_assert_eq!(Some(offset), oldest, "current but not the oldest");
                             prop_assert!(!resolved.contains(&(key, offset)));
@@ -501,15 +564,26 @@ mod tests {
                         }
                         let outcome = match result {
                             0 => LockOutcome::Succeeded,
-                            1 => { next_copy += 1; let next = at(1, next_copy); copies.push((key, offset, next)); LockOutcome::Forwarded(next) }
+                            1 => { next_copy += 1; let next = at(copy.hop + 1, next_copy); copies.push((key, offset, next)); LockOutcome::Forwarded(next) }
                             _ => LockOutcome::DeadLettered,
                         };
-                        if verdict == Verdict::Current && outcome != LockOutcome::Forwarded(at(1, next_copy)) {
+                        if verdict == Verdict::Current && !matches!(outcome, LockOutcome::Forwarded(_)) {
                             unresolved.get_mut(&key).unwrap().retain(|o| *o != offset);
                             resolved.push((key, offset));
                         }
-                        LockEntry::Outcome { key, offset, copy, outcome }
+                        let entry = LockEntry::Outcome { key, offset, copy, outcome };
+                        if matches!(outcome, LockOutcome::Forwarded(_)) && pick % 2 == 1 {
+                            // The forward is acknowledged, its outcome entry not yet: the
+                            // next copy can be read before the log names it.
+                            on_the_way.push_back(entry);
+                            continue;
+                        }
+                        entry
                     }
+                    Step::Land => match on_the_way.pop_front() {
+                        Some(entry) => entry,
+                        None => continue,
+                    },
                     Step::Floor => LockEntry::Floor(next_offset + 1),
                 };
                 entries.push(entry.clone());
