@@ -68,7 +68,8 @@ pub use format::Protobuf;
 pub use format::{Bytes, DecodeError, Payload, Text};
 pub use headers::{ExceptionInfo, Header, Headers, TimestampType};
 pub use keys::{
-    CopyAt, EntryId, FinishedAbove, KeyLanes, LockEntry, LockLog, LockOutcome, Released, Verdict,
+    decode_lock_entry, encode_lock_entry, CopyAt, EntryId, FinishedAbove, KeyLanes, LockEntry,
+    LockEntryError, LockLog, LockOutcome, RecordKey, Released, Verdict,
 };
 pub use membership::{check_subscriptions_unshared, static_member_id, SharedSubscription};
 pub use orphans::{
