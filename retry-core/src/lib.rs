@@ -83,8 +83,8 @@ pub use policy::{
 pub use progress::{PartitionProgress, ProgressTicket};
 pub use record::{DeadLetter, DeadLetterArgument, FromRawRecord, RawRecord, Record, RecordMeta};
 pub use settings::{
-    AutoCreate, ConfigError, ListenerConfig, Origin, Setting, MAX_CONCURRENCY, MAX_PARTITIONS,
-    MAX_REPLICATION,
+    AutoCreate, ConfigError, ListenerConfig, Origin, ProcessingOrder, Setting, MAX_CONCURRENCY,
+    MAX_PARTITIONS, MAX_REPLICATION,
 };
 pub use state::{HandlerStates, State, StateType, StateValue};
 pub use topics::{

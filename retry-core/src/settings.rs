@@ -55,11 +55,15 @@ pub enum Setting {
     /// `stacktrace`: what `kafka_exception-stacktrace` carries: `chain` (default, every
     /// cause's message) or `full` (the error's debug form, with its backtrace when captured).
     StackTrace,
+    /// `ordering`: how a partition's records are handled relative to each other: `partition`
+    /// (default, one at a time, in offset order) or `none` (concurrently, up to
+    /// `concurrency`).
+    Ordering,
 }
 
 impl Setting {
     /// Every setting.
-    pub const ALL: [Setting; 18] = [
+    pub const ALL: [Setting; 19] = [
         Setting::Topic,
         Setting::Group,
         Setting::Attempts,
@@ -78,6 +82,7 @@ impl Setting {
         Setting::TopicReuse,
         Setting::AutoStartDlt,
         Setting::StackTrace,
+        Setting::Ordering,
     ];
 
     /// The attribute argument's name.
@@ -101,6 +106,7 @@ impl Setting {
             Setting::TopicReuse => "topic_reuse",
             Setting::AutoStartDlt => "auto_start_dlt",
             Setting::StackTrace => "stacktrace",
+            Setting::Ordering => "ordering",
         }
     }
 
@@ -130,6 +136,7 @@ impl Setting {
             Setting::TopicReuse => "TopicReuse",
             Setting::AutoStartDlt => "AutoStartDlt",
             Setting::StackTrace => "StackTrace",
+            Setting::Ordering => "Ordering",
         }
     }
 
@@ -260,6 +267,20 @@ pub struct ListenerConfig {
     pub auto_start_dlt: bool,
     /// What the `kafka_exception-stacktrace` header carries.
     pub stacktrace: StackTrace,
+    /// How a partition's records are handled relative to each other.
+    pub ordering: ProcessingOrder,
+}
+
+/// How a partition's records are handled relative to each other (`ordering`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ProcessingOrder {
+    /// `"partition"`: one record of a partition at a time, in offset order (Spring's
+    /// behaviour, one container thread per partition).
+    #[default]
+    Partition,
+    /// `"none"`: a partition's records start in offset order and run concurrently, up to
+    /// `concurrency` handler calls in flight; they may finish in any order.
+    Unordered,
 }
 
 /// Looks up raw values: the environment first, then the attribute.
@@ -539,6 +560,15 @@ impl ListenerConfig {
                     choice(&[("chain", StackTrace::Chain), ("full", StackTrace::Full)]),
                 )?
                 .unwrap_or_default(),
+            ordering: src
+                .get(
+                    Setting::Ordering,
+                    choice(&[
+                        ("partition", ProcessingOrder::Partition),
+                        ("none", ProcessingOrder::Unordered),
+                    ]),
+                )?
+                .unwrap_or_default(),
         })
     }
 }
@@ -761,6 +791,27 @@ mod tests {
         let err = resolve(ITEMS, &[("RETRY_UPDATE_ITEM_STACKTRACE", "always")]).unwrap_err();
         assert_eq!(err.setting, Setting::StackTrace);
         assert!(err.to_string().contains("`chain`, `full`"), "{err}");
+    }
+
+    #[test]
+    fn ordering_is_by_partition_unless_none_is_asked_for() {
+        assert_eq!(
+            resolve(ITEMS, &[]).unwrap().ordering,
+            ProcessingOrder::Partition
+        );
+        let none = [(Setting::Topic, "t"), (Setting::Ordering, "none")];
+        assert_eq!(
+            resolve(&none, &[]).unwrap().ordering,
+            ProcessingOrder::Unordered
+        );
+        let env = [("RETRY_UPDATE_ITEM_ORDERING", "partition")];
+        assert_eq!(
+            resolve(&none, &env).unwrap().ordering,
+            ProcessingOrder::Partition
+        );
+        let err = resolve(ITEMS, &[("RETRY_UPDATE_ITEM_ORDERING", "key")]).unwrap_err();
+        assert_eq!(err.setting, Setting::Ordering);
+        assert!(err.to_string().contains("`partition`, `none`"), "{err}");
     }
 
     #[test]

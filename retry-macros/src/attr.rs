@@ -179,6 +179,7 @@ fn literal_text(setting: Setting, lit: &Lit) -> syn::Result<String> {
                 Setting::Dlt => "`\"always_retry\"`, `\"fail\"` or `\"none\"`",
                 Setting::TopicReuse => "`\"single\"` or `\"multiple\"`",
                 Setting::StackTrace => "`\"chain\"` or `\"full\"`",
+                Setting::Ordering => "`\"partition\"` or `\"none\"`",
                 Setting::RetryTopicSuffix | Setting::DltTopicSuffix => {
                     "a topic suffix like `\"-retry\"`"
                 }

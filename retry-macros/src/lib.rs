@@ -27,6 +27,7 @@ use proc_macro2::TokenStream as TokenStream2;
 /// Arguments: `topic` (required), `group`, `attempts`, `backoff`, `max_delay`, `jitter`,
 /// `timeout`, `suffix`, `dlt`, `partitions`, `replication`, `concurrency`, `auto_create`,
 /// `retry_topic_suffix`, `dlt_topic_suffix`, `topic_reuse`, `auto_start_dlt`, `stacktrace`,
+/// `ordering`,
 /// `include = [Type, ...]` or `exclude = [Type, ...]`, and
 /// `dlt_routing("-suffix" = [Type, ...], ...)` (errors dead-lettered to `<topic>-suffix-dlt`).
 /// Every value except the error lists and routes can be overridden at start-up with

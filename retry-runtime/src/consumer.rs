@@ -10,7 +10,7 @@ use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::types::RDKafkaErrorCode;
-use retry_core::{static_member_id, DestinationKind};
+use retry_core::{static_member_id, DestinationKind, ProcessingOrder};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -24,6 +24,7 @@ use crate::listener::Listener;
 use crate::partition::{run_partition, Partitions, SharedQueue};
 use crate::process::Processor;
 use crate::supervise::supervise;
+use crate::unordered::run_unordered;
 
 /// How often the main queue is polled even when it has nothing to say: librdkafka counts
 /// `max.poll.interval.ms` from the last poll, so a consumer whose partitions all wait must
@@ -234,7 +235,10 @@ pub(crate) async fn consume(
                         None => break Err(ConsumerFailed::NoPartitionQueue { topic: topic.to_string(), partition: assigned.partition }),
                     },
                 };
-                tasks.spawn(run_partition(shared.clone(), queue, assigned.partition, assigned.owned));
+                match shared.processor.ordering() {
+                    ProcessingOrder::Partition => tasks.spawn(run_partition(shared.clone(), queue, assigned.partition, assigned.owned)),
+                    ProcessingOrder::Unordered => tasks.spawn(run_unordered(shared.clone(), queue, assigned.partition, assigned.owned)),
+                };
             }
             Some(joined) = tasks.join_next() => match joined {
                 Ok(Ok(())) => {}

@@ -86,6 +86,7 @@ mod state;
 mod supervise;
 #[cfg(feature = "embedded")]
 pub mod testing;
+mod unordered;
 
 pub use app::{run, run_with, RetryApp, RetryAppBuilder, RunningApp};
 pub use error::{RegistryError, StartError};

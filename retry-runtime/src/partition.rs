@@ -104,10 +104,10 @@ pub(crate) struct Partitions {
 }
 
 /// A forward that ended: the record's ticket, and whether the broker acknowledged it.
-type Forwarded = (ProgressTicket, Result<(), Interrupted>);
+pub(crate) type Forwarded = (ProgressTicket, Result<(), Interrupted>);
 
 /// Why the task stops reading.
-enum Stop {
+pub(crate) enum Stop {
     /// The partition was revoked: drop everything, store nothing more.
     Revoked,
     /// Shutdown: let in-flight forwards complete and store their offsets.
@@ -126,10 +126,10 @@ enum Stop {
 }
 
 /// A partition's work in progress.
-struct Worker<'a> {
-    shared: &'a Partitions,
-    partition: i32,
-    owned: Arc<Ownership>,
+pub(crate) struct Worker<'a> {
+    pub shared: &'a Partitions,
+    pub partition: i32,
+    pub owned: Arc<Ownership>,
     /// The handler permit held while records keep coming, with how many more it may serve and
     /// when it was taken.
     permit: Option<(SemaphorePermit<'a>, u32, Instant)>,
@@ -138,8 +138,8 @@ struct Worker<'a> {
     /// permit is renewed, before a handler call once [`STORE_AFTER`] old, and at the end,
     /// rather than once per record (storing by topic name costs a topic lookup in the client).
     unstored: Option<(i64, Instant)>,
-    progress: PartitionProgress,
-    forwards: FuturesUnordered<futures::future::BoxFuture<'static, Forwarded>>,
+    pub progress: PartitionProgress,
+    pub forwards: FuturesUnordered<futures::future::BoxFuture<'static, Forwarded>>,
     /// Records read ready since the task last yielded (one that waited meanwhile may yield
     /// a little early: the select below can end without the task waiting).
     ready_since_yield: u32,
@@ -150,9 +150,9 @@ struct Worker<'a> {
     /// partition's next assignment, whose task then starts after it, so it is finished
     /// (waited for, handled, forwarded) regardless of the revocation and its offset is not
     /// stored (design/partition-handover.md).
-    late: bool,
+    pub late: bool,
     /// The partition's current run of errors, ended by a record.
-    errors: ErrorStreak<String>,
+    pub errors: ErrorStreak<String>,
 }
 
 /// Works on `partition` until it is revoked (`owned`) or the app shuts down, once the task of
@@ -167,19 +167,7 @@ pub(crate) async fn run_partition(
     let Some(queue) = take_over(&shared, queue, partition, &owned).await else {
         return Ok(());
     };
-    let mut worker = Worker {
-        shared: &shared,
-        partition,
-        owned,
-        permit: None,
-        unstored: None,
-        progress: PartitionProgress::default(),
-        forwards: FuturesUnordered::new(),
-        ready_since_yield: 0,
-        started: VecDeque::new(),
-        late: false,
-        errors: ErrorStreak::new(shared.dead_partition_after),
-    };
+    let mut worker = Worker::new(&shared, partition, owned);
     let mut stream = queue.stream();
     let stop = loop {
         // What the select below prefers to a record, checked before reading one: a record
@@ -214,28 +202,17 @@ pub(crate) async fn run_partition(
                         continue;
                     }
                     message = stream.next(), if room => message,
-                    _ = until(dead_at), if dead_at.is_some() => {
-                        match worker.errors.persisted(std::time::Instant::now()) {
-                            Some((error, lasted)) => break Stop::Dead { error: error.clone(), lasted },
-                            None => continue,
-                        }
+                    _ = until(dead_at), if dead_at.is_some() => match worker.dead() {
+                        Some(dead) => break dead,
+                        None => continue,
                     }
                 }
             }
         };
-        let message = match message {
-            Some(Ok(message)) => {
-                worker.errors.record();
-                message
-            }
-            Some(Err(error)) => {
-                tracing::warn!(partition, %error, "partition error");
-                worker
-                    .errors
-                    .error(std::time::Instant::now(), error.to_string());
-                continue;
-            }
-            None => break Stop::Shutdown,
+        let message = match worker.received(message) {
+            Ok(Some(message)) => message,
+            Ok(None) => continue,
+            Err(stop) => break stop,
         };
         // The check before the read and the read are not one step: see `Worker::late`.
         worker.late = worker.owned.is_revoked();
@@ -278,7 +255,7 @@ pub(crate) async fn run_partition(
 }
 
 /// Sleeps until `deadline`; never wakes without one.
-async fn until(deadline: Option<std::time::Instant>) {
+pub(crate) async fn until(deadline: Option<std::time::Instant>) {
     match deadline {
         Some(deadline) => tokio::time::sleep_until(deadline.into()).await,
         None => std::future::pending().await,
@@ -287,7 +264,7 @@ async fn until(deadline: Option<std::time::Instant>) {
 
 /// Waits until no earlier task works on the partition and takes its queue; `None` when the
 /// partition was revoked or the app stops meanwhile.
-async fn take_over(
+pub(crate) async fn take_over(
     shared: &Partitions,
     queue: SharedQueue,
     partition: i32,
@@ -318,6 +295,55 @@ async fn take_over(
 }
 
 impl<'a> Worker<'a> {
+    /// A worker for `partition`, with nothing in flight.
+    pub fn new(shared: &'a Partitions, partition: i32, owned: Arc<Ownership>) -> Self {
+        Self {
+            shared,
+            partition,
+            owned,
+            permit: None,
+            unstored: None,
+            progress: PartitionProgress::default(),
+            forwards: FuturesUnordered::new(),
+            ready_since_yield: 0,
+            started: VecDeque::new(),
+            late: false,
+            errors: ErrorStreak::new(shared.dead_partition_after),
+        }
+    }
+
+    /// What the queue gave: a record (ending the partition's run of errors), an error
+    /// (logged and counted; `None`), or the end of the queue (shutdown).
+    pub fn received<'q>(
+        &mut self,
+        message: Option<KafkaResult<BorrowedMessage<'q>>>,
+    ) -> Result<Option<BorrowedMessage<'q>>, Stop> {
+        match message {
+            Some(Ok(message)) => {
+                self.errors.record();
+                Ok(Some(message))
+            }
+            Some(Err(error)) => {
+                tracing::warn!(partition = self.partition, %error, "partition error");
+                self.errors
+                    .error(std::time::Instant::now(), error.to_string());
+                Ok(None)
+            }
+            None => Err(Stop::Shutdown),
+        }
+    }
+
+    /// The partition's errors lasted past [`Partitions::dead_partition_after`] with no
+    /// record: it counts as dead.
+    pub fn dead(&mut self) -> Option<Stop> {
+        self.errors
+            .persisted(std::time::Instant::now())
+            .map(|(error, lasted)| Stop::Dead {
+                error: error.clone(),
+                lasted,
+            })
+    }
+
     /// The next record if one is ready now and there is room for it, after completing the
     /// forwards that ended meanwhile; `None` when the task has to wait.
     fn ready<'q>(
@@ -473,7 +499,7 @@ impl<'a> Worker<'a> {
     /// truncated, the topic recreated, an out-of-range offset reset) start the partition's
     /// progress over: the records in flight are forgotten (their forwards still complete, and
     /// release nothing), and no offset released before is stored over the new ones.
-    fn read(&mut self, offset: i64, bytes: usize) -> ProgressTicket {
+    pub fn read(&mut self, offset: i64, bytes: usize) -> ProgressTicket {
         if let Some(newest) = self.progress.rewinds(offset) {
             tracing::warn!(
                 topic = %self.shared.topic,
@@ -506,7 +532,7 @@ impl<'a> Worker<'a> {
 
     /// A forward ended: acknowledged, its offset may be released; interrupted by shutdown,
     /// nothing from it on is (it stays in flight, holding back later offsets).
-    fn forwarded(&mut self, (ticket, result): Forwarded) {
+    pub fn forwarded(&mut self, (ticket, result): Forwarded) {
         match result {
             Ok(()) => {
                 let released = self.progress.finish(ticket);
@@ -519,14 +545,14 @@ impl<'a> Worker<'a> {
     }
 
     /// Completes (or, once the grace period is over, abandons) the forwards in flight.
-    async fn drain(&mut self) {
+    pub async fn drain(&mut self) {
         while let Some(forwarded) = self.forwards.next().await {
             self.forwarded(forwarded);
         }
     }
 
     /// Notes a released offset for the background commit (see [`Worker::unstored`]).
-    fn store(&mut self, released: Option<i64>) {
+    pub fn store(&mut self, released: Option<i64>) {
         if let Some(offset) = released {
             let since = self.unstored.map_or_else(Instant::now, |(_, since)| since);
             self.unstored = Some((offset, since));
@@ -534,7 +560,7 @@ impl<'a> Worker<'a> {
     }
 
     /// Stores the released offsets once the oldest has waited [`STORE_AFTER`].
-    fn flush_if_stale(&mut self) {
+    pub fn flush_if_stale(&mut self) {
         if self
             .unstored
             .is_some_and(|(_, since)| since.elapsed() >= STORE_AFTER)
@@ -544,7 +570,7 @@ impl<'a> Worker<'a> {
     }
 
     /// Stores the offset released last, unless the partition was revoked.
-    fn flush(&mut self) {
+    pub fn flush(&mut self) {
         let Some((offset, _)) = self.unstored.take() else {
             return;
         };
@@ -563,7 +589,7 @@ impl<'a> Worker<'a> {
 
 /// Completes when the partition is revoked, unless the record in hand was read after the
 /// revocation (`late`, see [`Worker::late`]): then never.
-async fn revocation(owned: &Ownership, late: bool) {
+pub(crate) async fn revocation(owned: &Ownership, late: bool) {
     if late {
         std::future::pending::<()>().await;
     }

@@ -406,6 +406,11 @@ impl Processor {
         headers.into_inner()
     }
 
+    /// How the records of one partition are handled relative to each other.
+    pub fn ordering(&self) -> retry_core::ProcessingOrder {
+        self.listener.config.ordering
+    }
+
     /// The topic this processor handles.
     pub fn topic(&self) -> &str {
         &self.destination.name

@@ -13,6 +13,7 @@ mod hardening3;
 mod lifecycle;
 mod membership;
 mod metrics;
+mod ordering;
 mod orphans;
 mod spring;
 

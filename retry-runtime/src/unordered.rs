@@ -1,0 +1,301 @@
+//! The partition task of `ordering = "none"` (design/concurrent-partition.md): a record's
+//! handler call starts and the task reads on, up to the consumer's `concurrency` calls in
+//! flight at once; records start in offset order and finish in any order.
+//!
+//! The calls are futures of the task, not tasks of their own: each borrows its record from
+//! the partition's queue, and they move only while the task polls them. So every wait of the
+//! task ([`Unordered::next_event`]) also completes calls and forwards: a task that waited for
+//! a permit without polling its own calls would wait for itself.
+
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
+use futures::FutureExt;
+use rdkafka::message::{BorrowedMessage, Message};
+use retry_core::ProgressTicket;
+use tokio::sync::SemaphorePermit;
+
+use crate::consumer::ConsumerFailed;
+use crate::inbound::Inbound;
+use crate::ownership::Ownership;
+use crate::partition::{
+    revocation, take_over, until, Forwarded, Partitions, SharedQueue, Stop, Worker,
+    IN_FLIGHT_BUDGET,
+};
+use crate::process::Forward;
+
+/// Records a partition holds between being read and being released for commit (calls
+/// running, forwards in flight, and finished records behind an unfinished one), beside the
+/// bytes bound [`IN_FLIGHT_BUDGET`].
+const MAX_IN_FLIGHT_RECORDS: usize = 10_000;
+
+/// A handler call that ended: the record's ticket, and its forward if it has one.
+type Called = (ProgressTicket, Option<Forward>);
+
+/// What woke the task while it waited.
+enum Event {
+    /// The partition was revoked (never while a record read after it is in hand).
+    Revoked,
+    /// The app is shutting down.
+    Stopping,
+    /// A handler call ended.
+    Called(Called),
+    /// A forward ended.
+    Forwarded(Forwarded),
+    /// The thing waited for is there.
+    Ready,
+}
+
+/// The worker and its calls in flight.
+struct Unordered<'a, 'q> {
+    worker: Worker<'a>,
+    calls: FuturesUnordered<BoxFuture<'q, Called>>,
+}
+
+/// Works on `partition` with its records' calls running side by side, until it is revoked
+/// or the app shuts down, once the task of its previous assignment has returned.
+pub(crate) async fn run_unordered(
+    shared: Arc<Partitions>,
+    queue: SharedQueue,
+    partition: i32,
+    owned: Arc<Ownership>,
+) -> Result<(), ConsumerFailed> {
+    let Some(queue) = take_over(&shared, queue, partition, &owned).await else {
+        return Ok(());
+    };
+    let mut stream = queue.stream();
+    let mut task = Unordered {
+        worker: Worker::new(&shared, partition, owned),
+        calls: FuturesUnordered::new(),
+    };
+    let stop = loop {
+        if task.worker.owned.is_revoked() {
+            break Stop::Revoked;
+        }
+        if shared.stopping.load(Ordering::Acquire) {
+            break Stop::Shutdown;
+        }
+        task.worker.flush_if_stale();
+        let room = task.has_room();
+        let dead_at = task.worker.errors.deadline();
+        let message = tokio::select! {
+            biased;
+            _ = task.worker.owned.revoked() => break Stop::Revoked,
+            _ = shared.stop.cancelled() => break Stop::Shutdown,
+            Some(called) = task.calls.next() => {
+                task.called(called);
+                continue;
+            }
+            Some(forwarded) = task.worker.forwards.next() => {
+                task.worker.forwarded(forwarded);
+                continue;
+            }
+            message = stream.next(), if room => message,
+            _ = until(dead_at), if dead_at.is_some() => match task.worker.dead() {
+                Some(dead) => break dead,
+                None => continue,
+            }
+        };
+        let message = match task.worker.received(message) {
+            Ok(Some(message)) => message,
+            Ok(None) => continue,
+            Err(stop) => break stop,
+        };
+        // The check before the read and the read are not one step (partition-handover.md).
+        task.worker.late = task.worker.owned.is_revoked();
+        if let Err(stop) = task.start(message).await {
+            break stop;
+        }
+        if task.worker.late {
+            // Everything in flight finishes, forwards included, before the next
+            // assignment's task starts after the late record; nothing is stored.
+            task.finish().await;
+            break Stop::Revoked;
+        }
+    };
+    match stop {
+        Stop::Shutdown => {
+            task.finish().await;
+            task.worker.flush();
+        }
+        Stop::Dead { error, lasted } => {
+            task.finish().await;
+            task.worker.flush();
+            return Err(ConsumerFailed::DeadPartition {
+                topic: shared.topic.to_string(),
+                partition,
+                error,
+                lasted,
+            });
+        }
+        // Handlers are never cancelled: the calls in flight end before the task returns
+        // (and lets the next assignment's task start); their forwards are dropped, and the
+        // next owner handles those records again (design/concurrent-partition.md).
+        Stop::Revoked => task.end_calls().await,
+        Stop::Abandoned => {}
+    }
+    Ok(())
+}
+
+impl<'a, 'q> Unordered<'a, 'q> {
+    /// True while the records held leave room to read another.
+    fn has_room(&self) -> bool {
+        let progress = &self.worker.progress;
+        progress.in_flight_bytes() < IN_FLIGHT_BUDGET
+            && progress.in_flight() < MAX_IN_FLIGHT_RECORDS
+    }
+
+    /// Waits for the record's due time and a handler permit, then starts its call.
+    async fn start(&mut self, message: BorrowedMessage<'q>) -> Result<(), Stop>
+    where
+        'a: 'q,
+    {
+        let shared = self.worker.shared;
+        let (wait, footprint) = {
+            let mut inbound = Inbound::read(&message, &shared.topic);
+            (shared.processor.wait_for(&mut inbound), inbound.footprint())
+        };
+        if let Some(wait) = wait {
+            self.worker.flush();
+            let sleep = tokio::time::sleep(wait);
+            tokio::pin!(sleep);
+            self.wait_for(sleep).await?;
+            if !self.worker.late && self.worker.owned.is_revoked() {
+                return Err(Stop::Revoked);
+            }
+        }
+        let permit = match shared.permits.try_acquire() {
+            Ok(permit) => permit,
+            Err(_) => {
+                self.worker.flush();
+                self.acquire().await?
+            }
+        };
+        let offset = message.offset();
+        if self.worker.progress.rewinds(offset).is_some() {
+            // Offsets went backwards: the calls of the old sequence end first, so one
+            // offset is never in two calls at once.
+            self.end_calls().await;
+        }
+        let ticket = self.worker.read(offset, footprint);
+        let processor = &shared.processor;
+        let topic = &shared.topic;
+        let mut call = async move {
+            let inbound = Inbound::read(&message, topic);
+            let handled = processor.handle(&inbound).await;
+            drop(permit);
+            (ticket, processor.next(inbound, handled))
+        }
+        .boxed();
+        // Most calls end on their first poll (a handler that does not wait): no trip
+        // through the set.
+        match (&mut call).now_or_never() {
+            Some(called) => self.called(called),
+            None => self.calls.push(call),
+        }
+        Ok(())
+    }
+
+    /// A handler permit, completing calls and forwards meanwhile.
+    async fn acquire(&mut self) -> Result<SemaphorePermit<'a>, Stop> {
+        let shared: &'a Partitions = self.worker.shared;
+        let acquire = shared.permits.acquire();
+        tokio::pin!(acquire);
+        loop {
+            let late = self.worker.late;
+            let owned = Arc::clone(&self.worker.owned);
+            let stop = self.worker.shared.stop.clone();
+            tokio::select! {
+                biased;
+                // A revoked partition must not call its handler (partition-handover.md).
+                _ = revocation(&owned, late) => return Err(Stop::Revoked),
+                // Nor start calls once the app stops, unless the record was read late.
+                _ = stop.cancelled(), if !late => return Err(Stop::Shutdown),
+                Some(called) = self.calls.next() => self.called(called),
+                Some(forwarded) = self.worker.forwards.next() => self.worker.forwarded(forwarded),
+                permit = &mut acquire => return Ok(permit.expect("never closed")),
+            }
+        }
+    }
+
+    /// Waits for `sleep`, completing calls and forwards meanwhile; ends early on revocation
+    /// or shutdown, unless the record in hand was read late.
+    async fn wait_for(&mut self, mut sleep: Pin<&mut tokio::time::Sleep>) -> Result<(), Stop> {
+        loop {
+            match self.next_event(sleep.as_mut()).await {
+                Event::Revoked => return Err(Stop::Revoked),
+                Event::Stopping => return Err(Stop::Shutdown),
+                Event::Called(called) => self.called(called),
+                Event::Forwarded(forwarded) => self.worker.forwarded(forwarded),
+                Event::Ready => return Ok(()),
+            }
+        }
+    }
+
+    /// The next thing to happen while the task waits for `ready`.
+    async fn next_event(&mut self, ready: Pin<&mut tokio::time::Sleep>) -> Event {
+        let late = self.worker.late;
+        let owned = Arc::clone(&self.worker.owned);
+        let stop = self.worker.shared.stop.clone();
+        tokio::select! {
+            biased;
+            _ = revocation(&owned, late) => Event::Revoked,
+            _ = stop.cancelled(), if !late => Event::Stopping,
+            Some(called) = self.calls.next() => Event::Called(called),
+            Some(forwarded) = self.worker.forwards.next() => Event::Forwarded(forwarded),
+            _ = ready => Event::Ready,
+        }
+    }
+
+    /// A call ended: its forward starts, or its record is finished.
+    fn called(&mut self, (ticket, forward): Called) {
+        match forward {
+            Some(forward) => self
+                .worker
+                .forwards
+                .push(forward.map(move |result| (ticket, result)).boxed()),
+            None => {
+                let released = self.worker.progress.finish(ticket);
+                self.worker.store(released);
+            }
+        }
+    }
+
+    /// Lets every call in flight end, and every forward (those the calls start included)
+    /// complete; abandons them at the end of the shutdown grace period.
+    async fn finish(&mut self) {
+        let abort = self.worker.shared.abort.clone();
+        while !(self.calls.is_empty() && self.worker.forwards.is_empty()) {
+            tokio::select! {
+                biased;
+                _ = abort.cancelled() => return,
+                Some(called) = self.calls.next() => self.called(called),
+                Some(forwarded) = self.worker.forwards.next() => self.worker.forwarded(forwarded),
+            }
+        }
+    }
+
+    /// Lets every call in flight end without starting their forwards (the partition was
+    /// revoked, or its offsets went backwards); abandons them at the end of the grace period.
+    async fn end_calls(&mut self) {
+        let abort = self.worker.shared.abort.clone();
+        let mut dropped = 0usize;
+        while !self.calls.is_empty() {
+            tokio::select! {
+                biased;
+                _ = abort.cancelled() => break,
+                Some((_, forward)) = self.calls.next() => dropped += usize::from(forward.is_some()),
+            }
+        }
+        if dropped > 0 {
+            tracing::debug!(
+                partition = self.worker.partition,
+                forwards = dropped,
+                "forwards of calls that ended after the partition's revocation or a rewind dropped"
+            );
+        }
+    }
+}
