@@ -3,6 +3,9 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
 use retry_runtime::core::headers::{self, Provenance};
 use retry_runtime::core::RecordMeta;
 use retry_runtime::testing::{ReadRecord, TestKafka};
@@ -191,6 +194,43 @@ impl Scenario {
             .produce(&self.topic(topic), Some(key), value.as_bytes())
             .await
             .expect("produce");
+    }
+
+    /// Produces one record to partition 0 of `topic` with exactly `headers`, in order, as
+    /// another service's forward (a Spring `DeadLetterPublishingRecoverer`) would.
+    pub async fn produce_with_headers(
+        &self,
+        topic: &str,
+        key: &str,
+        value: &[u8],
+        headers: &[(&str, Vec<u8>)],
+    ) {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", self.kafka.bootstrap_servers())
+            .create()
+            .expect("producer");
+        let owned = headers.iter().fold(
+            OwnedHeaders::new_with_capacity(headers.len()),
+            |h, (k, v)| {
+                h.insert(Header {
+                    key: k,
+                    value: Some(&v[..]),
+                })
+            },
+        );
+        let topic = self.topic(topic);
+        producer
+            .send(
+                FutureRecord::<str, [u8]>::to(&topic)
+                    .partition(0)
+                    .key(key)
+                    .payload(value)
+                    .headers(owned),
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("produce with headers");
     }
 
     /// Reads `topic` until it holds at least `n` records (or 20 s passed).
