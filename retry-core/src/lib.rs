@@ -66,8 +66,8 @@ pub use format::{Bytes, DecodeError, Payload, Text};
 pub use headers::{ExceptionInfo, Header, Headers, TimestampType};
 pub use membership::{check_subscriptions_unshared, static_member_id, SharedSubscription};
 pub use orphans::{
-    consumes_orphaned_dlts, discover_chain, is_own_orphan, orphaned_topics, unconsumed,
-    ChainMember, OrphanedTopic,
+    consumes_orphaned_dlts, discover_chain, forwarding_groups, is_own_orphan, orphaned_topics,
+    unconsumed, ChainMember, OrphanedTopic,
 };
 pub use policy::{
     DltStrategy, PolicyError, RetryPolicy, RetryPolicyBuilder, SuffixStrategy, TopicReuse,
