@@ -70,7 +70,7 @@ async fn wait_for_records(kafka: &TestKafka, topic: &str, n: usize) {
 }
 
 /// Produces one record to partition 0 of `topic` with `headers`, as any producer that may
-/// write it can.
+/// write it can (up to 8 MiB).
 async fn produce_with_headers(
     kafka: &TestKafka,
     topic: &str,
@@ -80,6 +80,7 @@ async fn produce_with_headers(
 ) {
     let producer: rdkafka::producer::FutureProducer = rdkafka::ClientConfig::new()
         .set("bootstrap.servers", kafka.bootstrap_servers())
+        .set("message.max.bytes", "8388608")
         .create()
         .unwrap();
     let headers = headers.iter().fold(
@@ -427,6 +428,31 @@ async fn a_dead_letter_claiming_another_topic_goes_only_where_to_says() {
         ),
         "the destination and the claim, side by side: {out}"
     );
+}
+
+/// A dead letter over librdkafka's default `message.max.bytes` (1,000,000), under a topic's
+/// default limit (1,048,588), is replayed like any other: the replay's producer is the
+/// runtime's forward producer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_over_a_megabyte_is_replayed() {
+    let kafka = TestKafka::start().await.unwrap();
+    for topic in ["large-orders", "large-orders-dlt"] {
+        kafka.create_topic(topic, 1).await.unwrap();
+    }
+    let value = vec![b'x'; 1_020_000];
+    produce_with_headers(
+        &kafka,
+        "large-orders-dlt",
+        "large",
+        &value,
+        &[("kafka_original-topic", b"large-orders")],
+    )
+    .await;
+    let (code, out, err) = kafka_retry(&kafka, &["dlt", "replay", "large-orders-dlt"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let replayed = kafka.read_all("large-orders").await.unwrap();
+    assert_eq!(replayed.len(), 1, "{out}");
+    assert_eq!(replayed[0].value.as_deref(), Some(&value[..]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
