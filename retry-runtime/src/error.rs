@@ -23,9 +23,12 @@ pub enum StartError {
         /// The client's error.
         source: KafkaError,
     },
-    /// The backlog of a retry topic or DLT the listener's chain no longer has could not be
-    /// read.
-    #[error("cannot read what consumer group {group} has not consumed of topic {topic}")]
+    /// The backlog of a retry topic or DLT the listener's chain no longer has, or who
+    /// forwarded its records, could not be read.
+    #[error(
+        "cannot read what consumer group {group} has not consumed of topic {topic}, or who \
+         forwarded its records"
+    )]
     OrphanBacklog {
         /// The topic.
         topic: String,

@@ -18,9 +18,9 @@ pub(crate) struct Listener {
     pub handler: Handler,
     /// The `#[dlt_handler]` for its DLT, by name.
     pub dlt_handler: Option<(&'static str, Handler)>,
-    /// Retry topics and DLTs of its main topic that its plan no longer has and that its own
-    /// group committed on, found at start-up: consumed as well, their records continuing on
-    /// the plan (`crate::orphans`).
+    /// Retry topics and DLTs of its main topic that its plan no longer has and that are its
+    /// own (its group committed on them, or it forwarded their records), found at start-up:
+    /// consumed as well, their records continuing on the plan (`crate::orphans`).
     pub orphans: Vec<DestinationTopic>,
 }
 
