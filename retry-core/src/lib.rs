@@ -50,6 +50,7 @@ pub mod registry;
 pub mod replay;
 mod settings;
 mod state;
+mod static_membership;
 mod topics;
 
 pub use backoff::{Backoff, BackoffError, Jitter};
@@ -64,7 +65,7 @@ pub use error_streak::{ErrorStreak, DEAD_PARTITION_AFTER};
 pub use format::Protobuf;
 pub use format::{Bytes, DecodeError, Payload, Text};
 pub use headers::{ExceptionInfo, Header, Headers, TimestampType};
-pub use membership::{check_subscriptions_unshared, static_member_id, SharedSubscription};
+pub use membership::{check_subscriptions_unshared, SharedSubscription};
 pub use orphans::{
     consumes_orphaned_dlts, discover_chain, forwarding_groups, is_own_orphan, orphaned_topics,
     unconsumed, ChainMember, OrphanedTopic,
@@ -80,6 +81,7 @@ pub use settings::{
     MAX_REPLICATION,
 };
 pub use state::{HandlerStates, State, StateType, StateValue};
+pub use static_membership::{check_instance_id, static_member_id, InstanceIdError, MAX_MEMBER_ID};
 pub use topics::{
     forward_partition, is_dlt_of, validate_topic_name, DestinationKind, DestinationTopic,
     TopicError, TopicPlan,

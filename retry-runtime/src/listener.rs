@@ -25,9 +25,17 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
-    /// Every topic this listener consumes a topic of: its plan's, then its orphans.
+    /// Every topic this listener consumes: its plan's, then its orphans. Its DLTs only when
+    /// its DLT handler starts automatically (Spring's autoStartDltHandler = false: the DLT is
+    /// created and written, not consumed).
     pub fn consumed_topics(&self) -> impl Iterator<Item = &DestinationTopic> {
-        self.config.topics.topics().chain(&self.orphans)
+        let consumed =
+            |t: &&DestinationTopic| t.kind != DestinationKind::Dlt || self.config.auto_start_dlt;
+        self.config
+            .topics
+            .topics()
+            .chain(&self.orphans)
+            .filter(consumed)
     }
 
     /// Whether `topic` is one of its plan's (not an orphan).
