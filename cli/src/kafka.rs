@@ -254,6 +254,21 @@ pub async fn read_all(connection: &Connection, topic: &str) -> anyhow::Result<Ve
     Ok(records)
 }
 
+/// The first record of each partition of `topic` that holds any, as of now.
+pub async fn first_records(connection: &Connection, topic: &str) -> anyhow::Result<Vec<Read>> {
+    let consumer = connection.consumer(None)?;
+    let mut reader = TopicReader::open(&consumer, topic, &HashMap::new())?;
+    let holding = reader.open.len();
+    let mut first: HashMap<i32, Read> = HashMap::new();
+    while first.len() < holding {
+        let Some(record) = reader.next().await? else {
+            break;
+        };
+        first.entry(record.partition).or_insert(record);
+    }
+    Ok(first.into_values().collect())
+}
+
 /// `topic`'s partition count; an error naming the topic when it does not exist.
 pub fn partition_count(consumer: &StreamConsumer, topic: &str) -> anyhow::Result<i32> {
     let metadata = consumer

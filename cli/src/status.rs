@@ -1,17 +1,17 @@
 //! `kafka-retry status`: per retry topic and DLT of a main topic and per consumer group, the
 //! records not consumed yet, how many are past their due time, and by how much. With a
-//! listener's settings, the existing topics its chain no longer has and that a group of the
-//! listener committed on are shown too, marked orphaned, by the rule the runtime drains them
-//! by (retry-core's `is_own_orphan`); a topic named like one that no such group committed on
-//! is not the listener's and is not shown.
+//! listener's settings, the existing topics its chain no longer has and that are the
+//! listener's are shown too, marked orphaned, by the rule the runtime drains them by
+//! (retry-core's `is_own_orphan`: a group of the listener committed on it, or the listener
+//! forwarded its records); a topic named like one that is not the listener's is not shown.
 
 use std::collections::HashMap;
 
-use retry_core::headers::{decode_timestamp, BACKOFF_TIMESTAMP};
-use retry_core::{is_own_orphan, Backlog};
+use retry_core::headers::{decode_timestamp, BACKOFF_TIMESTAMP, ORIGINAL_CONSUMER_GROUP};
+use retry_core::{forwarding_groups, is_own_orphan, Backlog};
 
 use crate::args::StatusArgs;
-use crate::kafka::{partition_count, Connection, TopicReader};
+use crate::kafka::{first_records, partition_count, Connection, TopicReader};
 use crate::table;
 use crate::time::epoch_ms;
 use crate::topology::{self, ChainTopic};
@@ -43,6 +43,11 @@ pub async fn run(connection: &Connection, args: &StatusArgs) -> anyhow::Result<S
         Some(_) => Vec::new(),
         None => connection.groups()?,
     };
+    let chain_names: Vec<&str> = chain
+        .iter()
+        .chain(&orphaned)
+        .map(|t| t.name.as_str())
+        .collect();
     let mut rows = Vec::new();
     let topics = chain.iter().skip(1).map(|t| (t, false));
     for (topic, orphaned) in topics.chain(orphaned.iter().map(|t| (t, true))) {
@@ -59,26 +64,17 @@ pub async fn run(connection: &Connection, args: &StatusArgs) -> anyhow::Result<S
                 .cloned()
                 .collect(),
         };
-        let mut found = false;
+        let mut groups = Vec::new();
         for group in candidates {
             let committed = connection.committed(&group, &topic.name, partitions)?;
-            if orphaned && !is_own_orphan(!committed.is_empty()) {
-                // Named like an orphan, but not this listener's: the runtime leaves it alone.
-                continue;
+            if !committed.is_empty() || args.group.is_some() {
+                groups.push((group, committed));
             }
-            if committed.is_empty() && args.group.is_none() {
-                continue;
-            }
-            found = true;
-            let backlog = backlog(connection, topic, &committed, now).await?;
-            rows.push(StatusRow {
-                topic: topic.name.clone(),
-                orphaned,
-                group: Some(group),
-                backlog,
-            });
         }
-        if !found && !orphaned {
+        if orphaned {
+            groups = orphan_owners(connection, args, topic, &chain_names, groups).await?;
+        }
+        if groups.is_empty() && !orphaned {
             let backlog = backlog(connection, topic, &HashMap::new(), now).await?;
             rows.push(StatusRow {
                 topic: topic.name.clone(),
@@ -87,8 +83,74 @@ pub async fn run(connection: &Connection, args: &StatusArgs) -> anyhow::Result<S
                 backlog,
             });
         }
+        for (group, committed) in groups {
+            let backlog = backlog(connection, topic, &committed, now).await?;
+            rows.push(StatusRow {
+                topic: topic.name.clone(),
+                orphaned,
+                group: Some(group),
+                backlog,
+            });
+        }
     }
     Ok(render(&rows, now))
+}
+
+/// The groups, among `groups` (each with what it committed on `topic`, an orphan
+/// candidate), that read `topic` as their listener's orphan, by the runtime's rule
+/// (retry-core's `is_own_orphan`): a group that committed on it, or one whose listener
+/// forwarded the first record of a partition of it (its `kafka_dlt-original-consumer-group`
+/// is one of the listener's `forwarding_groups` over `chain`). The listener is `--group`'s;
+/// without `--group`, when no group committed on the topic, each group its records name is
+/// taken as a listener's. A topic named like an orphan that is none of these groups' is not
+/// theirs: the runtime leaves it alone.
+async fn orphan_owners(
+    connection: &Connection,
+    args: &StatusArgs,
+    topic: &ChainTopic,
+    chain: &[&str],
+    groups: Vec<(String, HashMap<i32, i64>)>,
+) -> anyhow::Result<Vec<(String, HashMap<i32, i64>)>> {
+    let committed_by_any = groups.iter().any(|(_, committed)| !committed.is_empty());
+    let forwarders: Vec<String> = match committed_by_any {
+        true => Vec::new(),
+        false => first_records(connection, &topic.name)
+            .await?
+            .iter()
+            .filter_map(|r| {
+                r.headers
+                    .get_str(ORIGINAL_CONSUMER_GROUP)
+                    .map(str::to_owned)
+            })
+            .collect(),
+    };
+    let listeners: Vec<(String, HashMap<i32, i64>)> = match (&args.group, committed_by_any) {
+        (None, false) => {
+            let mut named: Vec<String> = forwarders.clone();
+            named.sort();
+            named.dedup();
+            named.into_iter().map(|g| (g, HashMap::new())).collect()
+        }
+        _ => groups
+            .into_iter()
+            .map(|(group, committed)| {
+                let listener = group.strip_suffix(&topic.suffix).unwrap_or(&group);
+                (listener.to_owned(), committed)
+            })
+            .collect(),
+    };
+    Ok(listeners
+        .into_iter()
+        .filter(|(listener, committed)| {
+            let own = forwarding_groups(listener, &args.topic, chain.iter().copied());
+            is_own_orphan(
+                !committed.is_empty(),
+                forwarders.iter().map(String::as_str),
+                &own,
+            )
+        })
+        .map(|(listener, committed)| (format!("{listener}{}", topic.suffix), committed))
+        .collect())
 }
 
 /// The backlog of `topic` after the `committed` offsets, as of `now`.

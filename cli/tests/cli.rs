@@ -69,6 +69,43 @@ async fn wait_for_records(kafka: &TestKafka, topic: &str, n: usize) {
     }
 }
 
+/// Produces one record to partition 0 of `topic` with `headers`, as any producer that may
+/// write it can (up to 8 MiB).
+async fn produce_with_headers(
+    kafka: &TestKafka,
+    topic: &str,
+    key: &str,
+    value: &[u8],
+    headers: &[(&str, &[u8])],
+) {
+    let producer: rdkafka::producer::FutureProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", kafka.bootstrap_servers())
+        .set("message.max.bytes", "8388608")
+        .create()
+        .unwrap();
+    let headers = headers.iter().fold(
+        rdkafka::message::OwnedHeaders::new(),
+        |list, &(key, value)| {
+            list.insert(rdkafka::message::Header {
+                key,
+                value: Some(value),
+            })
+        },
+    );
+    producer
+        .send(
+            rdkafka::producer::FutureRecord::to(topic)
+                .partition(0)
+                .key(key)
+                .payload(value)
+                .headers(headers),
+            Duration::from_secs(10),
+        )
+        .await
+        .map_err(|(error, _)| error)
+        .unwrap();
+}
+
 async fn wait_until(what: &str, condition: impl Fn() -> bool) {
     let start = Instant::now();
     while !condition() {
@@ -355,25 +392,14 @@ async fn a_dead_letter_claiming_another_topic_goes_only_where_to_says() {
         kafka.create_topic(topic, 1).await.unwrap();
     }
     // Any producer that may write the DLT can claim any origin.
-    let producer: rdkafka::producer::FutureProducer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", kafka.bootstrap_servers())
-        .create()
-        .unwrap();
-    let claim = rdkafka::message::OwnedHeaders::new().insert(rdkafka::message::Header {
-        key: "kafka_original-topic",
-        value: Some("payments"),
-    });
-    producer
-        .send(
-            rdkafka::producer::FutureRecord::to("forged-orders-dlt")
-                .key("mallory")
-                .payload("{}")
-                .headers(claim),
-            Duration::from_secs(10),
-        )
-        .await
-        .map_err(|(error, _)| error)
-        .unwrap();
+    produce_with_headers(
+        &kafka,
+        "forged-orders-dlt",
+        "mallory",
+        b"{}",
+        &[("kafka_original-topic", b"payments")],
+    )
+    .await;
 
     let (code, out, _) = kafka_retry(&kafka, &["dlt", "replay", "forged-orders-dlt"]).await;
     assert_eq!(code, 1, "{out}");
@@ -404,6 +430,31 @@ async fn a_dead_letter_claiming_another_topic_goes_only_where_to_says() {
     );
 }
 
+/// A dead letter over librdkafka's default `message.max.bytes` (1,000,000), under a topic's
+/// default limit (1,048,588), is replayed like any other: the replay's producer is the
+/// runtime's forward producer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_letter_over_a_megabyte_is_replayed() {
+    let kafka = TestKafka::start().await.unwrap();
+    for topic in ["large-orders", "large-orders-dlt"] {
+        kafka.create_topic(topic, 1).await.unwrap();
+    }
+    let value = vec![b'x'; 1_020_000];
+    produce_with_headers(
+        &kafka,
+        "large-orders-dlt",
+        "large",
+        &value,
+        &[("kafka_original-topic", b"large-orders")],
+    )
+    .await;
+    let (code, out, err) = kafka_retry(&kafka, &["dlt", "replay", "large-orders-dlt"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    let replayed = kafka.read_all("large-orders").await.unwrap();
+    assert_eq!(replayed.len(), 1, "{out}");
+    assert_eq!(replayed[0].value.as_deref(), Some(&value[..]));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_shows_the_topics_a_changed_chain_left_behind() {
     let kafka = TestKafka::start().await.unwrap();
@@ -425,10 +476,29 @@ async fn status_shows_the_topics_a_changed_chain_left_behind() {
             .await
             .unwrap();
     }
-    // The listener's group consumed the old retry topic: its own. Another group's topic
-    // named like an orphan (-retry-8000) is not.
+    // The listener's group consumed the old retry topic: its own.
     commit_start(&kafka, "billing-retry-1000", "moved-retry-1000");
+    // A retry topic of an older chain whose group never committed: its record, forwarded by
+    // the listener's group, still waits for its first retry. Its own.
+    kafka.create_topic("moved-retry-3000", 1).await.unwrap();
+    produce_with_headers(
+        &kafka,
+        "moved-retry-3000",
+        "c",
+        b"{}",
+        &[("kafka_dlt-original-consumer-group", b"billing")],
+    )
+    .await;
+    // Another service's topic named like an orphan: its records name that service's group.
     kafka.create_topic("moved-retry-8000", 1).await.unwrap();
+    produce_with_headers(
+        &kafka,
+        "moved-retry-8000",
+        "theirs",
+        b"{}",
+        &[("kafka_dlt-original-consumer-group", b"shipping")],
+    )
+    .await;
     let changed = ["status", "moved", "--attempts", "3", "--backoff", "2s*2"];
     let (code, out, err) = kafka_retry(&kafka, &changed).await;
     assert_eq!(code, 0, "{err}");
@@ -445,15 +515,33 @@ async fn status_shows_the_topics_a_changed_chain_left_behind() {
             ("moved-retry-4000", "(none"),
             ("moved-dlt", "(none"),
             ("moved-retry-1000", "(orphaned)"),
+            ("moved-retry-3000", "(orphaned)"),
+            ("moved-retry-8000", "(orphaned)"),
         ],
         "{out}"
     );
     assert_eq!(rows[3][2], "billing-retry-1000", "{out}");
     assert_eq!(rows[3][4], "2", "both records wait: {out}");
+    assert_eq!(rows[4][2], "billing-retry-3000", "{out}");
+    assert_eq!(rows[4][4], "1", "{out}");
+    assert_eq!(
+        rows[5][2], "shipping-retry-8000",
+        "without --group, each group the records name: {out}"
+    );
 
-    assert!(
-        !out.contains("moved-retry-8000"),
-        "never committed on: {out}"
+    // With the listener's group: only what is its own.
+    let billing = [&changed[..], &["--group", "billing"][..]].concat();
+    let (code, out, err) = kafka_retry(&kafka, &billing).await;
+    assert_eq!(code, 0, "{err}");
+    let orphaned: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("(orphaned)"))
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(
+        orphaned,
+        ["moved-retry-1000", "moved-retry-3000"],
+        "another service's topic is not billing's: {out}"
     );
 
     // Without the listener's settings every topic of the chain is shown, none orphaned.

@@ -53,6 +53,7 @@ pub mod registry;
 pub mod replay;
 mod settings;
 mod state;
+mod static_membership;
 mod topics;
 
 pub use backoff::{Backoff, BackoffError, Jitter};
@@ -71,10 +72,10 @@ pub use keys::{
     decode_lock_entry, encode_lock_entry, CopyAt, EntryId, FinishedAbove, KeyLanes, LockEntry,
     LockEntryError, LockLog, LockOutcome, RecordKey, Released, Verdict,
 };
-pub use membership::{check_subscriptions_unshared, static_member_id, SharedSubscription};
+pub use membership::{check_subscriptions_unshared, SharedSubscription};
 pub use orphans::{
-    consumes_orphaned_dlts, discover_chain, is_own_orphan, orphaned_topics, unconsumed,
-    ChainMember, OrphanedTopic,
+    consumes_orphaned_dlts, discover_chain, forwarding_groups, is_own_orphan, orphaned_topics,
+    unconsumed, ChainMember, OrphanedTopic,
 };
 pub use policy::{
     DltStrategy, PolicyError, RetryPolicy, RetryPolicyBuilder, SuffixStrategy, TopicReuse,
@@ -87,6 +88,7 @@ pub use settings::{
     MAX_PARTITIONS, MAX_REPLICATION,
 };
 pub use state::{HandlerStates, State, StateType, StateValue};
+pub use static_membership::{check_instance_id, static_member_id, InstanceIdError, MAX_MEMBER_ID};
 pub use topics::{
     forward_partition, is_dlt_of, validate_topic_name, DestinationKind, DestinationTopic,
     TopicError, TopicPlan,

@@ -95,12 +95,45 @@ pub struct OrphanedTopic {
     pub topic: DestinationTopic,
 }
 
-/// Whether an orphaned topic is the listener's: only when the listener's own group for it
-/// (`OrphanedTopic::topic`'s group) `committed` offsets on it. The names alone cannot tell:
-/// another service or listener on the same main topic, with another group, has topics named
-/// by the same rules, and a group that never committed on a topic never consumed it.
-pub fn is_own_orphan(committed: bool) -> bool {
-    committed
+/// The groups that write `kafka_dlt-original-consumer-group` on the records a listener
+/// forwards: its `group` (a record's first hop is read from the main topic, in that group) and
+/// the group of each topic of its `chain` (the topics' names; the group is `group` followed
+/// by the name's suffix after `main`), which writes it on a record that reached the topic
+/// without one. The chain is the planned topics and the orphan candidates: a retry group of
+/// the old chain forwarded the records waiting in an old topic.
+pub fn forwarding_groups<'a>(
+    group: &str,
+    main: &str,
+    chain: impl IntoIterator<Item = &'a str>,
+) -> Vec<String> {
+    let mut groups = vec![group.to_owned()];
+    for suffix in chain.into_iter().filter_map(|name| name.strip_prefix(main)) {
+        let derived = format!("{group}{suffix}");
+        if !groups.contains(&derived) {
+            groups.push(derived);
+        }
+    }
+    groups
+}
+
+/// Whether an orphaned topic is the listener's. The names alone cannot tell: another service
+/// or listener on the same main topic, with another group, has topics named by the same
+/// rules. Two things can:
+/// - the listener's own group for it (`OrphanedTopic::topic`'s group) `committed` offsets on
+///   it: it consumed it;
+/// - its records were forwarded by the listener: one of the `forwarders` read from them (the
+///   `kafka_dlt-original-consumer-group` of the first record of each partition) is one of
+///   the listener's [`forwarding_groups`] (`own`). This finds a topic whose records all wait
+///   for their first retry from it, which its group never had a record of to commit.
+///
+/// Another service's topic has neither: its own group committed on it, and its records name
+/// that service's groups.
+pub fn is_own_orphan<'a>(
+    committed: bool,
+    forwarders: impl IntoIterator<Item = &'a str>,
+    own: &[String],
+) -> bool {
+    committed || forwarders.into_iter().any(|f| own.iter().any(|g| g == f))
 }
 
 /// Whether a listener consumes its orphaned DLTs: only when it has a `#[dlt_handler]` to give
@@ -339,14 +372,68 @@ mod tests {
         assert_eq!(unconsumed(3, 3, None), 0, "empty");
     }
 
+    /// The forwarding groups of billing's listener on `orders` whose chain has `topics`.
+    fn billing_groups(topics: &str) -> Vec<String> {
+        forwarding_groups(
+            "billing",
+            "orders",
+            existing(topics).iter().map(String::as_str),
+        )
+    }
+
     #[test]
-    fn only_the_group_that_committed_on_a_topic_drains_it() {
-        assert!(is_own_orphan(true));
-        assert!(!is_own_orphan(false), "never committed: never consumed it");
+    fn a_listener_forwards_as_its_group_and_the_groups_of_its_chain() {
+        assert_eq!(
+            billing_groups("orders orders-retry-2000 orders-dlt orders-retry-1000"),
+            [
+                "billing",
+                "billing-retry-2000",
+                "billing-dlt",
+                "billing-retry-1000"
+            ]
+        );
+        assert_eq!(billing_groups(""), ["billing"]);
+    }
+
+    #[test]
+    fn a_group_that_committed_on_a_topic_drains_it() {
+        assert!(is_own_orphan(true, [], &billing_groups("orders")));
+        assert!(
+            is_own_orphan(true, ["shipping"], &billing_groups("orders")),
+            "committed: consumed it, whoever else wrote to it"
+        );
+    }
+
+    #[test]
+    fn records_the_listener_forwarded_make_a_never_committed_topic_its_own() {
+        let own = billing_groups("orders orders-retry-2000 orders-retry-1000");
+        assert!(
+            is_own_orphan(false, ["billing"], &own),
+            "forwarded from the main topic, waiting for their first retry"
+        );
+        assert!(
+            is_own_orphan(false, ["billing-retry-1000"], &own),
+            "forwarded from a retry topic, on a record that reached it without the header"
+        );
+        assert!(
+            is_own_orphan(false, ["shipping", "billing"], &own),
+            "one partition holds the listener's records"
+        );
+        assert!(!is_own_orphan(false, [], &own), "no records: nothing waits");
+        assert!(!is_own_orphan(false, ["shipping"], &own));
+        assert!(
+            !is_own_orphan(
+                false,
+                ["billing-eu", "billingx", "billing-retry-5000"],
+                &own
+            ),
+            "groups that only start like the listener's"
+        );
     }
 
     /// Service A (group billing) and service B (group shipping) on `orders`: B's chain is
-    /// one of A's candidates by its names, read with A's group; A never committed on it.
+    /// one of A's candidates by its names, read with A's group; A never committed on it, and
+    /// B's groups forwarded its records.
     #[test]
     fn two_services_on_one_main_topic_keep_their_own_topics() {
         let shipping_topics = "orders orders-retry-1000 orders-retry-5000 orders-dlt";
@@ -356,8 +443,13 @@ mod tests {
             ["orders-retry-5000 billing-retry-5000"],
             "a candidate by its name"
         );
+        let own = billing_groups("orders orders-retry-1000 orders-retry-2000 orders-retry-5000");
         let billing_committed_on_shipping_topic = false;
-        assert!(!is_own_orphan(billing_committed_on_shipping_topic));
+        assert!(!is_own_orphan(
+            billing_committed_on_shipping_topic,
+            ["shipping", "shipping-retry-1000"],
+            &own
+        ));
     }
 
     #[test]

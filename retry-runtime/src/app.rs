@@ -8,7 +8,7 @@ use std::time::Duration;
 use rdkafka::admin::AdminClient;
 use rdkafka::client::DefaultClientContext;
 use retry_core::registry;
-use retry_core::DestinationKind;
+use retry_core::{check_instance_id, DestinationKind};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -125,7 +125,9 @@ impl RetryAppBuilder {
     /// partitions then wait for it (up to the session timeout) rather than moving when it
     /// stops. Each consumer joins its group as `<id>-<topic>`
     /// ([`static_member_id`](retry_core::static_member_id)), so listeners sharing a group
-    /// never share an instance id.
+    /// never share an instance id. Start-up fails, naming `RETRY_INSTANCE_ID`, on an id Kafka
+    /// would refuse or that could give two replicas' consumers one member id
+    /// ([`check_instance_id`](retry_core::check_instance_id)).
     pub fn instance_id(mut self, id: impl Into<String>) -> Self {
         self.instance_id = Some(id.into());
         self
@@ -249,6 +251,13 @@ impl RetryAppBuilder {
             provision::existing_topics(&admin, kafka.bootstrap_servers(), self.startup_timeout)
                 .await?;
         orphans::attach(&mut listeners, &kafka, &existing, self.startup_timeout).await?;
+        if let Some(instance) = &self.instance_id {
+            let consumers = listeners.iter().flat_map(|l| {
+                l.consumed_topics()
+                    .map(|t| (t.group.as_str(), t.name.as_str()))
+            });
+            check_instance_id(instance, consumers)?;
+        }
         let listeners: Vec<Arc<Listener>> = listeners.into_iter().map(Arc::new).collect();
         let work = provision::plan(&listeners, &existing)?;
         for warning in &work.warnings {

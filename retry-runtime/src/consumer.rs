@@ -10,7 +10,7 @@ use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::types::RDKafkaErrorCode;
-use retry_core::{static_member_id, DestinationKind, ProcessingOrder};
+use retry_core::{static_member_id, ProcessingOrder};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -139,11 +139,6 @@ pub(crate) fn spawn_consumers(
     let mut topics = Vec::new();
     for listener in listeners {
         for destination in listener.consumed_topics() {
-            if destination.kind == DestinationKind::Dlt && !listener.config.auto_start_dlt {
-                // Spring's autoStartDltHandler = false: the DLT is created and written,
-                // not consumed.
-                continue;
-            }
             let (context, events) = PartitionContext::new();
             let mut config = kafka.client_config(Role::consuming(destination.kind));
             config.set("group.id", &destination.group);

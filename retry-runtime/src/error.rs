@@ -2,7 +2,7 @@
 
 use rdkafka::error::KafkaError;
 use rdkafka::types::RDKafkaErrorCode;
-use retry_core::{AutoCreate, ConfigError, SharedSubscription};
+use retry_core::{AutoCreate, ConfigError, InstanceIdError, SharedSubscription};
 
 use crate::kafka_config::KafkaConfigError;
 
@@ -15,6 +15,9 @@ pub enum StartError {
     /// The registered handlers or their settings are invalid.
     #[error(transparent)]
     Registry(#[from] RegistryError),
+    /// `RETRY_INSTANCE_ID` cannot give each consumer a static member id of its own.
+    #[error(transparent)]
+    InstanceId(#[from] InstanceIdError),
     /// No broker answered.
     #[error("cannot reach Kafka at {bootstrap} (set KAFKA_BOOTSTRAP_SERVERS)")]
     Unreachable {
@@ -23,9 +26,12 @@ pub enum StartError {
         /// The client's error.
         source: KafkaError,
     },
-    /// The backlog of a retry topic or DLT the listener's chain no longer has could not be
-    /// read.
-    #[error("cannot read what consumer group {group} has not consumed of topic {topic}")]
+    /// The backlog of a retry topic or DLT the listener's chain no longer has, or who
+    /// forwarded its records, could not be read.
+    #[error(
+        "cannot read what consumer group {group} has not consumed of topic {topic}, or who \
+         forwarded its records"
+    )]
     OrphanBacklog {
         /// The topic.
         topic: String,

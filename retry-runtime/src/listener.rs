@@ -18,16 +18,24 @@ pub(crate) struct Listener {
     pub handler: Handler,
     /// The `#[dlt_handler]` for its DLT, by name.
     pub dlt_handler: Option<(&'static str, Handler)>,
-    /// Retry topics and DLTs of its main topic that its plan no longer has and that its own
-    /// group committed on, found at start-up: consumed as well, their records continuing on
-    /// the plan (`crate::orphans`).
+    /// Retry topics and DLTs of its main topic that its plan no longer has and that are its
+    /// own (its group committed on them, or it forwarded their records), found at start-up:
+    /// consumed as well, their records continuing on the plan (`crate::orphans`).
     pub orphans: Vec<DestinationTopic>,
 }
 
 impl Listener {
-    /// Every topic this listener consumes a topic of: its plan's, then its orphans.
+    /// Every topic this listener consumes: its plan's, then its orphans. Its DLTs only when
+    /// its DLT handler starts automatically (Spring's autoStartDltHandler = false: the DLT is
+    /// created and written, not consumed).
     pub fn consumed_topics(&self) -> impl Iterator<Item = &DestinationTopic> {
-        self.config.topics.topics().chain(&self.orphans)
+        let consumed =
+            |t: &&DestinationTopic| t.kind != DestinationKind::Dlt || self.config.auto_start_dlt;
+        self.config
+            .topics
+            .topics()
+            .chain(&self.orphans)
+            .filter(consumed)
     }
 
     /// Whether `topic` is one of its plan's (not an orphan).

@@ -223,6 +223,23 @@ async fn static_members_of_one_group_on_two_topics_each_get_their_partitions() {
     app.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_id_kafka_would_refuse_fails_start_up_naming_it() {
+    let s = Scenario::start().await;
+    let builder = s
+        .app_builder(&[("static_a", "static-a")], &[], &[])
+        .instance_id("pod 1");
+    let Err(error) = builder.start().await else {
+        panic!("started with an instance id holding a space");
+    };
+    assert!(
+        error
+            .to_string()
+            .starts_with("RETRY_INSTANCE_ID `pod 1`: ` ` is not allowed"),
+        "{error}"
+    );
+}
+
 /// A record near Kafka's default size limit (1,048,588 bytes a batch): above librdkafka's own
 /// producer default (1,000,000), so the forward must not be refused by the client before the
 /// broker and the destination's `max.message.bytes` have their say.

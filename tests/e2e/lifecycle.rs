@@ -188,3 +188,43 @@ async fn a_hung_handler_does_not_hold_shutdown_past_the_grace_period() {
         .await
         .expect("second shutdown ends too");
 }
+
+/// Fails each record's first delivery; its retry is due an hour later.
+#[retryable_topic(topic = "life-panic", attempts = 2, backoff = "1h")]
+async fn life_panic(rec: Record<Bytes>) -> anyhow::Result<()> {
+    record_call("life_panic", &rec);
+    anyhow::bail!("waits an hour for its retry")
+}
+
+/// A test that fails while its app runs, a record waiting in a retry topic, ends promptly:
+/// the app is shut down before the scenario's broker stops, not closed when the test's
+/// runtime drops its tasks, against a broker that is gone. Run as `#[tokio::test]` runs a
+/// test, with the runtime dropped inside the measured time.
+#[test]
+#[should_panic(expected = "failed on purpose")]
+fn a_test_that_fails_inside_a_scenario_ends_promptly() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let failed_at = std::sync::Mutex::new(None);
+    let failed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(async {
+            let s = Scenario::start().await;
+            let _app = s.start_app(&[("life_panic", "life-panic")]).await;
+            s.produce("life-panic", "k", "x").await;
+            s.read_n("life-panic-retry", 1).await;
+            *failed_at.lock().unwrap() = Some(std::time::Instant::now());
+            panic!("failed on purpose");
+        })
+    }))
+    .expect_err("the test fails");
+    drop(runtime);
+    let took = failed_at.lock().unwrap().expect("failed inside").elapsed();
+    assert!(
+        took < Duration::from_secs(5),
+        "the failed test took {took:?} to end"
+    );
+    std::panic::resume_unwind(failed);
+}

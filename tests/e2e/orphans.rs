@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use retry_runtime::core::headers;
 use retry_runtime::prelude::*;
 
 use crate::support::*;
@@ -120,6 +121,79 @@ async fn records_left_in_a_retry_topic_of_the_old_chain_are_handled_on_the_new_o
         handled,
         "committed: not redelivered"
     );
+}
+
+/// Fails each record's first delivery; its retry succeeds.
+#[retryable_topic(topic = "orphan-waiting", attempts = 3, backoff = "3s*2")]
+async fn orphan_waiting(rec: Record<Bytes>) -> anyhow::Result<()> {
+    record_call("orphan_waiting", &rec);
+    anyhow::ensure!(rec.attempt >= 2, "first delivery fails");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_still_waiting_for_their_first_retry_are_handled_after_the_change() {
+    let s = Scenario::start().await;
+    let listeners = [("orphan_waiting", "orphan-waiting")];
+    let keys = ["k0", "k1", "k2"];
+    let old = s.topic("orphan-waiting-retry-3000");
+
+    // The first chain, backoff 3s*2: every record fails once and waits in -retry-3000; the
+    // app stops before any is due, so that topic's group never commits on it.
+    let first = s.start_app(&listeners).await;
+    for key in keys {
+        s.produce("orphan-waiting", key, "x").await;
+    }
+    s.read_n("orphan-waiting-retry-3000", keys.len()).await;
+    first.shutdown().await;
+    assert!(
+        calls("orphan_waiting").iter().all(|c| c.attempt == 1),
+        "no retry handled before the change: {:?}",
+        calls("orphan_waiting")
+    );
+    // A topic named like one of the chain that another service's group forwarded to: not
+    // this listener's, whatever it holds.
+    let foreign = s.topic("orphan-waiting-retry-8000");
+    s.kafka.create_topic(&foreign, 1).await.unwrap();
+    s.produce_with_headers(
+        "orphan-waiting-retry-8000",
+        "theirs",
+        b"x",
+        &[(
+            headers::ORIGINAL_CONSUMER_GROUP,
+            s.topic("shipping").into_bytes(),
+        )],
+    )
+    .await;
+
+    // The chain changed without a rebuild: -retry-1000 and -retry-2000 now.
+    let changed = [("RETRY_ORPHAN_WAITING_BACKOFF", "1s*2")];
+    let second = s.start_app_with(&listeners, &changed).await;
+    assert!(
+        second.topics().contains(&old),
+        "the old retry topic its records wait in is consumed: {:?}",
+        second.topics()
+    );
+    assert!(
+        !second.topics().contains(&foreign),
+        "another service's topic is left alone: {:?}",
+        second.topics()
+    );
+    eventually(
+        "every record retried from the old topic",
+        Duration::from_secs(30),
+        || {
+            keys.iter().all(|key| {
+                calls_for("orphan_waiting", key)
+                    .iter()
+                    .any(|c| c.attempt == 2 && c.topic == old)
+            })
+        },
+    )
+    .await;
+    second.shutdown().await;
+    assert!(calls_for("orphan_waiting", "theirs").is_empty());
+    assert!(s.read_all("orphan-waiting-dlt").await.is_empty());
 }
 
 /// Handled at once; its DLT handler fails `flaky` the first time.

@@ -3,9 +3,6 @@
 
 use std::time::Duration;
 
-use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::ClientConfig;
 use retry_runtime::core::headers::*;
 use retry_runtime::prelude::*;
 
@@ -31,43 +28,6 @@ async fn spring_orders(rec: Record<SpringOrder>) -> anyhow::Result<()> {
 async fn spring_orders_dlt(rec: DeadLetter<SpringOrder>) -> anyhow::Result<()> {
     record_call("spring_orders_dlt", &rec);
     Ok(())
-}
-
-/// Produces one record to partition 0 of `topic` with exactly `headers`, in order, as a
-/// Spring service's `DeadLetterPublishingRecoverer` would.
-async fn produce_with_headers(
-    s: &Scenario,
-    topic: &str,
-    key: &str,
-    value: &[u8],
-    headers: &[(&str, Vec<u8>)],
-) {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", s.kafka.bootstrap_servers())
-        .create()
-        .expect("producer");
-    let owned = headers.iter().fold(
-        OwnedHeaders::new_with_capacity(headers.len()),
-        |h, (k, v)| {
-            h.insert(Header {
-                key: k,
-                value: Some(&v[..]),
-            })
-        },
-    );
-    let topic = s.topic(topic);
-    producer
-        .send(
-            FutureRecord::<str, [u8]>::to(&topic)
-                .partition(0)
-                .key(key)
-                .payload(value)
-                .headers(owned),
-            Duration::from_secs(10),
-        )
-        .await
-        .map_err(|(e, _)| e)
-        .expect("produce with headers");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,8 +92,7 @@ async fn a_record_spring_left_in_a_retry_topic_is_retried_and_dead_lettered_as_s
         "Spring's minimal form"
     );
     let value = br#"{"id":7,"sku":"A-1"}"#;
-    produce_with_headers(
-        &s,
+    s.produce_with_headers(
         "spring-orders-retry-2000",
         "from-spring",
         value,
@@ -282,8 +241,7 @@ async fn spring_kafka_2_7s_one_byte_attempts_are_read_and_a_due_time_past_a_day_
     let now = now_ms();
     let original_ts = now - 1_000;
     let two_days_ahead = now + 2 * 24 * 60 * 60 * 1000;
-    produce_with_headers(
-        &s,
+    s.produce_with_headers(
         "spring-legacy-retry",
         "legacy",
         b"x",

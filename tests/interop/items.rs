@@ -7,9 +7,7 @@ use std::sync::{Arc, Mutex};
 use retry_runtime::prelude::*;
 use serde::Deserialize;
 
-use retry_runtime::RunningApp;
-
-use crate::support::{record_call, Scenario};
+use crate::support::{record_call, App, Scenario};
 
 /// The listeners of the Rust items service (the DLT handler comes with its listener).
 const LISTENERS: [(&str, &str); 2] = [
@@ -48,7 +46,7 @@ impl Store {
 }
 
 /// Starts the Rust items service on `s`'s topics with `store`.
-pub async fn start(s: &Scenario, store: &Store) -> RunningApp {
+pub async fn start(s: &Scenario, store: &Store) -> App {
     s.start_built(s.app_builder(&LISTENERS, &[], &[]).state(store.clone()))
         .await
 }

@@ -3,6 +3,9 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::ClientConfig;
 use retry_runtime::core::headers::{self, Provenance};
 use retry_runtime::core::RecordMeta;
 use retry_runtime::testing::{ReadRecord, TestKafka};
@@ -109,7 +112,7 @@ impl Scenario {
 
     /// Starts the app with only `listeners` (handler name, topic as written) and waits until
     /// every consumer has partitions.
-    pub async fn start_app(&self, listeners: &[(&str, &str)]) -> RunningApp {
+    pub async fn start_app(&self, listeners: &[(&str, &str)]) -> App {
         self.start_app_with(listeners, &[]).await
     }
 
@@ -118,7 +121,7 @@ impl Scenario {
         &self,
         listeners: &[(&str, &str)],
         overrides: &[(&str, &str)],
-    ) -> RunningApp {
+    ) -> App {
         self.start_app_configured(listeners, overrides, &[]).await
     }
 
@@ -128,14 +131,14 @@ impl Scenario {
         listeners: &[(&str, &str)],
         overrides: &[(&str, &str)],
         properties: &[(&str, &str)],
-    ) -> RunningApp {
+    ) -> App {
         self.start_built(self.app_builder(listeners, overrides, properties))
             .await
     }
 
     /// Starts the app `builder` configures and waits until every consumer has partitions.
-    pub async fn start_built(&self, builder: RetryAppBuilder) -> RunningApp {
-        let app = builder.start().await.expect("app starts");
+    pub async fn start_built(&self, builder: RetryAppBuilder) -> App {
+        let app = App(Some(builder.start().await.expect("app starts")));
         tokio::time::timeout(Duration::from_secs(30), app.ready())
             .await
             .expect("every consumer gets partitions within 30 s");
@@ -193,6 +196,43 @@ impl Scenario {
             .expect("produce");
     }
 
+    /// Produces one record to partition 0 of `topic` with exactly `headers`, in order, as
+    /// another service's forward (a Spring `DeadLetterPublishingRecoverer`) would.
+    pub async fn produce_with_headers(
+        &self,
+        topic: &str,
+        key: &str,
+        value: &[u8],
+        headers: &[(&str, Vec<u8>)],
+    ) {
+        let producer: FutureProducer = ClientConfig::new()
+            .set("bootstrap.servers", self.kafka.bootstrap_servers())
+            .create()
+            .expect("producer");
+        let owned = headers.iter().fold(
+            OwnedHeaders::new_with_capacity(headers.len()),
+            |h, (k, v)| {
+                h.insert(Header {
+                    key: k,
+                    value: Some(&v[..]),
+                })
+            },
+        );
+        let topic = self.topic(topic);
+        producer
+            .send(
+                FutureRecord::<str, [u8]>::to(&topic)
+                    .partition(0)
+                    .key(key)
+                    .payload(value)
+                    .headers(owned),
+                Duration::from_secs(10),
+            )
+            .await
+            .map_err(|(e, _)| e)
+            .expect("produce with headers");
+    }
+
     /// Reads `topic` until it holds at least `n` records (or 20 s passed).
     pub async fn read_n(&self, topic: &str, n: usize) -> Vec<ReadRecord> {
         let start = Instant::now();
@@ -215,6 +255,50 @@ impl Scenario {
             .read_all(&self.topic(topic))
             .await
             .expect("read topic")
+    }
+}
+
+/// An app a test started. Dropped without [`shutdown`](Self::shutdown) (a test that failed),
+/// it is shut down then, before the test's [`Scenario`] (declared first, dropped last) stops
+/// its broker: left running, its consumers would be closed only when the test's runtime
+/// drops them, against a broker that is gone, which librdkafka waits out for seconds each.
+pub struct App(Option<RunningApp>);
+
+impl App {
+    /// Shuts the app down ([`RunningApp::shutdown`]).
+    pub async fn shutdown(mut self) {
+        if let Some(app) = self.0.take() {
+            app.shutdown().await;
+        }
+    }
+}
+
+impl std::ops::Deref for App {
+    type Target = RunningApp;
+
+    fn deref(&self) -> &RunningApp {
+        self.0.as_ref().expect("running until shut down")
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        let Some(app) = self.0.take() else {
+            return;
+        };
+        // The test's runtime may be unwinding a panic: shut down on a runtime of its own, on
+        // a thread of its own, while the test's runtime workers run the app's tasks.
+        let stopped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the shutdown")
+                .block_on(app.shutdown());
+        })
+        .join();
+        if stopped.is_err() && !std::thread::panicking() {
+            panic!("shutting the app down on drop failed");
+        }
     }
 }
 
