@@ -375,8 +375,8 @@ impl Role {
     /// Retry and DLT partitions prefetch at most 100 records or 1 MiB of values, whatever the
     /// user set for main topics: the records behind a head that is not due yet are only
     /// held, and each keeps the fetch answer it came in alive, so the count bounds what a
-    /// waiting partition holds. 100 records still cover the next fetch's round trip when
-    /// many retries fall due at once.
+    /// waiting partition holds. A smaller count leaves a partition idle longer while its
+    /// next fetch is on its way when many retries fall due at once.
     fn pinned(self) -> &'static [(&'static str, &'static str)] {
         const CONSUMER: [(&str, &str); 2] = [
             ("enable.auto.commit", "true"),
