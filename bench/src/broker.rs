@@ -89,26 +89,70 @@ impl Broker {
         n: usize,
         headers: Option<OwnedHeaders>,
     ) -> anyhow::Result<()> {
+        self.produce_records(&Records {
+            topic,
+            n,
+            headers,
+            ..Records::default()
+        })
+        .await
+    }
+
+    /// Produces `records`, 10,000 at a time, each batch acknowledged before the next.
+    pub async fn produce_records(&self, records: &Records<'_>) -> anyhow::Result<()> {
         let producer: FutureProducer = ClientConfig::new()
             .set("bootstrap.servers", self.bootstrap_servers())
             .set("linger.ms", "5")
             .set("queue.buffering.max.messages", "1000000")
             .create()?;
-        let keys: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        let keys: Vec<String> = (0..records.n).map(|i| i.to_string()).collect();
         for chunk in keys.chunks(10_000) {
-            let sends = chunk.iter().map(|key| {
-                let mut record = FutureRecord::<str, [u8]>::to(topic)
-                    .key(key)
-                    .payload(br#"{"item":"bench"}"#);
-                if let Some(headers) = &headers {
-                    record = record.headers(headers.clone());
-                }
-                producer.send(record, Duration::from_secs(30))
-            });
+            let sends = chunk
+                .iter()
+                .map(|key| producer.send(records.record(key), Duration::from_secs(30)));
             for sent in futures::future::join_all(sends).await {
                 sent.map_err(|(e, _)| e)?;
             }
         }
         Ok(())
+    }
+}
+
+/// Records to produce: `n` of them to `topic`, keyed `0..n`.
+pub struct Records<'a> {
+    pub topic: &'a str,
+    /// The partition, or librdkafka's choice by key.
+    pub partition: Option<i32>,
+    pub n: usize,
+    pub value: &'a [u8],
+    pub headers: Option<OwnedHeaders>,
+}
+
+impl Default for Records<'_> {
+    fn default() -> Self {
+        Self {
+            topic: "",
+            partition: None,
+            n: 0,
+            value: br#"{"item":"bench"}"#,
+            headers: None,
+        }
+    }
+}
+
+impl<'a> Records<'a> {
+    /// The record keyed `key`.
+    pub fn record<'k>(&self, key: &'k str) -> FutureRecord<'k, str, [u8]>
+    where
+        'a: 'k,
+    {
+        let mut record = FutureRecord::to(self.topic).key(key).payload(self.value);
+        if let Some(partition) = self.partition {
+            record = record.partition(partition);
+        }
+        if let Some(headers) = &self.headers {
+            record = record.headers(headers.clone());
+        }
+        record
     }
 }

@@ -13,6 +13,7 @@ mod baseline;
 mod broker;
 mod cpu;
 mod handlers;
+mod memory;
 mod scenarios;
 mod throughput;
 mod variant;
@@ -54,6 +55,8 @@ enum Child {
     MemoryChild {
         #[arg(long)]
         bootstrap: String,
+        #[arg(long)]
+        listener: String,
         #[arg(long)]
         topic: String,
     },
@@ -124,8 +127,20 @@ struct Results {
     lateness_p50_ms: i64,
     lateness_p99_ms: i64,
     lateness_max_ms: i64,
+    /// Peak RSS of the app, KiB, while 1,000 and 100,000 records with 10-byte values wait
+    /// on a retry topic, due in an hour.
     peak_rss_kib_1k_waiting: u64,
     peak_rss_kib_100k_waiting: u64,
+    /// The same with 100,000 records waiting on a main topic behind a handler call that
+    /// never returns.
+    peak_rss_kib_100k_waiting_main: u64,
+    /// With 5,000 retries due in an hour carrying the exception headers of
+    /// `stacktrace = "full"` at their bounds (about 20 KiB each).
+    peak_rss_kib_5k_full_stacktrace_waiting: u64,
+    /// With a retry partition's head due in an hour and 2,000 records produced behind it
+    /// while the app runs, each fetch that brings one also bringing 100 KB for the topic's
+    /// other partition, which flows.
+    peak_rss_kib_held_head_2k_piled: u64,
     startup_s_1_listener: f64,
     startup_s_20_listeners: f64,
     startup_threads_20_listeners: u64,
@@ -210,9 +225,11 @@ impl Results {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match &cli.child {
-        Some(Child::MemoryChild { bootstrap, topic }) => {
-            return scenarios::memory_child(bootstrap, topic).await;
-        }
+        Some(Child::MemoryChild {
+            bootstrap,
+            listener,
+            topic,
+        }) => return memory::child(bootstrap, listener, topic).await,
         Some(Child::ThroughputChild {
             bootstrap,
             records,
@@ -291,9 +308,15 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         if run("memory") {
-            eprintln!("[{kind}] memory with 1k and 100k records waiting");
-            r.peak_rss_kib_1k_waiting = scenarios::memory(&broker, 1_000, "small").await?;
-            r.peak_rss_kib_100k_waiting = scenarios::memory(&broker, 100_000, "large").await?;
+            use memory::Waiting;
+            eprintln!("[{kind}] memory with records waiting");
+            let peak = |waiting, n, run| memory::peak_rss_kib(&broker, waiting, n, run);
+            r.peak_rss_kib_1k_waiting = peak(Waiting::Retry, 1_000, "small").await?;
+            r.peak_rss_kib_100k_waiting = peak(Waiting::Retry, 100_000, "large").await?;
+            r.peak_rss_kib_100k_waiting_main = peak(Waiting::Main, 100_000, "main").await?;
+            r.peak_rss_kib_5k_full_stacktrace_waiting =
+                peak(Waiting::FullStacktrace, 5_000, "stacktrace").await?;
+            r.peak_rss_kib_held_head_2k_piled = peak(Waiting::HeldHead, 2_000, "held").await?;
         }
         if run("startup") {
             eprintln!("[{kind}] start-up");
@@ -424,12 +447,22 @@ fn print_table(all: &[Results]) {
             r.lateness_p50_ms, r.lateness_p99_ms, r.lateness_max_ms
         )
     });
+    let mib = |kib: u64| format!("{:.0}", kib as f64 / 1024.0);
     row("peak RSS, 1k / 100k waiting, MiB", "<= 1.2 x", &|r| {
         format!(
-            "{:.0} / {:.0}",
-            r.peak_rss_kib_1k_waiting as f64 / 1024.0,
-            r.peak_rss_kib_100k_waiting as f64 / 1024.0
+            "{} / {}",
+            mib(r.peak_rss_kib_1k_waiting),
+            mib(r.peak_rss_kib_100k_waiting)
         )
+    });
+    row("peak RSS, 100k waiting on a main topic, MiB", "", &|r| {
+        mib(r.peak_rss_kib_100k_waiting_main)
+    });
+    row("peak RSS, 5k full stack traces waiting, MiB", "", &|r| {
+        mib(r.peak_rss_kib_5k_full_stacktrace_waiting)
+    });
+    row("peak RSS, 2k piled behind a held head, MiB", "", &|r| {
+        mib(r.peak_rss_kib_held_head_2k_piled)
     });
     row("start-up, 1 / 20 listeners, s", "", &|r| {
         pair(r.startup_s_1_listener, r.startup_s_20_listeners, 2)

@@ -1,13 +1,11 @@
-//! The five measurements.
+//! The throughput, delay and start-up measurements.
 
 use std::time::{Duration, Instant};
 
-use rdkafka::message::{Header, OwnedHeaders};
-use retry_runtime::core::headers::{encode_i32, encode_i64, ATTEMPTS, BACKOFF_TIMESTAMP};
 use retry_runtime::{RetryApp, RunningApp};
 
 use crate::broker::Broker;
-use crate::handlers::{now_ms, LATENESS_MS, MAIN, RETRIED, STARTUP_LISTENERS};
+use crate::handlers::{LATENESS_MS, MAIN, RETRIED, STARTUP_LISTENERS};
 use crate::throughput::Throughput;
 
 /// Starts the app with `listeners`, each in group `<name>-<run>` so every run starts fresh;
@@ -135,65 +133,6 @@ pub async fn delay_precision(broker: &Broker, n: usize) -> anyhow::Result<Precis
         p99_ms: at(0.99),
         max_ms: at(1.0),
     })
-}
-
-/// Peak RSS in KiB of a child process running the app while `n` records wait in a retry topic
-/// for an hour.
-pub async fn memory(broker: &Broker, n: usize, run: &str) -> anyhow::Result<u64> {
-    let topic = format!("bench-memory-{run}");
-    broker.create_listener_topics(&topic).await?;
-    let due = now_ms() + 3_600_000;
-    let headers = OwnedHeaders::new()
-        .insert(Header {
-            key: ATTEMPTS,
-            value: Some(&encode_i32(2)),
-        })
-        .insert(Header {
-            key: BACKOFF_TIMESTAMP,
-            value: Some(&encode_i64(due)),
-        });
-    broker
-        .produce(&format!("{topic}-retry"), n, Some(headers))
-        .await?;
-    let output = tokio::process::Command::new(std::env::current_exe()?)
-        .args([
-            "memory-child",
-            "--bootstrap",
-            &broker.bootstrap_servers(),
-            "--topic",
-            &topic,
-        ])
-        .output()
-        .await?;
-    anyhow::ensure!(
-        output.status.success(),
-        "memory child failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    Ok(String::from_utf8(output.stdout)?.trim().parse()?)
-}
-
-/// The memory child: run the app until the retry consumer has read what it will hold, then
-/// print the peak RSS.
-pub async fn memory_child(bootstrap: &str, topic: &str) -> anyhow::Result<()> {
-    let topic = topic.to_owned();
-    let app = RetryApp::builder()
-        .bootstrap_servers(bootstrap)
-        .listeners(["bench_memory"])
-        .settings_env(move |var| (var == "RETRY_BENCH_MEMORY_TOPIC").then(|| topic.clone()))
-        .start()
-        .await?;
-    app.ready().await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    let peak = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap_or(0);
-    println!("{peak}");
-    app.shutdown().await;
-    Ok(())
 }
 
 /// What starting the app cost.

@@ -213,6 +213,29 @@ const PINNED: &[(&str, Pinned, &str)] = &[
          restart; what a crash redelivers grows with the interval",
     ),
     (
+        "queued.min.messages",
+        Pinned::Range(1, 50_000),
+        "librdkafka fetches a main topic's partition again while fewer records than this wait \
+         in its queue, each about 320 bytes beyond its own bytes and keeping the fetch answer \
+         it came in alive (retry topics and DLTs keep 100)",
+    ),
+    (
+        "queued.max.messages.kbytes",
+        Pinned::Range(1, 16_384),
+        "librdkafka fetches a main topic's partition again while less value data than this \
+         waits in its queue (retry topics and DLTs keep 1024)",
+    ),
+    (
+        "fetch.message.max.bytes",
+        Pinned::Range(1, 4 << 20),
+        "one fetch brings a partition this much, every record of it parsed at once",
+    ),
+    (
+        "fetch.max.bytes",
+        Pinned::Range(1, 16 << 20),
+        "a fetch answer stays in memory as long as any record it brought waits",
+    ),
+    (
         "acks",
         Pinned::Value("all"),
         "a forward counts as done only once every in-sync replica has it",
@@ -244,6 +267,7 @@ const PINNED: &[(&str, Pinned, &str)] = &[
 fn canonical(property: &str) -> &str {
     match property {
         "request.required.acks" => "acks",
+        "max.partition.fetch.bytes" => "fetch.message.max.bytes",
         other => other,
     }
 }
@@ -288,15 +312,17 @@ impl Role {
     /// Consumers: a 10 s session timeout instead of librdkafka's 45 s, so a crashed instance's
     /// partitions move within about 15 s (librdkafka heartbeats from a thread of its own,
     /// which no slow handler or pause stalls, so a short timeout does not evict live
-    /// members). Each partition is read from a queue of its own, so the prefetch bound
-    /// applies per partition. Retry and DLT consumers poll more often ([`Role::long_poll`]),
-    /// so a record forwarded with a short delay arrives before it is due, and prefetch less:
-    /// at most 1000 records or 1 MiB a partition (librdkafka's per-record overhead is not in
-    /// the byte count, so with small records the count is what bounds memory while a
-    /// partition's head record waits). A partition whose prefetch is full is fetched again
-    /// 10 ms after it drains, not librdkafka's 1 s (`fetch.queue.backoff.ms`), on every topic:
-    /// retries would be up to a second late, and a main topic read faster than it is fetched
-    /// would stall a second each time its 4 MiB prefetch filled.
+    /// members). Each partition is read from a queue of its own, so the prefetch bounds apply
+    /// per partition: librdkafka fetches a partition again while fewer than
+    /// `queued.min.messages` records and less than `queued.max.messages.kbytes` of values
+    /// wait in its queue. On main topics that is 10,000 records or 4 MiB: enough to keep a
+    /// partition read at a million records a second busy until the next fetch arrives, and a
+    /// partition whose prefetch is full is fetched again 2 ms after it drains below them
+    /// (`fetch.queue.backoff.ms`; librdkafka's 1 s would stall a main topic read faster than
+    /// it is fetched). Retry and DLT consumers poll more often ([`Role::long_poll`]), so a
+    /// record forwarded with a short delay arrives before it is due, and their prefetch
+    /// bounds are pinned ([`Role::pinned`]); their full prefetch is fetched again after 10 ms.
+    /// What these bounds hold in bytes: the production guide's *Memory* section.
     /// Stored offsets are committed every 200 ms (librdkafka: 5 s; it skips a commit when
     /// nothing changed), so a crash redelivers about a fifth of a second's work, near what
     /// Spring's per-batch commits redeliver. `KAFKA_AUTO_COMMIT_INTERVAL_MS` may set 10 to
@@ -307,14 +333,13 @@ impl Role {
                 ("auto.offset.reset", "earliest"),
                 ("auto.commit.interval.ms", "200"),
                 ("session.timeout.ms", "10000"),
+                ("queued.min.messages", "10000"),
                 ("queued.max.messages.kbytes", "4096"),
-                ("fetch.queue.backoff.ms", "10"),
+                ("fetch.queue.backoff.ms", "2"),
             ],
             Self::Retry | Self::Dlt => &[
                 ("auto.commit.interval.ms", "200"),
                 ("session.timeout.ms", "10000"),
-                ("queued.max.messages.kbytes", "1024"),
-                ("queued.min.messages", "1000"),
                 ("fetch.queue.backoff.ms", "10"),
             ],
             // `message.max.bytes`: librdkafka's default (1,000,000) is below what a topic
@@ -346,6 +371,12 @@ impl Role {
     /// Settings applied over the user's. Retry and DLT groups always start from the
     /// earliest offset: records are forwarded to them before their group first commits, so
     /// `latest` would skip them (the main topic's `auto.offset.reset` is the user's).
+    ///
+    /// Retry and DLT partitions prefetch at most 100 records or 1 MiB of values, whatever the
+    /// user set for main topics: the records behind a head that is not due yet are only
+    /// held, and each keeps the fetch answer it came in alive, so the count bounds what a
+    /// waiting partition holds. A smaller count leaves a partition idle longer while its
+    /// next fetch is on its way when many retries fall due at once.
     fn pinned(self) -> &'static [(&'static str, &'static str)] {
         const CONSUMER: [(&str, &str); 2] = [
             ("enable.auto.commit", "true"),
@@ -353,9 +384,13 @@ impl Role {
         ];
         match self {
             Self::Main => &CONSUMER,
-            Self::Retry | Self::Dlt => {
-                &[CONSUMER[0], CONSUMER[1], ("auto.offset.reset", "earliest")]
-            }
+            Self::Retry | Self::Dlt => &[
+                CONSUMER[0],
+                CONSUMER[1],
+                ("auto.offset.reset", "earliest"),
+                ("queued.min.messages", "100"),
+                ("queued.max.messages.kbytes", "1024"),
+            ],
             Self::Producer => &[("acks", "all"), ("enable.idempotence", "true")],
             Self::Admin => &[],
         }
@@ -523,8 +558,15 @@ mod tests {
         ] {
             for (property, value) in role.pinned() {
                 if let Some((_, pinned, _)) = PINNED.iter().find(|(p, _, _)| p == property) {
+                    let allowed = match pinned {
+                        Pinned::Value(v) => v == value,
+                        Pinned::Range(min, max) => {
+                            value.parse().is_ok_and(|v: i64| (*min..=*max).contains(&v))
+                        }
+                        Pinned::PerConsumer | Pinned::Unset => false,
+                    };
                     assert!(
-                        matches!(pinned, Pinned::Value(v) if v == value),
+                        allowed,
                         "{role:?} pins {property}={value}, the check expects otherwise"
                     );
                 }
@@ -584,20 +626,105 @@ mod tests {
     }
 
     #[test]
-    fn a_full_prefetch_is_fetched_again_after_10_ms_on_every_topic_unless_the_user_says() {
+    fn a_full_prefetch_is_fetched_again_soon_unless_the_user_says() {
         let s = KafkaSettings::from_env(vec![]).unwrap();
+        let backoff =
+            |s: &KafkaSettings, role| effective(&s.client_config(role), "fetch.queue.backoff.ms");
+        let backoffs = [Role::Main, Role::Retry, Role::Dlt].map(|role| backoff(&s, role));
+        assert_eq!(backoffs, ["2", "10", "10"].map(|ms| Some(ms.to_owned())));
+        let s = KafkaSettings::from_env(vars(&[("KAFKA_FETCH_QUEUE_BACKOFF_MS", "100")])).unwrap();
+        assert_eq!(backoff(&s, Role::Main).as_deref(), Some("100"));
+    }
+
+    /// The prefetch bounds of `role`: (`queued.min.messages`, `queued.max.messages.kbytes`).
+    fn prefetch(s: &KafkaSettings, role: Role) -> (Option<String>, Option<String>) {
+        let config = s.client_config(role);
+        (
+            effective(&config, "queued.min.messages"),
+            effective(&config, "queued.max.messages.kbytes"),
+        )
+    }
+
+    fn pair(records: &str, kbytes: &str) -> (Option<String>, Option<String>) {
+        (Some(records.to_owned()), Some(kbytes.to_owned()))
+    }
+
+    #[test]
+    fn every_consumer_caps_its_prefetch_by_records_and_bytes() {
+        let s = KafkaSettings::from_env(vec![]).unwrap();
+        assert_eq!(prefetch(&s, Role::Main), pair("10000", "4096"));
+        for role in [Role::Retry, Role::Dlt] {
+            assert_eq!(prefetch(&s, role), pair("100", "1024"), "{role:?}");
+        }
         for role in [Role::Main, Role::Retry, Role::Dlt] {
-            assert_eq!(
-                effective(&s.client_config(role), "fetch.queue.backoff.ms").as_deref(),
-                Some("10"),
-                "{role:?}"
+            s.client_config(role)
+                .create_native_config()
+                .unwrap_or_else(|e| panic!("{role:?}: librdkafka refuses the defaults: {e}"));
+        }
+    }
+
+    #[test]
+    fn a_users_prefetch_bounds_apply_to_main_topics_only() {
+        let s = KafkaSettings::from_env(vars(&[
+            ("KAFKA_QUEUED_MIN_MESSAGES", "50000"),
+            ("KAFKA_QUEUED_MAX_MESSAGES_KBYTES", "16384"),
+        ]))
+        .unwrap();
+        s.check_pinned().unwrap();
+        assert_eq!(prefetch(&s, Role::Main), pair("50000", "16384"));
+        for role in [Role::Retry, Role::Dlt] {
+            assert_eq!(prefetch(&s, role), pair("100", "1024"), "{role:?}");
+        }
+    }
+
+    #[test]
+    fn prefetch_and_fetch_sizes_beyond_their_bounds_fail_start_up_naming_the_variable() {
+        let check = |var: &str, value: &str| {
+            KafkaSettings::from_env(vars(&[(var, value)]))
+                .unwrap()
+                .check_pinned()
+        };
+        for (var, within, beyond, property) in [
+            (
+                "KAFKA_QUEUED_MIN_MESSAGES",
+                "50000",
+                "100000",
+                "queued.min.messages",
+            ),
+            (
+                "KAFKA_QUEUED_MAX_MESSAGES_KBYTES",
+                "16384",
+                "65536",
+                "queued.max.messages.kbytes",
+            ),
+            (
+                "KAFKA_FETCH_MESSAGE_MAX_BYTES",
+                "4194304",
+                "4194305",
+                "fetch.message.max.bytes",
+            ),
+            (
+                "KAFKA_MAX_PARTITION_FETCH_BYTES",
+                "4194304",
+                "52428800",
+                "fetch.message.max.bytes",
+            ),
+            (
+                "KAFKA_FETCH_MAX_BYTES",
+                "16777216",
+                "52428800",
+                "fetch.max.bytes",
+            ),
+        ] {
+            check(var, within).unwrap();
+            let err = check(var, beyond).unwrap_err();
+            assert_eq!(err.origin, var);
+            assert!(
+                err.reason
+                    .starts_with(&format!("`{property}` must be from 1 to ")),
+                "{err}"
             );
         }
-        let s = KafkaSettings::from_env(vars(&[("KAFKA_FETCH_QUEUE_BACKOFF_MS", "100")])).unwrap();
-        assert_eq!(
-            effective(&s.client_config(Role::Main), "fetch.queue.backoff.ms").as_deref(),
-            Some("100")
-        );
     }
 
     #[test]
