@@ -559,6 +559,14 @@ impl<'a> Worker<'a> {
         }
     }
 
+    /// When the offsets released and not yet stored are due to be stored ([`STORE_AFTER`]
+    /// after the oldest); `None` when there are none.
+    pub fn store_due(&self) -> Option<std::time::Instant> {
+        self.unstored.map(|(_, since)| {
+            std::time::Instant::now() + STORE_AFTER.saturating_sub(since.elapsed())
+        })
+    }
+
     /// Stores the released offsets once the oldest has waited [`STORE_AFTER`].
     pub fn flush_if_stale(&mut self) {
         if self

@@ -81,6 +81,9 @@ pub(crate) async fn run_unordered(
         task.worker.flush_if_stale();
         let room = task.has_room();
         let dead_at = task.worker.errors.deadline();
+        // Calls and forwards end while the task waits for records: what they release is
+        // stored on time even if no record comes.
+        let store_at = task.worker.store_due();
         let message = tokio::select! {
             biased;
             _ = task.worker.owned.revoked() => break Stop::Revoked,
@@ -94,6 +97,7 @@ pub(crate) async fn run_unordered(
                 continue;
             }
             message = stream.next(), if room => message,
+            _ = until(store_at), if store_at.is_some() => continue,
             _ = until(dead_at), if dead_at.is_some() => match task.worker.dead() {
                 Some(dead) => break dead,
                 None => continue,

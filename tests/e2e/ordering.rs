@@ -79,6 +79,17 @@ async fn records_of_one_partition_run_side_by_side_up_to_concurrency() {
     );
     let retried = s.read_n("ord-none-retry", 1).await;
     assert_eq!(retried.len(), 1, "only the failed record was forwarded");
+    // Committed through the last record while the partition idles, not only at shutdown: a
+    // kill -9 now would redeliver nothing.
+    let mut committed = None;
+    for _ in 0..50 {
+        committed = s.committed("ord_none", "ord-none", 0).await;
+        if committed == Some(12) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(committed, Some(12), "committed past every handled record");
     app.shutdown().await;
 
     // Committed through the last record, though they finished out of order: a restart

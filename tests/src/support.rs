@@ -3,9 +3,10 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use rdkafka::ClientConfig;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use retry_runtime::core::headers::{self, Provenance};
 use retry_runtime::core::RecordMeta;
 use retry_runtime::testing::{ReadRecord, TestKafka};
@@ -255,6 +256,32 @@ impl Scenario {
             .read_all(&self.topic(topic))
             .await
             .expect("read topic")
+    }
+
+    /// The offset `group` (as written) has committed on partition `partition` of `topic` (as
+    /// written), as another client sees it; `None` before its first commit there.
+    pub async fn committed(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
+        let group = format!("{}{group}", self.prefix);
+        let topic = self.topic(topic);
+        let bootstrap = self.kafka.bootstrap_servers().to_owned();
+        tokio::task::spawn_blocking(move || {
+            let consumer: BaseConsumer = ClientConfig::new()
+                .set("bootstrap.servers", bootstrap)
+                .set("group.id", group)
+                .create()
+                .expect("consumer");
+            let mut wanted = TopicPartitionList::new();
+            wanted.add_partition(&topic, partition);
+            let committed = consumer
+                .committed_offsets(wanted, Duration::from_secs(10))
+                .expect("committed offsets");
+            match committed.find_partition(&topic, partition)?.offset() {
+                Offset::Offset(offset) => Some(offset),
+                _ => None,
+            }
+        })
+        .await
+        .expect("committed offsets read")
     }
 }
 
