@@ -7,6 +7,8 @@
 //!   ordered destination topics and consumer groups (`orders-retry-1000`, …, `orders-dlt`).
 //! * [`decide`] is the heart: given a failure, it says done / retry on topic X at time T /
 //!   dead-letter / drop.
+//! * [`Breaker`] is a listener's circuit breaker: closed, open on a `pause_on` error or a
+//!   [`FailureRate`], half-open while one probe record runs (design/breaker.md).
 //! * [`ErrorFilter`] classifies handler errors (`include` / `exclude` along the cause chain).
 //! * [`headers`] encodes and decodes the Spring Kafka compatible provenance headers.
 //! * [`KeyLanes`] runs a key's records one at a time, and [`FinishedAbove`] lists the records
@@ -36,6 +38,7 @@
 #![deny(missing_docs)]
 
 mod backoff;
+mod breaker;
 mod classify;
 mod decision;
 mod due_lag;
@@ -57,6 +60,11 @@ mod static_membership;
 mod topics;
 
 pub use backoff::{Backoff, BackoffError, Jitter};
+pub use breaker::{
+    parse_breaker, Admission, Breaker, BreakerSettings, BreakerState, CallOutcome, FailureRate,
+    FailureRateError, Probe, Transition, TransitionReason, DEFAULT_MAX_PROBE_DELAY, DEFAULT_PROBE,
+    MAX_BREAKER_FAILURES, MAX_BREAKER_WINDOW,
+};
 pub use classify::{
     DltRoute, ErrorClass, ErrorFilter, ErrorRules, ErrorType, HandlerError, StackTrace,
 };

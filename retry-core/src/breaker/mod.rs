@@ -1,0 +1,23 @@
+//! The pure part of the circuit breaker (design/breaker.md): a listener whose downstream is
+//! unavailable stops handing records to its handler and probes with one record at a time,
+//! instead of sending every record along the retry chain to the DLT.
+//!
+//! * [`FailureRate`] is the `breaker = "20 in 10s"` setting ([`parse_breaker`] also reads
+//!   `off`); [`BreakerSettings`] adds the probe delays (`probe = "5s*2"`, capped by
+//!   `max_probe_delay`).
+//! * [`Breaker`] is the state machine: [`Breaker::admit`] says whether a record may call the
+//!   handler, [`Breaker::record`] and [`Breaker::probe_ended`] take the calls' outcomes.
+
+mod machine;
+mod rate;
+mod settings;
+#[cfg(test)]
+mod tests;
+
+pub use machine::{
+    Admission, Breaker, BreakerState, CallOutcome, Probe, Transition, TransitionReason,
+};
+pub use rate::{
+    parse_breaker, FailureRate, FailureRateError, MAX_BREAKER_FAILURES, MAX_BREAKER_WINDOW,
+};
+pub use settings::{BreakerSettings, DEFAULT_MAX_PROBE_DELAY, DEFAULT_PROBE};
