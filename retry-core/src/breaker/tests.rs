@@ -287,10 +287,22 @@ fn step() -> impl Strategy<Value = Step> {
     ]
 }
 
+/// How far the clock moves before a step, in ms: mostly multiples of 50 ms (see
+/// [`settings`]), sometimes anything, sometimes a tick.
+fn clock_step() -> impl Strategy<Value = u64> {
+    prop_oneof![
+        6 => (0u64..30).prop_map(|n| n * 50),
+        2 => 0u64..1500,
+        1 => 0u64..3,
+    ]
+}
+
 fn settings() -> impl Strategy<Value = BreakerSettings> {
     (
-        proptest::option::weighted(0.8, (1u32..6, 1u64..3000)),
-        1u64..2000,
+        // Multiples of 50 ms, as the clock's steps: failures exactly a window apart, and
+        // probes asked for exactly when due, happen often.
+        proptest::option::weighted(0.8, (1u32..6, (1u64..60).prop_map(|n| n * 50))),
+        (1u64..40).prop_map(|n| n * 50),
         prop::sample::select(vec![1.0, 1.5, 2.0, 3.0]),
         1u64..20,
     )
@@ -311,7 +323,7 @@ proptest! {
     #[test]
     fn the_breaker_follows_its_model(
         settings in settings(),
-        steps in proptest::collection::vec((0u64..1500, step()), 1..300),
+        steps in proptest::collection::vec((clock_step(), step()), 1..300),
     ) {
         let start = Instant::now();
         let mut breaker = Breaker::new(settings.clone());
