@@ -42,8 +42,9 @@ use crate::inbound::Inbound;
 use crate::ownership::Ownership;
 use crate::process::Processor;
 
-/// Bytes of records per partition whose forward is in flight; reading the partition waits
-/// beyond it (one larger record is let through alone).
+/// Bytes of records per partition whose forward is in flight (with `ordering = "none"`: of
+/// every record held between its read and its release); reading the partition waits beyond
+/// it (one larger record is let through alone).
 pub(crate) const IN_FLIGHT_BUDGET: usize = 4 << 20;
 
 /// How long the oldest forward in flight may take before the partition stops reading ahead:
@@ -63,7 +64,7 @@ const BURST_TIME: Duration = Duration::from_millis(5);
 /// worker to other tasks. Not tokio's budget (128 operations): a lone busy task that yields
 /// sends its worker looking for work and polling its driver, and every 128 records that cost
 /// about as much as handling them.
-const YIELD_EVERY: u32 = 1024;
+pub(crate) const YIELD_EVERY: u32 = 1024;
 
 /// How long an offset released for commit may wait to be stored while records keep coming:
 /// what a kill redelivers beyond the commit interval. As short as a contended burst, so a
@@ -520,11 +521,14 @@ impl<'a> Worker<'a> {
         let sleep = tokio::time::sleep(wait);
         tokio::pin!(sleep);
         loop {
+            let store_at = self.store_due();
             tokio::select! {
                 biased;
                 _ = revocation(&self.owned, self.late) => return Err(Stop::Revoked),
                 _ = self.shared.stop.cancelled() => return Err(Stop::Shutdown),
                 Some(forwarded) = self.forwards.next() => self.forwarded(forwarded),
+                // What the forwards release is stored on time, however long the wait.
+                _ = until(store_at), if store_at.is_some() => self.flush(),
                 _ = &mut sleep => return Ok(()),
             }
         }

@@ -4,8 +4,10 @@
 //!
 //! The calls are futures of the task, not tasks of their own: each borrows its record from
 //! the partition's queue, and they move only while the task polls them. So every wait of the
-//! task ([`Unordered::next_event`]) also completes calls and forwards: a task that waited for
-//! a permit without polling its own calls would wait for itself.
+//! task (for records, a due time, a permit, the end of its calls) also completes its calls,
+//! and every wait but the end of a revoked partition's calls completes forwards and stores
+//! the offsets they release on time: a task that waited for a permit without polling its
+//! own calls would wait for itself.
 
 use std::pin::Pin;
 use std::sync::atomic::Ordering;
@@ -19,11 +21,12 @@ use retry_core::ProgressTicket;
 use tokio::sync::SemaphorePermit;
 
 use crate::consumer::ConsumerFailed;
+use crate::gauges::due_of;
 use crate::inbound::Inbound;
 use crate::ownership::Ownership;
 use crate::partition::{
     revocation, take_over, until, Forwarded, Partitions, SharedQueue, Stop, Worker,
-    IN_FLIGHT_BUDGET,
+    IN_FLIGHT_BUDGET, YIELD_EVERY,
 };
 use crate::process::Forward;
 
@@ -45,6 +48,8 @@ enum Event {
     Called(Called),
     /// A forward ended.
     Forwarded(Forwarded),
+    /// Released offsets are due to be stored.
+    StoreDue,
     /// The thing waited for is there.
     Ready,
 }
@@ -71,6 +76,9 @@ pub(crate) async fn run_unordered(
         worker: Worker::new(&shared, partition, owned),
         calls: FuturesUnordered::new(),
     };
+    // Calls started since the task last yielded its runtime worker: a backlog of records
+    // whose handlers never wait would otherwise keep the worker from the consume loop.
+    let mut since_yield = 0u32;
     let stop = loop {
         if task.worker.owned.is_revoked() {
             break Stop::Revoked;
@@ -113,6 +121,11 @@ pub(crate) async fn run_unordered(
         if let Err(stop) = task.start(message).await {
             break stop;
         }
+        since_yield += 1;
+        if since_yield == YIELD_EVERY {
+            since_yield = 0;
+            tokio::task::yield_now().await;
+        }
         if task.worker.late {
             // Everything in flight finishes, forwards included, before the next
             // assignment's task starts after the late record; nothing is stored.
@@ -126,7 +139,9 @@ pub(crate) async fn run_unordered(
             task.worker.flush();
         }
         Stop::Dead { error, lasted } => {
-            task.finish().await;
+            // Bounded: a hung handler call must not hide the dead partition; the app fails,
+            // and its shutdown's grace period bounds what is still running.
+            let _ = tokio::time::timeout(shared.dead_partition_after, task.finish()).await;
             task.worker.flush();
             return Err(ConsumerFailed::DeadPartition {
                 topic: shared.topic.to_string(),
@@ -152,16 +167,36 @@ impl<'a, 'q> Unordered<'a, 'q> {
             && progress.in_flight() < MAX_IN_FLIGHT_RECORDS
     }
 
-    /// Waits for the record's due time and a handler permit, then starts its call.
+    /// Takes the record's ticket, waits for its due time and a handler permit, then starts
+    /// its call.
     async fn start(&mut self, message: BorrowedMessage<'q>) -> Result<(), Stop>
     where
         'a: 'q,
     {
         let shared = self.worker.shared;
-        let (wait, footprint) = {
+        let offset = message.offset();
+        if self.worker.progress.rewinds(offset).is_some() {
+            // Offsets went backwards: the calls of the old sequence end first, so one offset
+            // is never in two calls at once, and before the record is counted, so what they
+            // release is not stored over the new sequence.
+            self.end_old_calls().await?;
+        }
+        let (wait, footprint, held) = {
             let mut inbound = Inbound::read(&message, &shared.topic);
-            (shared.processor.wait_for(&mut inbound), inbound.footprint())
+            // Counted by the waiting records' gauges until its handler gets a permit.
+            let held = shared
+                .held
+                .as_ref()
+                .map(|h| h.hold(self.worker.partition, due_of(&inbound)));
+            (
+                shared.processor.wait_for(&mut inbound),
+                inbound.footprint(),
+                held,
+            )
         };
+        // Counted from its read: nothing after it is stored before it is finished, however
+        // long it waits.
+        let ticket = self.worker.read(offset, footprint);
         if let Some(wait) = wait {
             self.worker.flush();
             let sleep = tokio::time::sleep(wait);
@@ -178,13 +213,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
                 self.acquire().await?
             }
         };
-        let offset = message.offset();
-        if self.worker.progress.rewinds(offset).is_some() {
-            // Offsets went backwards: the calls of the old sequence end first, so one
-            // offset is never in two calls at once.
-            self.end_calls().await;
-        }
-        let ticket = self.worker.read(offset, footprint);
+        drop(held);
         let processor = &shared.processor;
         let topic = &shared.topic;
         let mut call = async move {
@@ -212,14 +241,16 @@ impl<'a, 'q> Unordered<'a, 'q> {
             let late = self.worker.late;
             let owned = Arc::clone(&self.worker.owned);
             let stop = self.worker.shared.stop.clone();
+            let store_at = self.worker.store_due();
             tokio::select! {
                 biased;
                 // A revoked partition must not call its handler (partition-handover.md).
                 _ = revocation(&owned, late) => return Err(Stop::Revoked),
-                // Nor start calls once the app stops, unless the record was read late.
-                _ = stop.cancelled(), if !late => return Err(Stop::Shutdown),
+                // Nor start calls once the app stops.
+                _ = stop.cancelled() => return Err(Stop::Shutdown),
                 Some(called) = self.calls.next() => self.called(called),
                 Some(forwarded) = self.worker.forwards.next() => self.worker.forwarded(forwarded),
+                _ = until(store_at), if store_at.is_some() => self.worker.flush(),
                 permit = &mut acquire => return Ok(permit.expect("never closed")),
             }
         }
@@ -234,6 +265,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
                 Event::Stopping => return Err(Stop::Shutdown),
                 Event::Called(called) => self.called(called),
                 Event::Forwarded(forwarded) => self.worker.forwarded(forwarded),
+                Event::StoreDue => self.worker.flush(),
                 Event::Ready => return Ok(()),
             }
         }
@@ -244,12 +276,15 @@ impl<'a, 'q> Unordered<'a, 'q> {
         let late = self.worker.late;
         let owned = Arc::clone(&self.worker.owned);
         let stop = self.worker.shared.stop.clone();
+        let store_at = self.worker.store_due();
         tokio::select! {
             biased;
             _ = revocation(&owned, late) => Event::Revoked,
-            _ = stop.cancelled(), if !late => Event::Stopping,
+            // Shutdown ends the wait, a late record's too: no next task starts meanwhile.
+            _ = stop.cancelled() => Event::Stopping,
             Some(called) = self.calls.next() => Event::Called(called),
             Some(forwarded) = self.worker.forwards.next() => Event::Forwarded(forwarded),
+            _ = until(store_at), if store_at.is_some() => Event::StoreDue,
             _ = ready => Event::Ready,
         }
     }
@@ -282,11 +317,31 @@ impl<'a, 'q> Unordered<'a, 'q> {
         }
     }
 
+    /// Lets the calls of the sequence before a rewind end, their forwards going on (a record
+    /// of the old sequence that the new one does not read again still reaches its retry
+    /// topic; its ticket releases nothing); ends early on revocation or shutdown, so no call
+    /// starts after either.
+    async fn end_old_calls(&mut self) -> Result<(), Stop> {
+        while !self.calls.is_empty() {
+            let late = self.worker.late;
+            let owned = Arc::clone(&self.worker.owned);
+            let stop = self.worker.shared.stop.clone();
+            tokio::select! {
+                biased;
+                _ = revocation(&owned, late) => return Err(Stop::Revoked),
+                _ = stop.cancelled() => return Err(Stop::Shutdown),
+                Some(called) = self.calls.next() => self.called(called),
+                Some(forwarded) = self.worker.forwards.next() => self.worker.forwarded(forwarded),
+            }
+        }
+        Ok(())
+    }
+
     /// Lets every call in flight end without starting their forwards (the partition was
-    /// revoked, or its offsets went backwards); abandons them at the end of the grace period.
+    /// revoked); abandons them at the end of the grace period.
     async fn end_calls(&mut self) {
         let abort = self.worker.shared.abort.clone();
-        let mut dropped = 0usize;
+        let mut dropped = self.worker.forwards.len();
         while !self.calls.is_empty() {
             tokio::select! {
                 biased;
@@ -298,7 +353,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
             tracing::debug!(
                 partition = self.worker.partition,
                 forwards = dropped,
-                "forwards of calls that ended after the partition's revocation or a rewind dropped"
+                "forwards of a revoked partition dropped"
             );
         }
     }

@@ -4,7 +4,6 @@ use std::time::{Duration, Instant};
 
 use retry_runtime::prelude::*;
 use retry_runtime::RetryApp;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::*;
 
@@ -20,25 +19,6 @@ async fn metrics_orders(rec: Record<Bytes>) -> anyhow::Result<()> {
         1 => Err(NotYet.into()),
         _ => Ok(()),
     }
-}
-
-/// `GET path` over HTTP/1.1: status code and body.
-async fn get(address: std::net::SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response.split_once("\r\n\r\n").unwrap().1.to_owned();
-    (status, body)
-}
-
-/// The value of the sample `series` (`name{labels}`) in a scrape.
-fn sample(scrape: &str, series: &str) -> Option<f64> {
-    scrape
-        .lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -127,3 +127,83 @@ async fn by_default_a_partition_handles_one_record_at_a_time_in_offset_order() {
     let order: Vec<String> = calls("ord_partition").into_iter().map(|c| c.key).collect();
     assert_eq!(order, (0..6).map(|i| format!("r{i}")).collect::<Vec<_>>());
 }
+
+/// Fails each record's first delivery; its retry, 5 s later, awaits 1 s.
+#[retryable_topic(
+    topic = "ord-none-wait",
+    ordering = "none",
+    partitions = 1,
+    attempts = 2,
+    backoff = "5s"
+)]
+async fn ord_none_wait(rec: Record<String>) -> anyhow::Result<()> {
+    record_call("ord_none_wait", &rec);
+    anyhow::ensure!(rec.attempt > 1, "first delivery fails");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_waiting_for_its_due_time_is_counted_and_does_not_hold_back_earlier_commits() {
+    let s = Scenario::start().await;
+    let builder = s
+        .app_builder(&[("ord_none_wait", "ord-none-wait")], &[], &[])
+        .metrics_address("127.0.0.1:0".parse().unwrap());
+    let app = s.start_built(builder).await;
+    let address = app.metrics_address().expect("endpoint bound");
+    let waiting = format!(
+        "kafka_retry_records_waiting{{topic=\"{}\"}}",
+        s.topic("ord-none-wait-retry")
+    );
+
+    s.produce("ord-none-wait", "a", "\"a\"").await;
+    eventually("a failed once", Duration::from_secs(10), || {
+        !calls_for("ord_none_wait", "a").is_empty()
+    })
+    .await;
+    // a's retry is in hand, waiting for its due time: the gauge counts it.
+    let mut seen = None;
+    for _ in 0..30 {
+        seen = sample(&get(address, "/metrics").await.1, &waiting);
+        if seen == Some(1.0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(seen, Some(1.0), "a's retry counted as waiting");
+
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    s.produce("ord-none-wait", "b", "\"b\"").await;
+    // a's retry runs (1 s) while the retry topic's task already waits for b's, due about
+    // 3 s after it: a's offset is committed meanwhile, not when b's wait ends.
+    eventually("a's retry handled", Duration::from_secs(10), || {
+        calls_for("ord_none_wait", "a").len() == 2
+    })
+    .await;
+    let retry_started = std::time::Instant::now();
+    let mut committed = None;
+    while retry_started.elapsed() < Duration::from_millis(2500) {
+        committed = s
+            .committed("ord_none_wait-retry", "ord-none-wait-retry", 0)
+            .await;
+        if committed == Some(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        committed,
+        Some(1),
+        "a's retry committed while b's waits for its due time"
+    );
+    assert_eq!(
+        calls_for("ord_none_wait", "b").len(),
+        1,
+        "b's retry was not due yet"
+    );
+    eventually("b's retry handled", Duration::from_secs(15), || {
+        calls_for("ord_none_wait", "b").len() == 2
+    })
+    .await;
+    app.shutdown().await;
+}

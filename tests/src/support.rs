@@ -11,6 +11,7 @@ use retry_runtime::core::headers::{self, Provenance};
 use retry_runtime::core::RecordMeta;
 use retry_runtime::testing::{ReadRecord, TestKafka};
 use retry_runtime::{RetryApp, RetryAppBuilder, RunningApp};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// One handler call, as the handler saw it.
 #[derive(Debug, Clone)]
@@ -399,4 +400,23 @@ pub async fn record_for(s: &Scenario, topic: &str, key: &str, timeout: Duration)
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// `GET path` over HTTP/1.1: status code and body.
+pub async fn get(address: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (status, body)
+}
+
+/// The value of the sample `series` (`name{labels}`) in a scrape.
+pub fn sample(scrape: &str, series: &str) -> Option<f64> {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
 }
