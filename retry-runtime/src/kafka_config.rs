@@ -316,12 +316,13 @@ impl Role {
     /// per partition: librdkafka fetches a partition again while fewer than
     /// `queued.min.messages` records and less than `queued.max.messages.kbytes` of values
     /// wait in its queue. On main topics that is 10,000 records or 4 MiB: enough to keep a
-    /// partition read at a million records a second busy until the next fetch arrives, and a
+    /// partition read at a million records a second busy until the next fetch arrives. A
     /// partition whose prefetch is full is fetched again 2 ms after it drains below them
     /// (`fetch.queue.backoff.ms`; librdkafka's 1 s would stall a main topic read faster than
-    /// it is fetched). Retry and DLT consumers poll more often ([`Role::long_poll`]), so a
+    /// it is fetched, and a retry partition refilled 100 records at a time when many retries
+    /// fall due at once). Retry and DLT consumers poll more often ([`Role::long_poll`]), so a
     /// record forwarded with a short delay arrives before it is due, and their prefetch
-    /// bounds are pinned ([`Role::pinned`]); their full prefetch is fetched again after 10 ms.
+    /// bounds are pinned ([`Role::pinned`]).
     /// What these bounds hold in bytes: the production guide's *Memory* section.
     /// Stored offsets are committed every 200 ms (librdkafka: 5 s; it skips a commit when
     /// nothing changed), so a crash redelivers about a fifth of a second's work, near what
@@ -340,7 +341,7 @@ impl Role {
             Self::Retry | Self::Dlt => &[
                 ("auto.commit.interval.ms", "200"),
                 ("session.timeout.ms", "10000"),
-                ("fetch.queue.backoff.ms", "10"),
+                ("fetch.queue.backoff.ms", "2"),
             ],
             // `message.max.bytes`: librdkafka's default (1,000,000) is below what a topic
             // takes by default (1,048,588), so a record near that limit, read from the main
@@ -631,7 +632,7 @@ mod tests {
         let backoff =
             |s: &KafkaSettings, role| effective(&s.client_config(role), "fetch.queue.backoff.ms");
         let backoffs = [Role::Main, Role::Retry, Role::Dlt].map(|role| backoff(&s, role));
-        assert_eq!(backoffs, ["2", "10", "10"].map(|ms| Some(ms.to_owned())));
+        assert_eq!(backoffs, ["2", "2", "2"].map(|ms| Some(ms.to_owned())));
         let s = KafkaSettings::from_env(vars(&[("KAFKA_FETCH_QUEUE_BACKOFF_MS", "100")])).unwrap();
         assert_eq!(backoff(&s, Role::Main).as_deref(), Some("100"));
     }
