@@ -1,88 +1,11 @@
-//! The breaker's states and moves: closed, open, half-open; the clock is the caller's.
+//! The breaker's moves between closed, open and half-open; the clock is the caller's.
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
+use super::outcome::CallOutcome;
 use super::rate::FailureWindow;
 use super::settings::BreakerSettings;
-
-/// A breaker's state, as the `kafka_retry_breaker_state` gauge and the log lines name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BreakerState {
-    /// Records are handed to the handler.
-    Closed,
-    /// No record is handed to the handler until the next probe is due.
-    Open,
-    /// One probe record is in its handler call; no other record is handed to the handler.
-    HalfOpen,
-}
-
-impl BreakerState {
-    /// The state's name: `closed`, `open`, `half-open`.
-    pub fn name(self) -> &'static str {
-        match self {
-            BreakerState::Closed => "closed",
-            BreakerState::Open => "open",
-            BreakerState::HalfOpen => "half-open",
-        }
-    }
-
-    /// The gauge's value: 0 closed, 1 open, 2 half-open.
-    pub fn gauge(self) -> u8 {
-        match self {
-            BreakerState::Closed => 0,
-            BreakerState::Open => 1,
-            BreakerState::HalfOpen => 2,
-        }
-    }
-}
-
-impl fmt::Display for BreakerState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// What one handler call tells the breaker about the downstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallOutcome {
-    /// The downstream answered: the call succeeded, or failed for a reason of the record's
-    /// own (an error `include`/`exclude` does not retry, a record that does not decode).
-    Healthy,
-    /// A failure nobody classified as an outage: counted against the failure rate.
-    Failed,
-    /// A `pause_on` error along the cause chain: the downstream is unavailable.
-    Unavailable,
-}
-
-/// Why the breaker changed state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransitionReason {
-    /// A `pause_on` error opened it.
-    Unavailable,
-    /// The failure rate's count of failures ended within its window.
-    FailureRate,
-    /// The probe's call was healthy: the breaker closed.
-    ProbeSucceeded,
-    /// The probe failed: the breaker opened again, for a longer delay.
-    ProbeFailed,
-    /// The probe never reached the handler (its partition was revoked, the app stops): the
-    /// next probe is due at once.
-    ProbeCancelled,
-}
-
-/// A change of state, for the log line, the gauge and the trips counter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transition {
-    /// The state before.
-    pub from: BreakerState,
-    /// The state after.
-    pub to: BreakerState,
-    /// Why.
-    pub reason: TransitionReason,
-    /// When an open breaker will next let a probe through (`None` when closed).
-    pub next_probe_in: Option<Duration>,
-}
+use super::state::{BreakerState, Transition, TransitionReason};
 
 /// The one record allowed to call the handler while the breaker is half-open. Give it back
 /// with [`Breaker::probe_ended`] or [`Breaker::probe_cancelled`]: until then no other probe

@@ -9,15 +9,17 @@
 //!   handler, [`Breaker::record`] and [`Breaker::probe_ended`] take the calls' outcomes.
 
 mod machine;
+mod outcome;
 mod rate;
 mod settings;
+mod state;
 #[cfg(test)]
 mod tests;
 
-pub use machine::{
-    Admission, Breaker, BreakerState, CallOutcome, Probe, Transition, TransitionReason,
-};
+pub use machine::{Admission, Breaker, Probe};
+pub use outcome::CallOutcome;
 pub use rate::{
     parse_breaker, FailureRate, FailureRateError, MAX_BREAKER_FAILURES, MAX_BREAKER_WINDOW,
 };
 pub use settings::{BreakerSettings, DEFAULT_MAX_PROBE_DELAY, DEFAULT_PROBE};
+pub use state::{BreakerState, Transition, TransitionReason};
