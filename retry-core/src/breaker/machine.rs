@@ -2,16 +2,16 @@
 
 use std::time::{Duration, Instant};
 
-use super::outcome::CallOutcome;
+use super::outcome::{AdmittedCall, CallOutcome, Fate, HeldFailure, Recorded};
 use super::rate::FailureWindow;
 use super::settings::BreakerSettings;
 use super::state::{BreakerState, Transition, TransitionReason};
 
 /// The one record allowed to call the handler while the breaker is half-open. Give it back
-/// with [`Breaker::probe_ended`] or [`Breaker::probe_cancelled`]: until then no other probe
-/// is let through.
+/// with [`Breaker::probe_ended`] or [`Breaker::probe_cancelled`]: until then, or until it
+/// is written off as hung, no other probe is let through.
 #[derive(Debug, PartialEq, Eq)]
-#[must_use = "a probe not given back keeps the breaker half-open"]
+#[must_use = "a probe not given back keeps the breaker half-open until it is written off"]
 pub struct Probe {
     id: u64,
 }
@@ -19,32 +19,48 @@ pub struct Probe {
 /// Whether a record may be handed to the handler now.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Admission {
-    /// Closed: call the handler.
-    Call,
+    /// Closed: call the handler, and report the outcome with [`Breaker::record`].
+    Call(AdmittedCall),
     /// The breaker has just turned half-open: call the handler with this record as the
     /// probe, and report its outcome with [`Breaker::probe_ended`].
-    Probe(Probe),
-    /// Do not call the handler; ask again at this instant, or when the probe in flight ends
-    /// (`None`).
-    Wait(Option<Instant>),
+    Probe {
+        /// The probe to give back.
+        probe: Probe,
+        /// The probe before it, written off as hung ([`TransitionReason::ProbeHung`]), if
+        /// this probe replaces one.
+        hung: Option<Transition>,
+    },
+    /// Do not call the handler; ask again at this instant (the next probe, or the probe in
+    /// flight written off as hung), or on the next change of state.
+    Wait(Instant),
+}
+
+/// What opened the breaker: it decides what an unclassified probe failure does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    Unavailable,
+    FailureRate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Inner {
     Closed,
     Open {
+        cause: Cause,
         failed_probes: u32,
         probe_at: Instant,
     },
     HalfOpen {
+        cause: Cause,
         failed_probes: u32,
         probe: u64,
+        started: Instant,
     },
 }
 
-/// One listener's circuit breaker: counts failures while closed, opens on a `pause_on`
-/// error or on its failure rate, lets one probe through per probe delay while open, and
-/// closes on a healthy probe.
+/// One listener's circuit breaker: counts failures while closed, opens on a
+/// `pause_on` error or on its failure rate, lets one probe through per probe delay while
+/// open, and closes on a healthy probe.
 ///
 /// Pure: every move takes the current instant from the caller. Instants earlier than one
 /// seen before count as that one, so calls from several tasks that read the clock before
@@ -52,18 +68,19 @@ enum Inner {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use retry_core::{Admission, Breaker, BreakerSettings, BreakerState, CallOutcome};
+/// use retry_core::{Admission, Breaker, BreakerSettings, BreakerState, CallOutcome, Fate};
 ///
 /// let start = Instant::now();
 /// let mut breaker = Breaker::new(BreakerSettings::default());
-/// assert_eq!(breaker.admit(start), Admission::Call);
-/// breaker.record(start, CallOutcome::Unavailable).unwrap();
+/// let Admission::Call(call) = breaker.admit(start) else { panic!("closed") };
+/// let tripped = breaker.record(start, call, CallOutcome::Unavailable);
+/// assert!(matches!(tripped.fate, Fate::Hold(_)), "the record that tripped it is held");
 /// assert_eq!(breaker.state(), BreakerState::Open);
 /// let due = start + Duration::from_secs(5);
-/// assert_eq!(breaker.admit(start), Admission::Wait(Some(due)));
-/// let Admission::Probe(probe) = breaker.admit(due) else { panic!("a probe is due") };
-/// assert_eq!(breaker.admit(due), Admission::Wait(None), "one probe at a time");
-/// breaker.probe_ended(probe, due, CallOutcome::Healthy).unwrap();
+/// assert_eq!(breaker.admit(start), Admission::Wait(due));
+/// let Admission::Probe { probe, .. } = breaker.admit(due) else { panic!("a probe is due") };
+/// assert_eq!(breaker.admit(due), Admission::Wait(due + Duration::from_secs(60)));
+/// breaker.probe_ended(probe, due, CallOutcome::Healthy);
 /// assert_eq!(breaker.state(), BreakerState::Closed);
 /// ```
 #[derive(Debug)]
@@ -103,7 +120,8 @@ impl Breaker {
         }
     }
 
-    /// How many times it opened from closed (failed probes are not counted).
+    /// How many times it opened from closed (failed probes are not counted): its
+    /// generation, carried by every [`AdmittedCall`] it admits.
     pub fn trips(&self) -> u64 {
         self.trips
     }
@@ -117,88 +135,115 @@ impl Breaker {
     }
 
     /// Whether a record may be handed to the handler at `now`. An open breaker whose probe is
-    /// due turns half-open and returns the [`Probe`]; the caller logs that move.
+    /// due turns half-open and returns the [`Probe`]; so does a half-open one whose probe
+    /// started `max_probe_delay` ago, writing that probe off as failed. The caller logs
+    /// those moves.
     pub fn admit(&mut self, now: Instant) -> Admission {
         let now = self.tick(now);
         match self.inner {
-            Inner::Closed => Admission::Call,
+            Inner::Closed => Admission::Call(AdmittedCall::new(self.trips)),
             Inner::Open {
+                cause,
                 failed_probes,
                 probe_at,
-            } if now >= probe_at => {
-                self.probes += 1;
-                self.inner = Inner::HalfOpen {
-                    failed_probes,
-                    probe: self.probes,
+            } if now >= probe_at => Admission::Probe {
+                probe: self.start_probe(now, cause, failed_probes),
+                hung: None,
+            },
+            Inner::Open { probe_at, .. } => Admission::Wait(probe_at),
+            Inner::HalfOpen {
+                cause,
+                failed_probes,
+                started,
+                ..
+            } if now >= self.hung_at(started) => {
+                let failed_probes = failed_probes.saturating_add(1);
+                let hung = Transition {
+                    from: BreakerState::HalfOpen,
+                    to: BreakerState::Open,
+                    reason: TransitionReason::ProbeHung,
+                    next_probe_in: Some(Duration::ZERO),
                 };
-                Admission::Probe(Probe { id: self.probes })
+                Admission::Probe {
+                    probe: self.start_probe(now, cause, failed_probes),
+                    hung: Some(hung),
+                }
             }
-            Inner::Open { probe_at, .. } => Admission::Wait(Some(probe_at)),
-            Inner::HalfOpen { .. } => Admission::Wait(None),
+            Inner::HalfOpen { started, .. } => Admission::Wait(self.hung_at(started)),
         }
     }
 
-    /// The outcome of a call admitted with [`Admission::Call`]. A closed breaker opens on an
-    /// [`CallOutcome::Unavailable`] call, or on a failure that makes its failure rate; an
-    /// open or half-open one ignores calls that started before it opened (only the probe
-    /// closes it).
-    pub fn record(&mut self, now: Instant, outcome: CallOutcome) -> Option<Transition> {
+    /// The outcome of a call admitted with [`Admission::Call`], and what to do with its
+    /// record. A closed breaker opens on a [`CallOutcome::Unavailable`] call, or on a failure
+    /// that completes its failure rate, and the record that opened it is held. A record held for a `pause_on` failure that
+    /// fails with one again is its own outage ([`Fate::Alone`]) and opens nothing. The
+    /// outcome of a call admitted before the last trip changes nothing, and its retryable
+    /// failure is held.
+    pub fn record(&mut self, now: Instant, call: AdmittedCall, outcome: CallOutcome) -> Recorded {
         let now = self.tick(now);
-        if self.inner != Inner::Closed {
-            return None;
+        if call.generation() != self.trips || self.inner != Inner::Closed {
+            return Recorded::unchanged(Fate::ignored(outcome));
         }
-        let reason = match outcome {
-            CallOutcome::Healthy => return None,
-            CallOutcome::Unavailable => TransitionReason::Unavailable,
+        let cause = match outcome {
+            CallOutcome::Healthy => return Recorded::unchanged(Fate::Proceed),
+            CallOutcome::Unavailable if call.resumes_unavailable() => {
+                return Recorded::unchanged(Fate::Alone);
+            }
+            CallOutcome::Unavailable => Cause::Unavailable,
             CallOutcome::Failed => {
-                let at_rate = self.window.as_mut().is_some_and(|w| w.failed(now));
-                if !at_rate {
-                    return None;
+                if !self.window.as_mut().is_some_and(|w| w.failed(now)) {
+                    return Recorded::unchanged(Fate::Proceed);
                 }
-                TransitionReason::FailureRate
+                Cause::FailureRate
             }
         };
-        self.trips += 1;
-        Some(self.open(now, 0, reason))
+        Recorded {
+            fate: Fate::Hold(HeldFailure::after(outcome)),
+            transition: Some(self.trip(now, cause)),
+        }
     }
 
-    /// The probe's outcome: a healthy call closes the breaker and forgets the failures
-    /// counted before; any failure opens it again, with the next longer probe delay.
-    pub fn probe_ended(
-        &mut self,
-        probe: Probe,
-        now: Instant,
-        outcome: CallOutcome,
-    ) -> Option<Transition> {
+    /// The probe's outcome, and what to do with its record. A healthy call closes the
+    /// breaker and forgets the failures counted before. A `pause_on` error opens it again
+    /// with the next longer probe delay, and the record is held. An unclassified failure
+    /// opens it again if the failure rate opened it, and closes it if a `pause_on` error
+    /// did; either way the record goes on as a failure. A probe written off as hung changes
+    /// nothing, and its retryable failure is held.
+    pub fn probe_ended(&mut self, probe: Probe, now: Instant, outcome: CallOutcome) -> Recorded {
         let now = self.tick(now);
-        let failed_probes = self.probing(&probe)?;
-        Some(match outcome {
-            CallOutcome::Healthy => {
-                if let Some(window) = &mut self.window {
-                    window.clear();
-                }
-                self.inner = Inner::Closed;
-                Transition {
-                    from: BreakerState::HalfOpen,
-                    to: BreakerState::Closed,
-                    reason: TransitionReason::ProbeSucceeded,
-                    next_probe_in: None,
-                }
+        let Some((cause, failed_probes)) = self.probing(&probe) else {
+            return Recorded::unchanged(Fate::ignored(outcome));
+        };
+        let failed = failed_probes.saturating_add(1);
+        let (fate, transition) = match (outcome, cause) {
+            (CallOutcome::Healthy, _) => {
+                (Fate::Proceed, self.close(TransitionReason::ProbeSucceeded))
             }
-            CallOutcome::Failed | CallOutcome::Unavailable => self.open(
-                now,
-                failed_probes.saturating_add(1),
-                TransitionReason::ProbeFailed,
+            (CallOutcome::Unavailable, _) => (
+                Fate::Hold(HeldFailure::after(outcome)),
+                self.open(now, cause, failed, TransitionReason::ProbeFailed),
             ),
-        })
+            (CallOutcome::Failed, Cause::FailureRate) => (
+                Fate::Proceed,
+                self.open(now, cause, failed, TransitionReason::ProbeFailed),
+            ),
+            (CallOutcome::Failed, Cause::Unavailable) => {
+                (Fate::Proceed, self.close(TransitionReason::ProbeAnswered))
+            }
+        };
+        Recorded {
+            fate,
+            transition: Some(transition),
+        }
     }
 
     /// The probe never called the handler: the breaker is open again with the next probe
-    /// due at once, its delay unchanged.
+    /// due at once, its delay unchanged. A probe written off as hung changes nothing.
     pub fn probe_cancelled(&mut self, probe: Probe, now: Instant) -> Option<Transition> {
         let now = self.tick(now);
-        let failed_probes = self.probing(&probe)?;
+        let (cause, failed_probes) = self.probing(&probe)?;
         self.inner = Inner::Open {
+            cause,
             failed_probes,
             probe_at: now,
         };
@@ -210,22 +255,58 @@ impl Breaker {
         })
     }
 
-    /// The failed probes so far, if `probe` is the one in flight.
-    fn probing(&self, probe: &Probe) -> Option<u32> {
+    /// The cause and the failed probes so far, if `probe` is the one in flight.
+    fn probing(&self, probe: &Probe) -> Option<(Cause, u32)> {
         match self.inner {
             Inner::HalfOpen {
+                cause,
                 failed_probes,
                 probe: id,
-            } if id == probe.id => Some(failed_probes),
+                ..
+            } if id == probe.id => Some((cause, failed_probes)),
             _ => None,
         }
     }
 
+    /// Turns half-open with a new probe started at `now`.
+    fn start_probe(&mut self, now: Instant, cause: Cause, failed_probes: u32) -> Probe {
+        self.probes += 1;
+        self.inner = Inner::HalfOpen {
+            cause,
+            failed_probes,
+            probe: self.probes,
+            started: now,
+        };
+        Probe { id: self.probes }
+    }
+
+    /// When a probe started at `started` is written off as hung.
+    fn hung_at(&self, started: Instant) -> Instant {
+        started + self.settings.max_probe_delay()
+    }
+
+    /// Opens from closed at `now`.
+    fn trip(&mut self, now: Instant, cause: Cause) -> Transition {
+        self.trips += 1;
+        let reason = match cause {
+            Cause::Unavailable => TransitionReason::Unavailable,
+            Cause::FailureRate => TransitionReason::FailureRate,
+        };
+        self.open(now, cause, 0, reason)
+    }
+
     /// Opens at `now` after `failed_probes` failed probes.
-    fn open(&mut self, now: Instant, failed_probes: u32, reason: TransitionReason) -> Transition {
+    fn open(
+        &mut self,
+        now: Instant,
+        cause: Cause,
+        failed_probes: u32,
+        reason: TransitionReason,
+    ) -> Transition {
         let from = self.state();
         let delay = self.settings.probe_delay(failed_probes);
         self.inner = Inner::Open {
+            cause,
             failed_probes,
             probe_at: now + delay,
         };
@@ -234,6 +315,20 @@ impl Breaker {
             to: BreakerState::Open,
             reason,
             next_probe_in: Some(delay),
+        }
+    }
+
+    /// Closes, forgetting the failures counted.
+    fn close(&mut self, reason: TransitionReason) -> Transition {
+        if let Some(window) = &mut self.window {
+            window.clear();
+        }
+        self.inner = Inner::Closed;
+        Transition {
+            from: BreakerState::HalfOpen,
+            to: BreakerState::Closed,
+            reason,
+            next_probe_in: None,
         }
     }
 

@@ -6,7 +6,8 @@
 //!   `off`); [`BreakerSettings`] adds the probe delays (`probe = "5s*2"`, capped by
 //!   `max_probe_delay`).
 //! * [`Breaker`] is the state machine: [`Breaker::admit`] says whether a record may call the
-//!   handler, [`Breaker::record`] and [`Breaker::probe_ended`] take the calls' outcomes.
+//!   handler, [`Breaker::record`] and [`Breaker::probe_ended`] take the calls' outcomes and
+//!   say what to do with their records ([`Fate`]).
 
 mod machine;
 mod outcome;
@@ -17,7 +18,7 @@ mod state;
 mod tests;
 
 pub use machine::{Admission, Breaker, Probe};
-pub use outcome::CallOutcome;
+pub use outcome::{AdmittedCall, CallOutcome, Fate, HeldFailure, Recorded};
 pub use rate::{
     parse_breaker, FailureRate, FailureRateError, MAX_BREAKER_FAILURES, MAX_BREAKER_WINDOW,
 };

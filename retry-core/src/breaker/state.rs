@@ -49,10 +49,17 @@ pub enum TransitionReason {
     FailureRate,
     /// The probe's call was healthy: the breaker closed.
     ProbeSucceeded,
-    /// The probe failed: the breaker opened again, for a longer delay.
+    /// The probe failed with an error nobody classified while a `pause_on` error had opened
+    /// the breaker: the downstream answered without the outage error, the breaker closed.
+    ProbeAnswered,
+    /// The probe failed with a `pause_on` error, or with any retryable error while the
+    /// failure rate had opened the breaker: it opened again, for a longer delay.
     ProbeFailed,
-    /// The probe never reached the handler (its partition was revoked, the app stops): the
+    /// The probe still ran `max_probe_delay` after it started: it counts as failed, and the
     /// next probe is due at once.
+    ProbeHung,
+    /// The probe never reached the handler (its partition was revoked, the app stops, the
+    /// record did not decode): the next probe is due at once, its delay unchanged.
     ProbeCancelled,
 }
 
