@@ -58,7 +58,7 @@ enum Inner {
     },
 }
 
-/// One listener's circuit breaker: counts failures while closed, opens on a
+/// One listener's circuit breaker: counts failures in a row while closed, opens on a
 /// `pause_on` error or on its failure rate, lets one probe through per probe delay while
 /// open, and closes on a healthy probe.
 ///
@@ -126,6 +126,13 @@ impl Breaker {
         self.trips
     }
 
+    /// How many counted failures in a row it holds now (0 without a failure rate). A healthy
+    /// outcome of a call changes nothing when there are none, so the caller may skip
+    /// reporting it.
+    pub fn counted_failures(&self) -> usize {
+        self.window.as_ref().map_or(0, FailureWindow::len)
+    }
+
     /// When an open breaker lets its next probe through; `None` unless open.
     pub fn next_probe_at(&self) -> Option<Instant> {
         match self.inner {
@@ -175,7 +182,8 @@ impl Breaker {
 
     /// The outcome of a call admitted with [`Admission::Call`], and what to do with its
     /// record. A closed breaker opens on a [`CallOutcome::Unavailable`] call, or on a failure
-    /// that completes its failure rate, and the record that opened it is held. A record held for a `pause_on` failure that
+    /// that completes its failure rate, and the record that opened it is held; a healthy
+    /// outcome clears the failures counted. A record held for a `pause_on` failure that
     /// fails with one again is its own outage ([`Fate::Alone`]) and opens nothing. The
     /// outcome of a call admitted before the last trip changes nothing, and its retryable
     /// failure is held.
@@ -185,7 +193,12 @@ impl Breaker {
             return Recorded::unchanged(Fate::ignored(outcome));
         }
         let cause = match outcome {
-            CallOutcome::Healthy => return Recorded::unchanged(Fate::Proceed),
+            CallOutcome::Healthy => {
+                if let Some(window) = &mut self.window {
+                    window.clear();
+                }
+                return Recorded::unchanged(Fate::Proceed);
+            }
             CallOutcome::Unavailable if call.resumes_unavailable() => {
                 return Recorded::unchanged(Fate::Alone);
             }

@@ -45,7 +45,7 @@ impl fmt::Display for BreakerState {
 pub enum TransitionReason {
     /// A `pause_on` error opened it.
     Unavailable,
-    /// The failure rate's count of failures ended within its window.
+    /// The failure rate's count of failures in a row ended within its window.
     FailureRate,
     /// The probe's call was healthy: the breaker closed.
     ProbeSucceeded,

@@ -15,8 +15,8 @@ fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
-/// Probes from 1 s doubling to 8 s (so a probe hangs after 8 s), opening on 3 failures
-/// within 1 s.
+/// Probes from 1 s doubling to 8 s (so a probe hangs after 8 s), opening on 3 failures in a
+/// row within 1 s.
 fn breaker() -> Breaker {
     let rate = FailureRate::new(3, secs(1));
     Breaker::new(BreakerSettings::new(rate, "1s*2".parse().unwrap(), Some(secs(8))).unwrap())
@@ -84,7 +84,7 @@ fn a_pause_on_error_opens_at_once_and_holds_its_record() {
 }
 
 #[test]
-fn failures_open_only_at_the_rate() {
+fn failures_open_only_in_a_row_within_the_window() {
     let start = Instant::now();
     let mut breaker = breaker();
     for at in [0, 600, 1200, 1800, 2400] {
@@ -105,6 +105,33 @@ fn failures_open_only_at_the_rate() {
         "the record that tripped it is held"
     );
     assert_eq!(breaker.state(), BreakerState::Open);
+}
+
+#[test]
+fn a_healthy_outcome_clears_the_count() {
+    let start = Instant::now();
+    let mut breaker = breaker();
+    // Poison records among successes never trip it, however many and however fast.
+    for n in 0..99 {
+        let outcome = if n % 3 == 2 {
+            CallOutcome::Healthy
+        } else {
+            CallOutcome::Failed
+        };
+        assert_eq!(called(&mut breaker, start + ms(n), outcome), PROCEED, "{n}");
+    }
+    assert_eq!(breaker.counted_failures(), 0);
+    let at = start + ms(100);
+    called(&mut breaker, at, CallOutcome::Failed);
+    called(&mut breaker, at, CallOutcome::Failed);
+    assert_eq!(breaker.counted_failures(), 2);
+    assert_eq!(
+        called(&mut breaker, at, CallOutcome::Failed)
+            .transition
+            .map(|t| t.reason),
+        Some(TransitionReason::FailureRate),
+        "three in a row"
+    );
 }
 
 #[test]
@@ -510,7 +537,7 @@ struct Model {
     cause: TransitionReason,
     /// Trips so far.
     generation: u64,
-    /// Counted failures since the last close.
+    /// Counted failures since the last healthy outcome or close.
     failures: Vec<Instant>,
     failed_probes: u32,
     probe_at: Instant,
@@ -549,7 +576,10 @@ impl Model {
             return Expected::Judged(None, Self::ignored(outcome));
         }
         let cause = match outcome {
-            CallOutcome::Healthy => return Expected::Judged(None, None),
+            CallOutcome::Healthy => {
+                self.failures.clear();
+                return Expected::Judged(None, None);
+            }
             CallOutcome::Unavailable if resumes_unavailable => return Expected::Alone,
             CallOutcome::Unavailable => TransitionReason::Unavailable,
             CallOutcome::Failed => {
@@ -578,6 +608,18 @@ impl Model {
             Some((cause, delay)),
             Some(outcome == CallOutcome::Unavailable),
         )
+    }
+
+    /// The failures in a row within one window of the latest, at most the rate's count.
+    fn counted(&self) -> usize {
+        let (Some(rate), Some(latest)) = (self.settings.rate(), self.failures.last()) else {
+            return 0;
+        };
+        let within = self
+            .failures
+            .iter()
+            .filter(|t| latest.duration_since(**t) < rate.window());
+        within.count().min(rate.failures() as usize)
     }
 
     fn close(&mut self) {
@@ -609,7 +651,7 @@ proptest! {
 
     /// Any sequence of admissions, call outcomes, probes and clock moves, checked against a
     /// model of design/breaker.md: closed until a `pause_on` failure (at once) or the rate's
-    /// count of failures within one window, never before; outcomes of calls from an
+    /// count of failures in a row within one window, never before; outcomes of calls from an
     /// earlier generation ignored and their failures held; a record held for `pause_on` that
     /// fails with it again going on alone; while open, no call and at most one probe per
     /// probe delay, the delay growing after each failed or hung probe up to the cap; an unclassified probe failure judged by the cause;
@@ -761,6 +803,7 @@ proptest! {
             }
             prop_assert_eq!(breaker.state(), model.state);
             prop_assert_eq!(breaker.trips(), model.generation);
+            prop_assert_eq!(breaker.counted_failures(), model.counted());
             let next_probe_at = (model.state == BreakerState::Open).then_some(model.probe_at);
             prop_assert_eq!(breaker.next_probe_at(), next_probe_at);
         }
