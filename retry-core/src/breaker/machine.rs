@@ -91,6 +91,8 @@ pub struct Breaker {
     trips: u64,
     probes: u64,
     latest: Option<Instant>,
+    /// When it last closed, and after how many failed probes.
+    closed: Option<(Instant, u32)>,
 }
 
 impl Breaker {
@@ -103,6 +105,7 @@ impl Breaker {
             trips: 0,
             probes: 0,
             latest: None,
+            closed: None,
         }
     }
 
@@ -229,9 +232,10 @@ impl Breaker {
         };
         let failed = failed_probes.saturating_add(1);
         let (fate, transition) = match (outcome, cause) {
-            (CallOutcome::Healthy, _) => {
-                (Fate::Proceed, self.close(TransitionReason::ProbeSucceeded))
-            }
+            (CallOutcome::Healthy, _) => (
+                Fate::Proceed,
+                self.close(now, failed_probes, TransitionReason::ProbeSucceeded),
+            ),
             (CallOutcome::Unavailable, _) => (
                 Fate::Hold(HeldFailure::after(outcome)),
                 self.open(now, cause, failed, TransitionReason::ProbeFailed),
@@ -240,9 +244,10 @@ impl Breaker {
                 Fate::Proceed,
                 self.open(now, cause, failed, TransitionReason::ProbeFailed),
             ),
-            (CallOutcome::Failed, Cause::Unavailable) => {
-                (Fate::Proceed, self.close(TransitionReason::ProbeAnswered))
-            }
+            (CallOutcome::Failed, Cause::Unavailable) => (
+                Fate::Proceed,
+                self.close(now, failed_probes, TransitionReason::ProbeAnswered),
+            ),
         };
         Recorded {
             fate,
@@ -298,14 +303,22 @@ impl Breaker {
         started + self.settings.max_probe_delay()
     }
 
-    /// Opens from closed at `now`.
+    /// Opens from closed at `now`. A trip within `max_probe_delay` of the last close
+    /// continues the probe backoff where it stopped: one delay longer than the one before
+    /// the probe that closed it.
     fn trip(&mut self, now: Instant, cause: Cause) -> Transition {
         self.trips += 1;
+        let failed_probes = match self.closed {
+            Some((at, failed)) if now.duration_since(at) < self.settings.max_probe_delay() => {
+                failed.saturating_add(1)
+            }
+            _ => 0,
+        };
         let reason = match cause {
             Cause::Unavailable => TransitionReason::Unavailable,
             Cause::FailureRate => TransitionReason::FailureRate,
         };
-        self.open(now, cause, 0, reason)
+        self.open(now, cause, failed_probes, reason)
     }
 
     /// Opens at `now` after `failed_probes` failed probes.
@@ -331,12 +344,13 @@ impl Breaker {
         }
     }
 
-    /// Closes, forgetting the failures counted.
-    fn close(&mut self, reason: TransitionReason) -> Transition {
+    /// Closes at `now` after `failed_probes` failed probes, forgetting the failures counted.
+    fn close(&mut self, now: Instant, failed_probes: u32, reason: TransitionReason) -> Transition {
         if let Some(window) = &mut self.window {
             window.clear();
         }
         self.inner = Inner::Closed;
+        self.closed = Some((now, failed_probes));
         Transition {
             from: BreakerState::HalfOpen,
             to: BreakerState::Closed,

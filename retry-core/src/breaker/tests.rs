@@ -191,10 +191,44 @@ fn probes_back_off_to_the_cap_and_a_healthy_probe_closes() {
         (BreakerState::Closed, TransitionReason::ProbeSucceeded, None)
     );
     assert_eq!(breaker.trips(), 1, "failed probes are not trips");
-    // The next trip starts from the first probe delay again.
+    // A trip max_probe_delay after the close starts from the first probe delay again.
+    now += secs(8);
     called(&mut breaker, now, CallOutcome::Unavailable);
     assert_eq!(breaker.next_probe_at(), Some(now + secs(1)));
     assert_eq!(breaker.trips(), 2);
+}
+
+#[test]
+fn a_quick_re_trip_continues_the_probe_backoff() {
+    let start = Instant::now();
+    let mut breaker = breaker();
+    called(&mut breaker, start, CallOutcome::Unavailable);
+    probed(&mut breaker, start + secs(1), CallOutcome::Unavailable);
+    // One failed probe (1 s), then a healthy one after 2 s.
+    let closed_at = start + secs(3);
+    probed(&mut breaker, closed_at, CallOutcome::Healthy);
+    let opened = called(
+        &mut breaker,
+        closed_at + secs(8) - ms(1),
+        CallOutcome::Unavailable,
+    );
+    assert_eq!(
+        opened.transition.unwrap().next_probe_in,
+        Some(secs(4)),
+        "the delay after 2 s"
+    );
+    // A flapping downstream whose first probe always succeeds is probed ever later, up to
+    // the cap.
+    let mut now = closed_at + secs(8) - ms(1);
+    for expected in [8, 8] {
+        now += secs(4).max(breaker.next_probe_at().unwrap() - now);
+        probed(&mut breaker, now, CallOutcome::Healthy);
+        let opened = called(&mut breaker, now + secs(1), CallOutcome::Unavailable);
+        assert_eq!(
+            opened.transition.unwrap().next_probe_in,
+            Some(secs(expected))
+        );
+    }
 }
 
 #[test]
@@ -543,6 +577,8 @@ struct Model {
     probe_at: Instant,
     /// When the probe in flight started, and its number in the run.
     probe: Option<(Instant, usize)>,
+    /// When it last closed, and after how many failed probes.
+    closed: Option<(Instant, u32)>,
 }
 
 impl Model {
@@ -556,6 +592,7 @@ impl Model {
             failed_probes: 0,
             probe_at: start,
             probe: None,
+            closed: None,
         }
     }
 
@@ -600,7 +637,10 @@ impl Model {
         };
         self.generation += 1;
         self.cause = cause;
-        self.failed_probes = 0;
+        self.failed_probes = match self.closed {
+            Some((at, n)) if now.duration_since(at) < self.settings.max_probe_delay() => n + 1,
+            _ => 0,
+        };
         let delay = self.settings.probe_delay(self.failed_probes);
         self.state = BreakerState::Open;
         self.probe_at = now + delay;
@@ -622,10 +662,11 @@ impl Model {
         within.count().min(rate.failures() as usize)
     }
 
-    fn close(&mut self) {
+    fn close(&mut self, now: Instant) {
         self.state = BreakerState::Closed;
         self.failures.clear();
         self.probe = None;
+        self.closed = Some((now, self.failed_probes));
     }
 
     fn reopen(&mut self, now: Instant) -> Duration {
@@ -654,7 +695,8 @@ proptest! {
     /// count of failures in a row within one window, never before; outcomes of calls from an
     /// earlier generation ignored and their failures held; a record held for `pause_on` that
     /// fails with it again going on alone; while open, no call and at most one probe per
-    /// probe delay, the delay growing after each failed or hung probe up to the cap; an unclassified probe failure judged by the cause;
+    /// probe delay, the delay growing after each failed or hung probe up to the cap, and
+    /// continuing after a quick re-trip; an unclassified probe failure judged by the cause;
     /// closed after every healthy probe.
     #[test]
     fn the_breaker_follows_its_model(
@@ -750,11 +792,11 @@ proptest! {
                         let previous = settings.probe_delay(model.failed_probes);
                         let (to, reason, delay, hold) = match (outcome, model.cause) {
                             (CallOutcome::Healthy, _) => {
-                                model.close();
+                                model.close(now);
                                 (BreakerState::Closed, TransitionReason::ProbeSucceeded, None, None)
                             }
                             (CallOutcome::Failed, TransitionReason::Unavailable) => {
-                                model.close();
+                                model.close(now);
                                 (BreakerState::Closed, TransitionReason::ProbeAnswered, None, None)
                             }
                             (CallOutcome::Failed, _) => {
