@@ -150,6 +150,7 @@ impl Breaker {
     /// those moves.
     pub fn admit(&mut self, now: Instant) -> Admission {
         let now = self.tick(now);
+        let hung = self.write_off_hung(now);
         match self.inner {
             Inner::Closed => Admission::Call(AdmittedCall::new(self.trips)),
             Inner::Open {
@@ -158,27 +159,9 @@ impl Breaker {
                 probe_at,
             } if now >= probe_at => Admission::Probe {
                 probe: self.start_probe(now, cause, failed_probes),
-                hung: None,
+                hung,
             },
             Inner::Open { probe_at, .. } => Admission::Wait(probe_at),
-            Inner::HalfOpen {
-                cause,
-                failed_probes,
-                started,
-                ..
-            } if now >= self.hung_at(started) => {
-                let failed_probes = failed_probes.saturating_add(1);
-                let hung = Transition {
-                    from: BreakerState::HalfOpen,
-                    to: BreakerState::Open,
-                    reason: TransitionReason::ProbeHung,
-                    next_probe_in: Some(Duration::ZERO),
-                };
-                Admission::Probe {
-                    probe: self.start_probe(now, cause, failed_probes),
-                    hung: Some(hung),
-                }
-            }
             Inner::HalfOpen { started, .. } => Admission::Wait(self.hung_at(started)),
         }
     }
@@ -223,12 +206,17 @@ impl Breaker {
     /// breaker and forgets the failures counted before. A `pause_on` error opens it again
     /// with the next longer probe delay, and the record is held. An unclassified failure
     /// opens it again if the failure rate opened it, and closes it if a `pause_on` error
-    /// did; either way the record goes on as a failure. A probe written off as hung changes
-    /// nothing, and its retryable failure is held.
+    /// did; either way the record goes on as a failure. A probe ending `max_probe_delay`
+    /// or more after it started is written off as hung (the transition says so), and the
+    /// outcome of a probe written off changes nothing: its retryable failure is held.
     pub fn probe_ended(&mut self, probe: Probe, now: Instant, outcome: CallOutcome) -> Recorded {
         let now = self.tick(now);
+        let hung = self.write_off_hung(now);
         let Some((cause, failed_probes)) = self.probing(&probe) else {
-            return Recorded::unchanged(Fate::ignored(outcome));
+            return Recorded {
+                fate: Fate::ignored(outcome),
+                transition: hung,
+            };
         };
         let failed = failed_probes.saturating_add(1);
         let (fate, transition) = match (outcome, cause) {
@@ -256,10 +244,15 @@ impl Breaker {
     }
 
     /// The probe never called the handler: the breaker is open again with the next probe
-    /// due at once, its delay unchanged. A probe written off as hung changes nothing.
+    /// due at once, its delay unchanged. A probe given back `max_probe_delay` or more after
+    /// it started is written off as hung instead (the transition says so); one written off
+    /// changes nothing.
     pub fn probe_cancelled(&mut self, probe: Probe, now: Instant) -> Option<Transition> {
         let now = self.tick(now);
-        let (cause, failed_probes) = self.probing(&probe)?;
+        let hung = self.write_off_hung(now);
+        let Some((cause, failed_probes)) = self.probing(&probe) else {
+            return hung;
+        };
         self.inner = Inner::Open {
             cause,
             failed_probes,
@@ -296,6 +289,35 @@ impl Breaker {
             started: now,
         };
         Probe { id: self.probes }
+    }
+
+    /// Writes off the probe in flight as failed if it started `max_probe_delay` ago: the
+    /// next probe is due at once.
+    fn write_off_hung(&mut self, now: Instant) -> Option<Transition> {
+        let Inner::HalfOpen {
+            cause,
+            failed_probes,
+            started,
+            ..
+        } = self.inner
+        else {
+            return None;
+        };
+        let hung_at = self.hung_at(started);
+        if now < hung_at {
+            return None;
+        }
+        self.inner = Inner::Open {
+            cause,
+            failed_probes: failed_probes.saturating_add(1),
+            probe_at: hung_at,
+        };
+        Some(Transition {
+            from: BreakerState::HalfOpen,
+            to: BreakerState::Open,
+            reason: TransitionReason::ProbeHung,
+            next_probe_in: Some(Duration::ZERO),
+        })
     }
 
     /// When a probe started at `started` is written off as hung.

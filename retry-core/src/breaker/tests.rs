@@ -444,6 +444,31 @@ fn a_hung_probe_is_written_off_and_its_late_outcome_ignored() {
 }
 
 #[test]
+fn a_probe_ending_after_its_write_off_instant_is_written_off_unasked() {
+    let start = Instant::now();
+    let mut breaker = breaker();
+    called(&mut breaker, start, CallOutcome::Unavailable);
+    let hung = probe(&mut breaker, start + secs(1));
+    // Nobody asked since the probe started; it ends healthy 8 s after it started.
+    let late = breaker.probe_ended(hung, start + secs(9), CallOutcome::Healthy);
+    assert_eq!(late.fate, Fate::Proceed);
+    assert_eq!(
+        late.transition.map(|t| (t.reason, t.next_probe_in)),
+        Some((TransitionReason::ProbeHung, Some(Duration::ZERO)))
+    );
+    assert_eq!(breaker.state(), BreakerState::Open);
+    // The next probe is due at once, and the hung one counted as failed.
+    let failed = probed(&mut breaker, start + secs(9), CallOutcome::Unavailable);
+    assert_eq!(failed.transition.unwrap().next_probe_in, Some(secs(4)));
+    // Given back late, a probe is written off as hung too.
+    let given_back = probe(&mut breaker, start + secs(13));
+    let moved = breaker
+        .probe_cancelled(given_back, start + secs(21))
+        .unwrap();
+    assert_eq!(moved.reason, TransitionReason::ProbeHung);
+}
+
+#[test]
 fn a_probe_of_another_breaker_is_refused() {
     let start = Instant::now();
     let mut other = breaker();
@@ -669,6 +694,25 @@ impl Model {
         self.closed = Some((now, self.failed_probes));
     }
 
+    /// Writes off a probe that started `max_probe_delay` ago, as failed: the transition.
+    fn write_off(&mut self, now: Instant) -> Option<Transition> {
+        let (since, _) = self.probe?;
+        let hung_at = since + self.settings.max_probe_delay();
+        if now < hung_at {
+            return None;
+        }
+        self.failed_probes += 1;
+        self.state = BreakerState::Open;
+        self.probe = None;
+        self.probe_at = hung_at;
+        Some(Transition {
+            from: BreakerState::HalfOpen,
+            to: BreakerState::Open,
+            reason: TransitionReason::ProbeHung,
+            next_probe_in: Some(Duration::ZERO),
+        })
+    }
+
     fn reopen(&mut self, now: Instant) -> Duration {
         self.failed_probes += 1;
         let delay = self.settings.probe_delay(self.failed_probes);
@@ -719,25 +763,18 @@ proptest! {
             match step {
                 Step::Admit { held: pick } => {
                     let resumed = pick.filter(|_| !held.is_empty()).map(|i| held.remove(i.index(held.len())));
+                    let hung = model.write_off(now);
                     match (breaker.admit(now), model.state) {
                         (Admission::Call(call), BreakerState::Closed) => {
                             prop_assert_eq!(call.generation(), model.generation);
                             let call = resumed.map_or(call, |h| call.resuming(h));
                             calls.push((call, model.generation, resumed.is_some_and(|h| h.unavailable())));
                         }
-                        (Admission::Probe { probe, hung: None }, BreakerState::Open) => {
+                        (Admission::Probe { probe, hung: written_off }, BreakerState::Open) => {
                             prop_assert!(now >= model.probe_at, "a probe before its delay");
+                            prop_assert_eq!(written_off, hung);
                             started += 1;
                             model.state = BreakerState::HalfOpen;
-                            model.probe = Some((now, started));
-                            probes.push((probe, started));
-                        }
-                        (Admission::Probe { probe, hung: Some(hung) }, BreakerState::HalfOpen) => {
-                            let (since, _) = model.probe.unwrap();
-                            prop_assert!(now >= since + max, "written off before max_probe_delay");
-                            prop_assert_eq!(hung.reason, TransitionReason::ProbeHung);
-                            model.failed_probes += 1;
-                            started += 1;
                             model.probe = Some((now, started));
                             probes.push((probe, started));
                         }
@@ -785,8 +822,9 @@ proptest! {
                     }
                     let (probe, number) = probes.remove(pick.index(probes.len()));
                     let recorded = breaker.probe_ended(probe, now, outcome);
+                    let hung = model.write_off(now);
                     if model.probe.map(|(_, n)| n) != Some(number) {
-                        prop_assert_eq!(recorded.transition, None, "a hung probe's outcome changed the state");
+                        prop_assert_eq!(recorded.transition, hung, "a hung probe's outcome changed the state");
                         prop_assert!(fate_of(Model::ignored(outcome))(&recorded.fate));
                     } else {
                         let previous = settings.probe_delay(model.failed_probes);
@@ -833,13 +871,14 @@ proptest! {
                     }
                     let (probe, number) = probes.remove(pick.index(probes.len()));
                     let moved = breaker.probe_cancelled(probe, now);
+                    let hung = model.write_off(now);
                     if model.probe.map(|(_, n)| n) == Some(number) {
                         prop_assert_eq!(moved.map(|t| t.reason), Some(TransitionReason::ProbeCancelled));
                         model.state = BreakerState::Open;
                         model.probe = None;
                         model.probe_at = now;
                     } else {
-                        prop_assert_eq!(moved, None);
+                        prop_assert_eq!(moved, hung);
                     }
                 }
             }
