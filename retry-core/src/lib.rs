@@ -61,9 +61,10 @@ mod topics;
 
 pub use backoff::{Backoff, BackoffError, Jitter};
 pub use breaker::{
-    parse_breaker, Admission, Breaker, BreakerSettings, BreakerState, CallOutcome, FailureRate,
-    FailureRateError, Probe, Transition, TransitionReason, DEFAULT_MAX_PROBE_DELAY, DEFAULT_PROBE,
-    MAX_BREAKER_FAILURES, MAX_BREAKER_WINDOW,
+    parse_breaker, Admission, AdmittedCall, Breaker, BreakerSettings, BreakerState, CallOutcome,
+    FailureRate, FailureRateError, Fate, HeldFailure, Probe, Recorded, Transition,
+    TransitionReason, DEFAULT_MAX_PROBE_DELAY, DEFAULT_PROBE, MAX_BREAKER_FAILURES,
+    MAX_BREAKER_WINDOW,
 };
 pub use classify::{
     DltRoute, ErrorClass, ErrorFilter, ErrorRules, ErrorType, HandlerError, StackTrace,

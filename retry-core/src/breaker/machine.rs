@@ -1,94 +1,17 @@
-//! The breaker's states and moves: closed, open, half-open; the clock is the caller's.
+//! The breaker's moves between closed, open and half-open; the clock is the caller's.
 
-use std::fmt;
 use std::time::{Duration, Instant};
 
+use super::outcome::{AdmittedCall, CallOutcome, Fate, HeldFailure, Recorded};
 use super::rate::FailureWindow;
 use super::settings::BreakerSettings;
-
-/// A breaker's state, as the `kafka_retry_breaker_state` gauge and the log lines name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BreakerState {
-    /// Records are handed to the handler.
-    Closed,
-    /// No record is handed to the handler until the next probe is due.
-    Open,
-    /// One probe record is in its handler call; no other record is handed to the handler.
-    HalfOpen,
-}
-
-impl BreakerState {
-    /// The state's name: `closed`, `open`, `half-open`.
-    pub fn name(self) -> &'static str {
-        match self {
-            BreakerState::Closed => "closed",
-            BreakerState::Open => "open",
-            BreakerState::HalfOpen => "half-open",
-        }
-    }
-
-    /// The gauge's value: 0 closed, 1 open, 2 half-open.
-    pub fn gauge(self) -> u8 {
-        match self {
-            BreakerState::Closed => 0,
-            BreakerState::Open => 1,
-            BreakerState::HalfOpen => 2,
-        }
-    }
-}
-
-impl fmt::Display for BreakerState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// What one handler call tells the breaker about the downstream.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CallOutcome {
-    /// The downstream answered: the call succeeded, or failed for a reason of the record's
-    /// own (an error `include`/`exclude` does not retry, a record that does not decode).
-    Healthy,
-    /// A failure nobody classified as an outage: counted against the failure rate.
-    Failed,
-    /// A `pause_on` error along the cause chain: the downstream is unavailable.
-    Unavailable,
-}
-
-/// Why the breaker changed state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransitionReason {
-    /// A `pause_on` error opened it.
-    Unavailable,
-    /// The failure rate's count of failures ended within its window.
-    FailureRate,
-    /// The probe's call was healthy: the breaker closed.
-    ProbeSucceeded,
-    /// The probe failed: the breaker opened again, for a longer delay.
-    ProbeFailed,
-    /// The probe never reached the handler (its partition was revoked, the app stops): the
-    /// next probe is due at once.
-    ProbeCancelled,
-}
-
-/// A change of state, for the log line, the gauge and the trips counter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Transition {
-    /// The state before.
-    pub from: BreakerState,
-    /// The state after.
-    pub to: BreakerState,
-    /// Why.
-    pub reason: TransitionReason,
-    /// When an open breaker will next let a probe through (`None` when closed).
-    pub next_probe_in: Option<Duration>,
-}
+use super::state::{BreakerState, Transition, TransitionReason};
 
 /// The one record allowed to call the handler while the breaker is half-open. Give it back
-/// with [`Breaker::probe_ended`] or [`Breaker::probe_cancelled`]: until then no other probe
-/// is let through.
+/// with [`Breaker::probe_ended`] or [`Breaker::probe_cancelled`]: until then, or until it
+/// is written off as hung, no other probe is let through.
 #[derive(Debug, PartialEq, Eq)]
-#[must_use = "a probe not given back keeps the breaker half-open"]
+#[must_use = "a probe not given back keeps the breaker half-open until it is written off"]
 pub struct Probe {
     id: u64,
 }
@@ -96,32 +19,48 @@ pub struct Probe {
 /// Whether a record may be handed to the handler now.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Admission {
-    /// Closed: call the handler.
-    Call,
+    /// Closed: call the handler, and report the outcome with [`Breaker::record`].
+    Call(AdmittedCall),
     /// The breaker has just turned half-open: call the handler with this record as the
     /// probe, and report its outcome with [`Breaker::probe_ended`].
-    Probe(Probe),
-    /// Do not call the handler; ask again at this instant, or when the probe in flight ends
-    /// (`None`).
-    Wait(Option<Instant>),
+    Probe {
+        /// The probe to give back.
+        probe: Probe,
+        /// The probe before it, written off as hung ([`TransitionReason::ProbeHung`]), if
+        /// this probe replaces one.
+        hung: Option<Transition>,
+    },
+    /// Do not call the handler; ask again at this instant (the next probe, or the probe in
+    /// flight written off as hung), or on the next change of state.
+    Wait(Instant),
+}
+
+/// What opened the breaker: it decides what an unclassified probe failure does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cause {
+    Unavailable,
+    FailureRate,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Inner {
     Closed,
     Open {
+        cause: Cause,
         failed_probes: u32,
         probe_at: Instant,
     },
     HalfOpen {
+        cause: Cause,
         failed_probes: u32,
         probe: u64,
+        started: Instant,
     },
 }
 
-/// One listener's circuit breaker: counts failures while closed, opens on a `pause_on`
-/// error or on its failure rate, lets one probe through per probe delay while open, and
-/// closes on a healthy probe.
+/// One listener's circuit breaker: counts failures in a row while closed, opens on a
+/// `pause_on` error or on its failure rate, lets one probe through per probe delay while
+/// open, and closes on a healthy probe.
 ///
 /// Pure: every move takes the current instant from the caller. Instants earlier than one
 /// seen before count as that one, so calls from several tasks that read the clock before
@@ -129,18 +68,19 @@ enum Inner {
 ///
 /// ```
 /// use std::time::{Duration, Instant};
-/// use retry_core::{Admission, Breaker, BreakerSettings, BreakerState, CallOutcome};
+/// use retry_core::{Admission, Breaker, BreakerSettings, BreakerState, CallOutcome, Fate};
 ///
 /// let start = Instant::now();
 /// let mut breaker = Breaker::new(BreakerSettings::default());
-/// assert_eq!(breaker.admit(start), Admission::Call);
-/// breaker.record(start, CallOutcome::Unavailable).unwrap();
+/// let Admission::Call(call) = breaker.admit(start) else { panic!("closed") };
+/// let tripped = breaker.record(start, call, CallOutcome::Unavailable);
+/// assert!(matches!(tripped.fate, Fate::Hold(_)), "the record that tripped it is held");
 /// assert_eq!(breaker.state(), BreakerState::Open);
 /// let due = start + Duration::from_secs(5);
-/// assert_eq!(breaker.admit(start), Admission::Wait(Some(due)));
-/// let Admission::Probe(probe) = breaker.admit(due) else { panic!("a probe is due") };
-/// assert_eq!(breaker.admit(due), Admission::Wait(None), "one probe at a time");
-/// breaker.probe_ended(probe, due, CallOutcome::Healthy).unwrap();
+/// assert_eq!(breaker.admit(start), Admission::Wait(due));
+/// let Admission::Probe { probe, .. } = breaker.admit(due) else { panic!("a probe is due") };
+/// assert_eq!(breaker.admit(due), Admission::Wait(due + Duration::from_secs(60)));
+/// breaker.probe_ended(probe, due, CallOutcome::Healthy);
 /// assert_eq!(breaker.state(), BreakerState::Closed);
 /// ```
 #[derive(Debug)]
@@ -151,6 +91,8 @@ pub struct Breaker {
     trips: u64,
     probes: u64,
     latest: Option<Instant>,
+    /// When it last closed, and after how many failed probes.
+    closed: Option<(Instant, u32)>,
 }
 
 impl Breaker {
@@ -163,6 +105,7 @@ impl Breaker {
             trips: 0,
             probes: 0,
             latest: None,
+            closed: None,
         }
     }
 
@@ -180,9 +123,17 @@ impl Breaker {
         }
     }
 
-    /// How many times it opened from closed (failed probes are not counted).
+    /// How many times it opened from closed (failed probes are not counted): its
+    /// generation, carried by every [`AdmittedCall`] it admits.
     pub fn trips(&self) -> u64 {
         self.trips
+    }
+
+    /// How many counted failures in a row it holds now (0 without a failure rate). A healthy
+    /// outcome of a call changes nothing when there are none, so the caller may skip
+    /// reporting it.
+    pub fn counted_failures(&self) -> usize {
+        self.window.as_ref().map_or(0, FailureWindow::len)
     }
 
     /// When an open breaker lets its next probe through; `None` unless open.
@@ -194,88 +145,116 @@ impl Breaker {
     }
 
     /// Whether a record may be handed to the handler at `now`. An open breaker whose probe is
-    /// due turns half-open and returns the [`Probe`]; the caller logs that move.
+    /// due turns half-open and returns the [`Probe`]; so does a half-open one whose probe
+    /// started `max_probe_delay` ago, writing that probe off as failed. The caller logs
+    /// those moves.
     pub fn admit(&mut self, now: Instant) -> Admission {
         let now = self.tick(now);
+        let hung = self.write_off_hung(now);
         match self.inner {
-            Inner::Closed => Admission::Call,
+            Inner::Closed => Admission::Call(AdmittedCall::new(self.trips)),
             Inner::Open {
+                cause,
                 failed_probes,
                 probe_at,
-            } if now >= probe_at => {
-                self.probes += 1;
-                self.inner = Inner::HalfOpen {
-                    failed_probes,
-                    probe: self.probes,
-                };
-                Admission::Probe(Probe { id: self.probes })
-            }
-            Inner::Open { probe_at, .. } => Admission::Wait(Some(probe_at)),
-            Inner::HalfOpen { .. } => Admission::Wait(None),
+            } if now >= probe_at => Admission::Probe {
+                probe: self.start_probe(now, cause, failed_probes),
+                hung,
+            },
+            Inner::Open { probe_at, .. } => Admission::Wait(probe_at),
+            Inner::HalfOpen { started, .. } => Admission::Wait(self.hung_at(started)),
         }
     }
 
-    /// The outcome of a call admitted with [`Admission::Call`]. A closed breaker opens on an
-    /// [`CallOutcome::Unavailable`] call, or on a failure that makes its failure rate; an
-    /// open or half-open one ignores calls that started before it opened (only the probe
-    /// closes it).
-    pub fn record(&mut self, now: Instant, outcome: CallOutcome) -> Option<Transition> {
+    /// The outcome of a call admitted with [`Admission::Call`], and what to do with its
+    /// record. A closed breaker opens on a [`CallOutcome::Unavailable`] call, or on a failure
+    /// that completes its failure rate, and the record that opened it is held; a healthy
+    /// outcome clears the failures counted. A record held for a `pause_on` failure that
+    /// fails with one again is its own outage ([`Fate::Alone`]) and opens nothing. The
+    /// outcome of a call admitted before the last trip changes nothing, and its retryable
+    /// failure is held.
+    pub fn record(&mut self, now: Instant, call: AdmittedCall, outcome: CallOutcome) -> Recorded {
         let now = self.tick(now);
-        if self.inner != Inner::Closed {
-            return None;
+        if call.generation() != self.trips || self.inner != Inner::Closed {
+            return Recorded::unchanged(Fate::ignored(outcome));
         }
-        let reason = match outcome {
-            CallOutcome::Healthy => return None,
-            CallOutcome::Unavailable => TransitionReason::Unavailable,
-            CallOutcome::Failed => {
-                let at_rate = self.window.as_mut().is_some_and(|w| w.failed(now));
-                if !at_rate {
-                    return None;
-                }
-                TransitionReason::FailureRate
-            }
-        };
-        self.trips += 1;
-        Some(self.open(now, 0, reason))
-    }
-
-    /// The probe's outcome: a healthy call closes the breaker and forgets the failures
-    /// counted before; any failure opens it again, with the next longer probe delay.
-    pub fn probe_ended(
-        &mut self,
-        probe: Probe,
-        now: Instant,
-        outcome: CallOutcome,
-    ) -> Option<Transition> {
-        let now = self.tick(now);
-        let failed_probes = self.probing(&probe)?;
-        Some(match outcome {
+        let cause = match outcome {
             CallOutcome::Healthy => {
                 if let Some(window) = &mut self.window {
                     window.clear();
                 }
-                self.inner = Inner::Closed;
-                Transition {
-                    from: BreakerState::HalfOpen,
-                    to: BreakerState::Closed,
-                    reason: TransitionReason::ProbeSucceeded,
-                    next_probe_in: None,
-                }
+                return Recorded::unchanged(Fate::Proceed);
             }
-            CallOutcome::Failed | CallOutcome::Unavailable => self.open(
-                now,
-                failed_probes.saturating_add(1),
-                TransitionReason::ProbeFailed,
+            CallOutcome::Unavailable if call.resumes_unavailable() => {
+                return Recorded::unchanged(Fate::Alone);
+            }
+            CallOutcome::Unavailable => Cause::Unavailable,
+            CallOutcome::Failed => {
+                if !self.window.as_mut().is_some_and(|w| w.failed(now)) {
+                    return Recorded::unchanged(Fate::Proceed);
+                }
+                Cause::FailureRate
+            }
+        };
+        Recorded {
+            fate: Fate::Hold(HeldFailure::after(outcome)),
+            transition: Some(self.trip(now, cause)),
+        }
+    }
+
+    /// The probe's outcome, and what to do with its record. A healthy call closes the
+    /// breaker and forgets the failures counted before. A `pause_on` error opens it again
+    /// with the next longer probe delay, and the record is held. An unclassified failure
+    /// opens it again if the failure rate opened it, and closes it if a `pause_on` error
+    /// did; either way the record goes on as a failure. A probe ending `max_probe_delay`
+    /// or more after it started is written off as hung (the transition says so), and the
+    /// outcome of a probe written off changes nothing: its retryable failure is held.
+    pub fn probe_ended(&mut self, probe: Probe, now: Instant, outcome: CallOutcome) -> Recorded {
+        let now = self.tick(now);
+        let hung = self.write_off_hung(now);
+        let Some((cause, failed_probes)) = self.probing(&probe) else {
+            return Recorded {
+                fate: Fate::ignored(outcome),
+                transition: hung,
+            };
+        };
+        let failed = failed_probes.saturating_add(1);
+        let (fate, transition) = match (outcome, cause) {
+            (CallOutcome::Healthy, _) => (
+                Fate::Proceed,
+                self.close(now, failed_probes, TransitionReason::ProbeSucceeded),
             ),
-        })
+            (CallOutcome::Unavailable, _) => (
+                Fate::Hold(HeldFailure::after(outcome)),
+                self.open(now, cause, failed, TransitionReason::ProbeFailed),
+            ),
+            (CallOutcome::Failed, Cause::FailureRate) => (
+                Fate::Proceed,
+                self.open(now, cause, failed, TransitionReason::ProbeFailed),
+            ),
+            (CallOutcome::Failed, Cause::Unavailable) => (
+                Fate::Proceed,
+                self.close(now, failed_probes, TransitionReason::ProbeAnswered),
+            ),
+        };
+        Recorded {
+            fate,
+            transition: Some(transition),
+        }
     }
 
     /// The probe never called the handler: the breaker is open again with the next probe
-    /// due at once, its delay unchanged.
+    /// due at once, its delay unchanged. A probe given back `max_probe_delay` or more after
+    /// it started is written off as hung instead (the transition says so); one written off
+    /// changes nothing.
     pub fn probe_cancelled(&mut self, probe: Probe, now: Instant) -> Option<Transition> {
         let now = self.tick(now);
-        let failed_probes = self.probing(&probe)?;
+        let hung = self.write_off_hung(now);
+        let Some((cause, failed_probes)) = self.probing(&probe) else {
+            return hung;
+        };
         self.inner = Inner::Open {
+            cause,
             failed_probes,
             probe_at: now,
         };
@@ -287,22 +266,95 @@ impl Breaker {
         })
     }
 
-    /// The failed probes so far, if `probe` is the one in flight.
-    fn probing(&self, probe: &Probe) -> Option<u32> {
+    /// The cause and the failed probes so far, if `probe` is the one in flight.
+    fn probing(&self, probe: &Probe) -> Option<(Cause, u32)> {
         match self.inner {
             Inner::HalfOpen {
+                cause,
                 failed_probes,
                 probe: id,
-            } if id == probe.id => Some(failed_probes),
+                ..
+            } if id == probe.id => Some((cause, failed_probes)),
             _ => None,
         }
     }
 
+    /// Turns half-open with a new probe started at `now`.
+    fn start_probe(&mut self, now: Instant, cause: Cause, failed_probes: u32) -> Probe {
+        self.probes += 1;
+        self.inner = Inner::HalfOpen {
+            cause,
+            failed_probes,
+            probe: self.probes,
+            started: now,
+        };
+        Probe { id: self.probes }
+    }
+
+    /// Writes off the probe in flight as failed if it started `max_probe_delay` ago: the
+    /// next probe is due at once.
+    fn write_off_hung(&mut self, now: Instant) -> Option<Transition> {
+        let Inner::HalfOpen {
+            cause,
+            failed_probes,
+            started,
+            ..
+        } = self.inner
+        else {
+            return None;
+        };
+        let hung_at = self.hung_at(started);
+        if now < hung_at {
+            return None;
+        }
+        self.inner = Inner::Open {
+            cause,
+            failed_probes: failed_probes.saturating_add(1),
+            probe_at: hung_at,
+        };
+        Some(Transition {
+            from: BreakerState::HalfOpen,
+            to: BreakerState::Open,
+            reason: TransitionReason::ProbeHung,
+            next_probe_in: Some(Duration::ZERO),
+        })
+    }
+
+    /// When a probe started at `started` is written off as hung.
+    fn hung_at(&self, started: Instant) -> Instant {
+        started + self.settings.max_probe_delay()
+    }
+
+    /// Opens from closed at `now`. A trip within `max_probe_delay` of the last close
+    /// continues the probe backoff where it stopped: one delay longer than the one before
+    /// the probe that closed it.
+    fn trip(&mut self, now: Instant, cause: Cause) -> Transition {
+        self.trips += 1;
+        let failed_probes = match self.closed {
+            Some((at, failed)) if now.duration_since(at) < self.settings.max_probe_delay() => {
+                failed.saturating_add(1)
+            }
+            _ => 0,
+        };
+        let reason = match cause {
+            Cause::Unavailable => TransitionReason::Unavailable,
+            Cause::FailureRate => TransitionReason::FailureRate,
+        };
+        self.open(now, cause, failed_probes, reason)
+    }
+
     /// Opens at `now` after `failed_probes` failed probes.
-    fn open(&mut self, now: Instant, failed_probes: u32, reason: TransitionReason) -> Transition {
+    fn open(
+        &mut self,
+        now: Instant,
+        cause: Cause,
+        failed_probes: u32,
+        reason: TransitionReason,
+    ) -> Transition {
         let from = self.state();
         let delay = self.settings.probe_delay(failed_probes);
         self.inner = Inner::Open {
+            cause,
             failed_probes,
             probe_at: now + delay,
         };
@@ -311,6 +363,21 @@ impl Breaker {
             to: BreakerState::Open,
             reason,
             next_probe_in: Some(delay),
+        }
+    }
+
+    /// Closes at `now` after `failed_probes` failed probes, forgetting the failures counted.
+    fn close(&mut self, now: Instant, failed_probes: u32, reason: TransitionReason) -> Transition {
+        if let Some(window) = &mut self.window {
+            window.clear();
+        }
+        self.inner = Inner::Closed;
+        self.closed = Some((now, failed_probes));
+        Transition {
+            from: BreakerState::HalfOpen,
+            to: BreakerState::Closed,
+            reason,
+            next_probe_in: None,
         }
     }
 

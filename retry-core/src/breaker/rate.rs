@@ -168,6 +168,12 @@ impl FailureWindow {
         self.recent.len() == self.rate.failures as usize
     }
 
+    /// How many failures it holds: at most the rate's count, none older than the window
+    /// as of the latest failure.
+    pub fn len(&self) -> usize {
+        self.recent.len()
+    }
+
     /// Forgets every failure counted.
     pub fn clear(&mut self) {
         self.recent.clear();
