@@ -9,7 +9,8 @@
 //! the offsets they release on time: a task that waited for a permit without polling its
 //! own calls would wait for itself.
 
-use std::pin::Pin;
+use std::future::Future;
+use std::pin::{pin, Pin};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -18,15 +19,14 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use rdkafka::message::{BorrowedMessage, Message};
 use retry_core::ProgressTicket;
-use tokio::sync::SemaphorePermit;
 
 use crate::consumer::ConsumerFailed;
 use crate::gauges::due_of;
 use crate::inbound::Inbound;
 use crate::ownership::Ownership;
 use crate::partition::{
-    revocation, take_over, until, Forwarded, Partitions, SharedQueue, Stop, Worker,
-    IN_FLIGHT_BUDGET, YIELD_EVERY,
+    revocation, take_over, until, Partitions, SharedQueue, Stop, Worker, IN_FLIGHT_BUDGET,
+    YIELD_EVERY,
 };
 use crate::process::Forward;
 
@@ -37,22 +37,6 @@ const MAX_IN_FLIGHT_RECORDS: usize = 10_000;
 
 /// A handler call that ended: the record's ticket, and its forward if it has one.
 type Called = (ProgressTicket, Option<Forward>);
-
-/// What woke the task while it waited.
-enum Event {
-    /// The partition was revoked (never while a record read after it is in hand).
-    Revoked,
-    /// The app is shutting down.
-    Stopping,
-    /// A handler call ended.
-    Called(Called),
-    /// A forward ended.
-    Forwarded(Forwarded),
-    /// Released offsets are due to be stored.
-    StoreDue,
-    /// The thing waited for is there.
-    Ready,
-}
 
 /// The worker and its calls in flight.
 struct Unordered<'a, 'q> {
@@ -199,9 +183,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
         let ticket = self.worker.read(offset, footprint);
         if let Some(wait) = wait {
             self.worker.flush();
-            let sleep = tokio::time::sleep(wait);
-            tokio::pin!(sleep);
-            self.wait_for(sleep).await?;
+            self.wait_until(tokio::time::sleep(wait), true).await?;
             if !self.worker.late && self.worker.owned.is_revoked() {
                 return Err(Stop::Revoked);
             }
@@ -210,7 +192,8 @@ impl<'a, 'q> Unordered<'a, 'q> {
             Ok(permit) => permit,
             Err(_) => {
                 self.worker.flush();
-                self.acquire().await?
+                let acquire = shared.permits.acquire();
+                self.wait_until(acquire, true).await?.expect("never closed")
             }
         };
         drop(held);
@@ -232,60 +215,52 @@ impl<'a, 'q> Unordered<'a, 'q> {
         Ok(())
     }
 
-    /// A handler permit, completing calls and forwards meanwhile.
-    async fn acquire(&mut self) -> Result<SemaphorePermit<'a>, Stop> {
-        let shared: &'a Partitions = self.worker.shared;
-        let acquire = shared.permits.acquire();
-        tokio::pin!(acquire);
+    /// Waits for `ready`, completing calls and forwards meanwhile and, if `store`, storing
+    /// the offsets they release on time; ends early on revocation (unless the record in hand
+    /// was read late) or shutdown, so no call starts after either.
+    async fn wait_until<T>(
+        &mut self,
+        ready: impl Future<Output = T>,
+        store: bool,
+    ) -> Result<T, Stop> {
+        let mut ready = pin!(ready);
         loop {
-            let late = self.worker.late;
-            let owned = Arc::clone(&self.worker.owned);
-            let stop = self.worker.shared.stop.clone();
-            let store_at = self.worker.store_due();
-            tokio::select! {
-                biased;
-                // A revoked partition must not call its handler (partition-handover.md).
-                _ = revocation(&owned, late) => return Err(Stop::Revoked),
-                // Nor start calls once the app stops.
-                _ = stop.cancelled() => return Err(Stop::Shutdown),
-                Some(called) = self.calls.next() => self.called(called),
-                Some(forwarded) = self.worker.forwards.next() => self.worker.forwarded(forwarded),
-                _ = until(store_at), if store_at.is_some() => self.worker.flush(),
-                permit = &mut acquire => return Ok(permit.expect("never closed")),
+            if let Some(value) = self.step(ready.as_mut(), store).await? {
+                return Ok(value);
             }
         }
     }
 
-    /// Waits for `sleep`, completing calls and forwards meanwhile; ends early on revocation
-    /// or shutdown, unless the record in hand was read late.
-    async fn wait_for(&mut self, mut sleep: Pin<&mut tokio::time::Sleep>) -> Result<(), Stop> {
-        loop {
-            match self.next_event(sleep.as_mut()).await {
-                Event::Revoked => return Err(Stop::Revoked),
-                Event::Stopping => return Err(Stop::Shutdown),
-                Event::Called(called) => self.called(called),
-                Event::Forwarded(forwarded) => self.worker.forwarded(forwarded),
-                Event::StoreDue => self.worker.flush(),
-                Event::Ready => return Ok(()),
-            }
-        }
-    }
-
-    /// The next thing to happen while the task waits for `ready`.
-    async fn next_event(&mut self, ready: Pin<&mut tokio::time::Sleep>) -> Event {
+    /// Waits for the next thing to happen and does what it asks: `Some` once `ready` is.
+    async fn step<T>(
+        &mut self,
+        ready: Pin<&mut impl Future<Output = T>>,
+        store: bool,
+    ) -> Result<Option<T>, Stop> {
         let late = self.worker.late;
         let owned = Arc::clone(&self.worker.owned);
         let stop = self.worker.shared.stop.clone();
-        let store_at = self.worker.store_due();
+        let store_at = self.worker.store_due().filter(|_| store);
         tokio::select! {
             biased;
-            _ = revocation(&owned, late) => Event::Revoked,
-            // Shutdown ends the wait, a late record's too: no next task starts meanwhile.
-            _ = stop.cancelled() => Event::Stopping,
-            Some(called) = self.calls.next() => Event::Called(called),
-            Some(forwarded) = self.worker.forwards.next() => Event::Forwarded(forwarded),
-            _ = until(store_at), if store_at.is_some() => Event::StoreDue,
-            _ = ready => Event::Ready,
+            // A revoked partition must not call its handler (partition-handover.md).
+            _ = revocation(&owned, late) => Err(Stop::Revoked),
+            // Nor start calls once the app stops, a late record included: no next task
+            // starts during shutdown.
+            _ = stop.cancelled() => Err(Stop::Shutdown),
+            Some(called) = self.calls.next() => {
+                self.called(called);
+                Ok(None)
+            }
+            Some(forwarded) = self.worker.forwards.next() => {
+                self.worker.forwarded(forwarded);
+                Ok(None)
+            }
+            _ = until(store_at), if store_at.is_some() => {
+                self.worker.flush();
+                Ok(None)
+            }
+            value = ready => Ok(Some(value)),
         }
     }
 
@@ -322,17 +297,11 @@ impl<'a, 'q> Unordered<'a, 'q> {
     /// topic; its ticket releases nothing); ends early on revocation or shutdown, so no call
     /// starts after either.
     async fn end_old_calls(&mut self) -> Result<(), Stop> {
+        // Nothing is stored meanwhile: what the old calls release lies beyond the record
+        // in hand, which the new sequence has not finished.
+        let mut never = pin!(std::future::pending::<()>());
         while !self.calls.is_empty() {
-            let late = self.worker.late;
-            let owned = Arc::clone(&self.worker.owned);
-            let stop = self.worker.shared.stop.clone();
-            tokio::select! {
-                biased;
-                _ = revocation(&owned, late) => return Err(Stop::Revoked),
-                _ = stop.cancelled() => return Err(Stop::Shutdown),
-                Some(called) = self.calls.next() => self.called(called),
-                Some(forwarded) = self.worker.forwards.next() => self.worker.forwarded(forwarded),
-            }
+            self.step(never.as_mut(), false).await?;
         }
         Ok(())
     }
