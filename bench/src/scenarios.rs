@@ -116,9 +116,14 @@ pub async fn delay_precision(broker: &Broker, n: usize) -> anyhow::Result<Precis
     broker
         .create_listener_topics_with("bench-delay", DELAY_PARTITIONS)
         .await?;
-    broker.produce("bench-delay", n, None).await?;
     LATENESS_MS.lock().expect("lateness").clear();
+    // Written once every consumer of the app is assigned (`start` waits for that). Written
+    // before, they are all failed by the main topic's consumer as soon as it is assigned,
+    // while the retry topic's consumer, a group of its own, may still be joining (on a freshly
+    // started Apache Kafka for up to 2 s longer): every retry then waits for that join and
+    // is late by about the same amount. That is start-up, not how precisely retries wait.
     let app = start(&broker.bootstrap_servers(), &["bench_delay"], "delay", &[]).await?;
+    broker.produce("bench-delay", n, None).await?;
     wait_for("the delayed retries", Duration::from_secs(120), || {
         LATENESS_MS.lock().expect("lateness").len() >= n
     })
