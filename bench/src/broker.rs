@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::message::OwnedHeaders;
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::{DefaultProducerContext, FutureProducer, FutureRecord};
@@ -78,6 +80,30 @@ impl Broker {
                     kafka.create_topic(&name, partitions).await?
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Creates `topic` with one partition and the topic settings `config`. The mock cluster
+    /// takes no topic settings (it neither compacts nor deletes by time): there the topic is
+    /// plain.
+    pub async fn create_topic_with_config(
+        &self,
+        topic: &str,
+        config: &[(&str, &str)],
+    ) -> anyhow::Result<()> {
+        if let Self::Mock(cluster) = self {
+            return Ok(cluster.create_topic(topic, 1, 1)?);
+        }
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap_servers())
+            .create()?;
+        let new = config.iter().fold(
+            NewTopic::new(topic, 1, TopicReplication::Fixed(-1)),
+            |new, (name, value)| new.set(name, value),
+        );
+        for result in admin.create_topics(&[new], &AdminOptions::new()).await? {
+            result.map_err(|(topic, code)| anyhow::anyhow!("creating {topic}: {code}"))?;
         }
         Ok(())
     }

@@ -13,6 +13,7 @@ mod baseline;
 mod broker;
 mod cpu;
 mod handlers;
+mod lock_log;
 mod memory;
 mod scenarios;
 mod throughput;
@@ -41,7 +42,10 @@ struct Cli {
     /// Records through the 1 s retry topic.
     #[arg(long, default_value_t = 10_000)]
     delayed: usize,
-    /// Run only this measurement: throughput, delay, memory or startup.
+    /// Keys of the lock-log run (3 entries each), one at a time and in bursts.
+    #[arg(long, default_value_t = 2_000)]
+    lock_keys: usize,
+    /// Run only this measurement: throughput, delay, memory, startup or lock-log.
     #[arg(long)]
     only: Option<String>,
     /// Where to write the JSON results.
@@ -146,6 +150,27 @@ struct Results {
     startup_threads_20_listeners: u64,
     startup_rss_kib_20_listeners: u64,
     idle_cores_20_listeners: f64,
+    /// Keys of the lock-log run: each a head's and a parked record's chain entries, then the
+    /// head's outcome, which makes the parked record current.
+    lock_log_keys: usize,
+    /// Lock-log entries one at a time (each produced once the last was folded): from the
+    /// produce call to the broker's acknowledgement, and to another client's fold having
+    /// applied it, ms.
+    lock_ack_ms_p50: f64,
+    lock_ack_ms_p99: f64,
+    lock_ack_ms_max: f64,
+    lock_applied_ms_p50: f64,
+    lock_applied_ms_p99: f64,
+    lock_applied_ms_max: f64,
+    lock_entries_per_s: f64,
+    /// The same with the entries produced in bursts of 100; the rate counts the bursts' time.
+    lock_burst_ack_ms_p50: f64,
+    lock_burst_ack_ms_p99: f64,
+    lock_burst_ack_ms_max: f64,
+    lock_burst_applied_ms_p50: f64,
+    lock_burst_applied_ms_p99: f64,
+    lock_burst_applied_ms_max: f64,
+    lock_burst_entries_per_s: f64,
 }
 
 impl Results {
@@ -199,6 +224,37 @@ impl Results {
         for (field, value) in fields.into_iter().zip(values) {
             *field = value;
         }
+    }
+
+    /// The lock log's round trips, one entry at a time and in bursts.
+    fn lock_log(&mut self, keys: usize, one: &lock_log::RoundTrip, bursts: &lock_log::RoundTrip) {
+        self.lock_log_keys = keys;
+        (
+            self.lock_ack_ms_p50,
+            self.lock_ack_ms_p99,
+            self.lock_ack_ms_max,
+        ) = (one.ack.p50_ms, one.ack.p99_ms, one.ack.max_ms);
+        (
+            self.lock_applied_ms_p50,
+            self.lock_applied_ms_p99,
+            self.lock_applied_ms_max,
+        ) = (one.applied.p50_ms, one.applied.p99_ms, one.applied.max_ms);
+        self.lock_entries_per_s = one.entries_per_s;
+        (
+            self.lock_burst_ack_ms_p50,
+            self.lock_burst_ack_ms_p99,
+            self.lock_burst_ack_ms_max,
+        ) = (bursts.ack.p50_ms, bursts.ack.p99_ms, bursts.ack.max_ms);
+        (
+            self.lock_burst_applied_ms_p50,
+            self.lock_burst_applied_ms_p99,
+            self.lock_burst_applied_ms_max,
+        ) = (
+            bursts.applied.p50_ms,
+            bursts.applied.p99_ms,
+            bursts.applied.max_ms,
+        );
+        self.lock_burst_entries_per_s = bursts.entries_per_s;
     }
 
     /// The sustained figures of `f`.
@@ -326,6 +382,11 @@ async fn main() -> anyhow::Result<()> {
             r.startup_threads_20_listeners = startup.twenty_threads;
             r.startup_rss_kib_20_listeners = startup.twenty_rss_kib;
             r.idle_cores_20_listeners = startup.twenty_idle_cores;
+        }
+        if run("lock-log") {
+            eprintln!("[{kind}] lock log round trip, {} keys", cli.lock_keys);
+            let (one, bursts) = lock_log::round_trip(&broker, cli.lock_keys).await?;
+            r.lock_log(cli.lock_keys, &one, &bursts);
         }
         all.push(r);
     }
@@ -479,4 +540,39 @@ fn print_table(all: &[Results]) {
         "",
         &|r| format!("{:.2}", r.idle_cores_20_listeners),
     );
+    section("lock log: chain and outcome entries, produced to another client's fold");
+    row("keys (3 entries each)", "", &|r| {
+        r.lock_log_keys.to_string()
+    });
+    let ms = |p50: f64, p99: f64, max: f64| format!("{p50:.2} / {p99:.2} / {max:.2}");
+    row("one at a time: produce ack p50 / p99 / max, ms", "", &|r| {
+        ms(r.lock_ack_ms_p50, r.lock_ack_ms_p99, r.lock_ack_ms_max)
+    });
+    row("one at a time: applied p50 / p99 / max, ms", "", &|r| {
+        ms(
+            r.lock_applied_ms_p50,
+            r.lock_applied_ms_p99,
+            r.lock_applied_ms_max,
+        )
+    });
+    row("one at a time: entries/s", "", &|r| {
+        format!("{:.0}", r.lock_entries_per_s)
+    });
+    row("bursts of 100: produce ack p50 / p99 / max, ms", "", &|r| {
+        ms(
+            r.lock_burst_ack_ms_p50,
+            r.lock_burst_ack_ms_p99,
+            r.lock_burst_ack_ms_max,
+        )
+    });
+    row("bursts of 100: applied p50 / p99 / max, ms", "", &|r| {
+        ms(
+            r.lock_burst_applied_ms_p50,
+            r.lock_burst_applied_ms_p99,
+            r.lock_burst_applied_ms_max,
+        )
+    });
+    row("bursts of 100: entries/s", "", &|r| {
+        format!("{:.0}", r.lock_burst_entries_per_s)
+    });
 }
