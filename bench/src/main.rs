@@ -13,6 +13,7 @@ mod baseline;
 mod broker;
 mod cpu;
 mod handlers;
+mod io_wait;
 mod lock_log;
 mod memory;
 mod scenarios;
@@ -45,7 +46,10 @@ struct Cli {
     /// Keys of the lock-log run (3 entries each), one at a time and in bursts.
     #[arg(long, default_value_t = 2_000)]
     lock_keys: usize,
-    /// Run only this measurement: throughput, delay, memory, startup or lock-log.
+    /// Records of the side-by-side run of handlers that wait 5 ms.
+    #[arg(long, default_value_t = 20_000)]
+    io_records: usize,
+    /// Run only this measurement: throughput, delay, memory, startup, io or lock-log.
     #[arg(long)]
     only: Option<String>,
     /// Where to write the JSON results.
@@ -171,6 +175,12 @@ struct Results {
     lock_burst_applied_ms_p99: f64,
     lock_burst_applied_ms_max: f64,
     lock_burst_entries_per_s: f64,
+    /// Records per second of a listener whose calls await 5 ms, on one partition: one call
+    /// at a time (`ordering = "partition"`), and up to 256 side by side (`ordering = "none"`).
+    io_wait_partition_records_per_s: f64,
+    io_wait_none_records_per_s: f64,
+    /// The second over the first.
+    io_wait_none_to_partition_ratio: f64,
 }
 
 impl Results {
@@ -383,6 +393,13 @@ async fn main() -> anyhow::Result<()> {
             r.startup_rss_kib_20_listeners = startup.twenty_rss_kib;
             r.idle_cores_20_listeners = startup.twenty_idle_cores;
         }
+        if run("io") {
+            eprintln!("[{kind}] handlers awaiting 5 ms, one partition, by ordering");
+            let io = io_wait::io_wait(&broker, cli.io_records).await?;
+            r.io_wait_partition_records_per_s = io.partition_records_per_s;
+            r.io_wait_none_records_per_s = io.none_records_per_s;
+            r.io_wait_none_to_partition_ratio = io.none_records_per_s / io.partition_records_per_s;
+        }
         if run("lock-log") {
             eprintln!("[{kind}] lock log round trip, {} keys", cli.lock_keys);
             let (one, bursts) = lock_log::round_trip(&broker, cli.lock_keys).await?;
@@ -540,6 +557,20 @@ fn print_table(all: &[Results]) {
         "",
         &|r| format!("{:.2}", r.idle_cores_20_listeners),
     );
+    section("handlers awaiting 5 ms, one partition");
+    row(
+        "records/s: ordering partition / none (concurrency 256)",
+        "",
+        &|r| {
+            format!(
+                "{:.0} / {:.0}",
+                r.io_wait_partition_records_per_s, r.io_wait_none_records_per_s
+            )
+        },
+    );
+    row("none / partition ratio", "", &|r| {
+        format!("{:.1}", r.io_wait_none_to_partition_ratio)
+    });
     section("lock log: chain and outcome entries, produced to another client's fold");
     row("keys (3 entries each)", "", &|r| {
         r.lock_log_keys.to_string()

@@ -10,7 +10,7 @@ use crate::throughput::Throughput;
 
 /// Starts the app with `listeners`, each in group `<name>-<run>` so every run starts fresh;
 /// `topics` points listeners at other topics than their attribute's.
-async fn start(
+pub(crate) async fn start(
     bootstrap: &str,
     listeners: &[&str],
     run: &str,
@@ -42,7 +42,11 @@ async fn start(
     Ok(app)
 }
 
-async fn wait_for(what: &str, limit: Duration, done: impl Fn() -> bool) -> anyhow::Result<()> {
+pub(crate) async fn wait_for(
+    what: &str,
+    limit: Duration,
+    done: impl Fn() -> bool,
+) -> anyhow::Result<()> {
     let start = Instant::now();
     while !done() {
         anyhow::ensure!(start.elapsed() < limit, "timed out waiting for {what}");
