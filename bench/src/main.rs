@@ -562,9 +562,10 @@ fn print_table(all: &[Results]) {
         "records/s: ordering partition / none (concurrency 256)",
         "",
         &|r| {
-            format!(
-                "{:.0} / {:.0}",
-                r.io_wait_partition_records_per_s, r.io_wait_none_records_per_s
+            pair(
+                r.io_wait_partition_records_per_s,
+                r.io_wait_none_records_per_s,
+                0,
             )
         },
     );

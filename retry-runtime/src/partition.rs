@@ -64,7 +64,7 @@ const BURST_TIME: Duration = Duration::from_millis(5);
 /// worker to other tasks. Not tokio's budget (128 operations): a lone busy task that yields
 /// sends its worker looking for work and polling its driver, and every 128 records that cost
 /// about as much as handling them.
-pub(crate) const YIELD_EVERY: u32 = 1024;
+const YIELD_EVERY: u32 = 1024;
 
 /// How long an offset released for commit may wait to be stored while records keep coming:
 /// what a kill redelivers beyond the commit interval. As short as a contended burst, so a
@@ -141,8 +141,9 @@ pub(crate) struct Worker<'a> {
     unstored: Option<(i64, Instant)>,
     pub progress: PartitionProgress,
     pub forwards: FuturesUnordered<futures::future::BoxFuture<'static, Forwarded>>,
-    /// Records read ready since the task last yielded (one that waited meanwhile may yield
-    /// a little early: the select below can end without the task waiting).
+    /// Records taken without waiting since the task last yielded ([`Worker::due_to_yield`];
+    /// one that waited meanwhile may yield a little early: a select can end without the task
+    /// waiting).
     ready_since_yield: u32,
     /// The forwards in the order they started, with when (completed ones are dropped from
     /// the front once the oldest unfinished record has passed them).
@@ -182,10 +183,7 @@ pub(crate) async fn run_partition(
         }
         let message = match worker.ready(&mut stream) {
             Some(message) => {
-                // Records that are always ready must not keep the runtime's worker to itself.
-                worker.ready_since_yield += 1;
-                if worker.ready_since_yield == YIELD_EVERY {
-                    worker.ready_since_yield = 0;
+                if worker.due_to_yield() {
                     tokio::task::yield_now().await;
                 }
                 message
@@ -561,6 +559,18 @@ impl<'a> Worker<'a> {
             let since = self.unstored.map_or_else(Instant::now, |(_, since)| since);
             self.unstored = Some((offset, since));
         }
+    }
+
+    /// Counts one more record taken without waiting for it: true every [`YIELD_EVERY`]th,
+    /// when the task yields its runtime worker, so records that are always ready do not keep
+    /// it to themselves (and from the consume loop).
+    pub fn due_to_yield(&mut self) -> bool {
+        self.ready_since_yield += 1;
+        if self.ready_since_yield < YIELD_EVERY {
+            return false;
+        }
+        self.ready_since_yield = 0;
+        true
     }
 
     /// When the offsets released and not yet stored are due to be stored ([`STORE_AFTER`]

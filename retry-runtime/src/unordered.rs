@@ -26,7 +26,6 @@ use crate::inbound::Inbound;
 use crate::ownership::Ownership;
 use crate::partition::{
     revocation, take_over, until, Partitions, SharedQueue, Stop, Worker, IN_FLIGHT_BUDGET,
-    YIELD_EVERY,
 };
 use crate::process::Forward;
 
@@ -60,9 +59,6 @@ pub(crate) async fn run_unordered(
         worker: Worker::new(&shared, partition, owned),
         calls: FuturesUnordered::new(),
     };
-    // Calls started since the task last yielded its runtime worker: a backlog of records
-    // whose handlers never wait would otherwise keep the worker from the consume loop.
-    let mut since_yield = 0u32;
     let stop = loop {
         if task.worker.owned.is_revoked() {
             break Stop::Revoked;
@@ -105,9 +101,7 @@ pub(crate) async fn run_unordered(
         if let Err(stop) = task.start(message).await {
             break stop;
         }
-        since_yield += 1;
-        if since_yield == YIELD_EVERY {
-            since_yield = 0;
+        if task.worker.due_to_yield() {
             tokio::task::yield_now().await;
         }
         if task.worker.late {
