@@ -61,8 +61,8 @@ mod topics;
 
 pub use backoff::{Backoff, BackoffError, Jitter};
 pub use breaker::{
-    parse_breaker, Admission, AdmittedCall, Breaker, BreakerSettings, BreakerState, CallOutcome,
-    FailureRate, FailureRateError, Fate, HeldFailure, Probe, Recorded, Transition,
+    parse_breaker, Admission, AdmittedCall, Breaker, BreakerConfig, BreakerSettings, BreakerState,
+    CallOutcome, FailureRate, FailureRateError, Fate, HeldFailure, Probe, Recorded, Transition,
     TransitionReason, DEFAULT_MAX_PROBE_DELAY, DEFAULT_PROBE, MAX_BREAKER_FAILURES,
     MAX_BREAKER_WINDOW,
 };

@@ -269,6 +269,9 @@ pub struct ListenerConfig {
     pub stacktrace: StackTrace,
     /// How a partition's records are handled relative to each other.
     pub ordering: ProcessingOrder,
+    /// The circuit breaker (`pause_on`, `breaker`, `probe`, `max_probe_delay`); `None` when
+    /// nothing can open it (design/breaker.md).
+    pub breaker: Option<crate::BreakerConfig>,
 }
 
 /// How a partition's records are handled relative to each other (`ordering`).
@@ -569,6 +572,7 @@ impl ListenerConfig {
                     ]),
                 )?
                 .unwrap_or_default(),
+            breaker: None,
         })
     }
 }

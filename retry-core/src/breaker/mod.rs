@@ -9,6 +9,7 @@
 //!   handler, [`Breaker::record`] and [`Breaker::probe_ended`] take the calls' outcomes and
 //!   say what to do with their records ([`Fate`]).
 
+mod config;
 mod machine;
 mod outcome;
 mod rate;
@@ -17,6 +18,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
+pub use config::BreakerConfig;
 pub use machine::{Admission, Breaker, Probe};
 pub use outcome::{AdmittedCall, CallOutcome, Fate, HeldFailure, Recorded};
 pub use rate::{
