@@ -292,6 +292,7 @@ impl RetryAppBuilder {
             tasks,
             ready,
             topics,
+            breakers,
         } = spawn_consumers(
             &listeners,
             &kafka,
@@ -309,12 +310,16 @@ impl RetryAppBuilder {
             bootstrap = kafka.bootstrap_servers(),
             "started"
         );
+        // Only `/ready` reads them.
+        #[cfg(not(feature = "prometheus"))]
+        drop(breakers);
         #[cfg(feature = "prometheus")]
         let metrics_address = match exporter {
             Some((address, handle)) => {
                 let probes = crate::exporter::Probes {
                     ready: ready.clone(),
                     failed: failed.clone(),
+                    breakers,
                 };
                 Some(crate::exporter::serve(address, handle, probes, stop.clone()).await?)
             }

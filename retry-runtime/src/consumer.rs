@@ -15,6 +15,7 @@ use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
 
+use crate::breaker::BreakerCell;
 use crate::context::{Assigned, ListenerConsumer, PartitionContext};
 use crate::forward::Forwarder;
 use crate::gauges::HeldRecords;
@@ -112,6 +113,8 @@ pub(crate) struct Consumers {
     pub ready: Vec<watch::Receiver<bool>>,
     /// Each consumer's topic.
     pub topics: Vec<String>,
+    /// The listeners' breakers, for `/ready`.
+    pub breakers: Vec<Arc<BreakerCell>>,
 }
 
 /// What every consumer of an app starts with, beyond its client settings.
@@ -137,7 +140,14 @@ pub(crate) fn spawn_consumers(
     let mut tasks = Vec::new();
     let mut ready = Vec::new();
     let mut topics = Vec::new();
+    let mut breakers = Vec::new();
     for listener in listeners {
+        // One breaker per listener, shared by the consumers of all its topics.
+        let breaker = listener.config.breaker.clone().map(|config| {
+            let filter = listener.config.policy.errors;
+            Arc::new(BreakerCell::new(&listener.config.name, filter, config))
+        });
+        breakers.extend(breaker.clone());
         for destination in listener.consumed_topics() {
             let (context, events) = PartitionContext::new();
             let mut config = kafka.client_config(Role::consuming(destination.kind));
@@ -157,6 +167,7 @@ pub(crate) fn spawn_consumers(
                 listener.clone(),
                 destination.clone(),
                 forwarder.clone(),
+                breaker.clone(),
             ));
             let consumed = consume(
                 consumer,
@@ -185,6 +196,7 @@ pub(crate) fn spawn_consumers(
         tasks,
         ready,
         topics,
+        breakers,
     })
 }
 

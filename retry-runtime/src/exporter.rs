@@ -8,7 +8,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::breaker::BreakerCell;
 use crate::error::StartError;
 
 /// The environment variable naming the endpoint's address (`0.0.0.0:9464`).
@@ -48,6 +49,9 @@ pub(crate) struct Probes {
     pub ready: Vec<watch::Receiver<bool>>,
     /// Set when a consumer failed and the app stops.
     pub failed: watch::Receiver<Option<String>>,
+    /// The listeners' breakers: one not closed adds a line to `/ready`'s body, and changes
+    /// neither status (an open breaker is the app doing the right thing).
+    pub breakers: Vec<Arc<BreakerCell>>,
 }
 
 impl Probes {
@@ -62,11 +66,18 @@ impl Probes {
         }
     }
 
-    /// `/ready`: every consumer has joined its group.
+    /// `/ready`: every consumer has joined its group; a line per breaker not closed.
     fn ready(&self) -> (StatusCode, String) {
         let waiting = self.ready.iter().filter(|r| !*r.borrow()).count();
         match waiting {
-            0 => (StatusCode::OK, "ready\n".into()),
+            0 => {
+                let mut body = String::from("ready\n");
+                for line in self.breakers.iter().filter_map(|b| b.status()) {
+                    body.push_str(&line);
+                    body.push('\n');
+                }
+                (StatusCode::OK, body)
+            }
             n => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!(
@@ -155,6 +166,7 @@ mod tests {
         let probes = Probes {
             ready: vec![a, b],
             failed,
+            breakers: Vec::new(),
         };
         assert_eq!(probes.health().0, StatusCode::OK);
         assert_eq!(

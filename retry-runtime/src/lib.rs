@@ -61,6 +61,7 @@
 
 mod app;
 mod backtraces;
+mod breaker;
 mod consumer;
 mod context;
 #[cfg(feature = "embedded")]

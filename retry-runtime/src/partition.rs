@@ -30,17 +30,18 @@ use quanta::Instant;
 use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaResult;
 use rdkafka::message::{BorrowedMessage, Message};
-use retry_core::{ErrorStreak, PartitionProgress, ProgressTicket};
+use retry_core::{ErrorStreak, Fate, PartitionProgress, ProgressTicket};
 use tokio::sync::{Mutex, OwnedMutexGuard, Semaphore, SemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
+use crate::breaker::{Admit, BreakerCell, ALONE_AFTER_PROBES};
 use crate::consumer::ConsumerFailed;
 use crate::context::{ListenerConsumer, PartitionQueue};
 use crate::forward::Interrupted;
-use crate::gauges::{due_of, HeldRecords};
+use crate::gauges::{due_of, Held, HeldRecords};
 use crate::inbound::Inbound;
 use crate::ownership::Ownership;
-use crate::process::Processor;
+use crate::process::{Handled, Processor};
 
 /// Bytes of records per partition whose forward is in flight (with `ordering = "none"`: of
 /// every record held between its read and its release); reading the partition waits beyond
@@ -433,15 +434,13 @@ impl<'a> Worker<'a> {
     async fn work_on(&mut self, message: BorrowedMessage<'_>) -> Result<(), Stop> {
         let shared = self.shared;
         let mut inbound = Inbound::read(&message, &shared.topic);
-        let held = shared
-            .held
-            .as_ref()
-            .map(|h| h.hold(self.partition, due_of(&inbound)));
+        let due = shared.held.as_ref().map(|_| due_of(&inbound));
+        let held = self.hold(due);
         if let Some(wait) = shared.processor.wait_for(&mut inbound) {
             self.pause();
             // Boxed, as the permit's renewal below: rare waits, kept out of the future built
             // (and moved) for every record.
-            Box::pin(self.wait(wait)).await?;
+            Box::pin(self.wait(tokio::time::sleep(wait))).await?;
             // Checked when the wait ends: the partition may have moved meanwhile.
             if !self.late && self.owned.is_revoked() {
                 return Err(Stop::Revoked);
@@ -452,22 +451,12 @@ impl<'a> Worker<'a> {
         if !self.keep_permit() {
             Box::pin(self.renew_permit()).await?;
         }
-        drop(held);
-        self.flush_if_stale();
-        let handled = {
-            let mut handling = std::pin::pin!(shared.processor.handle(&inbound));
-            // Most records are handled on the first poll: the shutdown deadline is waited on
-            // only by a handler that has to wait itself.
-            match futures::poll!(handling.as_mut()) {
-                Poll::Ready(handled) => handled,
-                Poll::Pending => tokio::select! {
-                    biased;
-                    handled = &mut handling => handled,
-                    // A hung handler must not hold shutdown past its grace period; the
-                    // offsets released before it are still stored.
-                    _ = shared.abort.cancelled() => return Err(Stop::Abandoned),
-                },
+        let handled = match &shared.processor.breaker() {
+            None => {
+                drop(held);
+                self.call(&inbound).await?
             }
+            Some(breaker) => Box::pin(self.call_admitted(breaker, &inbound, held, due)).await?,
         };
         match shared.processor.next(inbound, handled) {
             None if self.progress.in_flight() == 0 => {
@@ -493,6 +482,100 @@ impl<'a> Worker<'a> {
         Ok(())
     }
 
+    /// Counts the record in hand, due at `due` (retry topics and DLTs), in the topic's
+    /// gauges until the guard drops.
+    fn hold(&self, due: Option<i64>) -> Option<Held<'a>> {
+        let shared = self.shared;
+        shared
+            .held
+            .as_ref()
+            .zip(due)
+            .map(|(held, due)| held.hold(self.partition, due))
+    }
+
+    /// Calls the handler with the record, holding a permit.
+    async fn call(&mut self, inbound: &Inbound<'_>) -> Result<Handled, Stop> {
+        self.flush_if_stale();
+        let mut handling = std::pin::pin!(self.shared.processor.handle(inbound));
+        // Most records are handled on the first poll: the shutdown deadline is waited on
+        // only by a handler that has to wait itself.
+        match futures::poll!(handling.as_mut()) {
+            Poll::Ready(handled) => Ok(handled),
+            Poll::Pending => tokio::select! {
+                biased;
+                handled = &mut handling => Ok(handled),
+                // A hung handler must not hold shutdown past its grace period; the
+                // offsets released before it are still stored.
+                _ = self.shared.abort.cancelled() => Err(Stop::Abandoned),
+            },
+        }
+    }
+
+    /// Calls the handler with the record once `breaker` admits it, holding a permit; a
+    /// failure the breaker holds (design/breaker.md) keeps the record in hand, not forwarded,
+    /// its offset unfinished, and it is handed to the handler again, same attempt, once
+    /// admitted. `held` counts it in the topic's gauges until its call.
+    async fn call_admitted(
+        &mut self,
+        breaker: &Arc<BreakerCell>,
+        inbound: &Inbound<'_>,
+        mut held: Option<Held<'a>>,
+        due: Option<i64>,
+    ) -> Result<Handled, Stop> {
+        let processor = &self.shared.processor;
+        let kind = processor.kind();
+        let record = processor.at(&inbound.raw);
+        let mut resuming = None;
+        let mut lone_probes = 0;
+        loop {
+            let (handled, fate) = match breaker.admit(&record) {
+                Admit::Wait(at, changes) => {
+                    let _waiting = breaker.holding();
+                    self.pause();
+                    self.wait(Admit::wait(at, changes)).await?;
+                    if !self.late && self.owned.is_revoked() {
+                        return Err(Stop::Revoked);
+                    }
+                    self.renew_permit().await?;
+                    continue;
+                }
+                Admit::Call(call) => {
+                    let call = resuming.map_or(call, |failure| call.resuming(failure));
+                    drop(held.take());
+                    let handled = self.call(inbound).await?;
+                    let fate = handled.result().map_or(Fate::Proceed, |result| {
+                        breaker.recorded(call, kind, result, &record)
+                    });
+                    (handled, fate)
+                }
+                Admit::Probe(probe) => {
+                    drop(held.take());
+                    // Dropped unreported when the call is abandoned: the probe is given back.
+                    let handled = self.call(inbound).await?;
+                    let Some(result) = handled.result() else {
+                        return Ok(handled);
+                    };
+                    let fate = probe.ended(kind, result, &record);
+                    if matches!(fate, Fate::Hold(failure) if failure.unavailable()) {
+                        lone_probes += 1;
+                        if lone_probes >= ALONE_AFTER_PROBES {
+                            breaker.alone(&record, result);
+                            return Ok(handled);
+                        }
+                    }
+                    (handled, fate)
+                }
+            };
+            match fate {
+                Fate::Hold(failure) => {
+                    resuming = Some(failure);
+                    held = self.hold(due);
+                }
+                Fate::Proceed | Fate::Alone => return Ok(handled),
+            }
+        }
+    }
+
     /// Notes a record handled whose offset is not released at once. Offsets that went
     /// backwards (librdkafka reads the partition again from an earlier offset: the log was
     /// truncated, the topic recreated, an out-of-range offset reset) start the partition's
@@ -514,10 +597,10 @@ impl<'a> Worker<'a> {
         self.progress.read(offset, bytes)
     }
 
-    /// Sleeps for `wait` while completing forwards; ends early on revocation or shutdown.
-    async fn wait(&mut self, wait: Duration) -> Result<(), Stop> {
-        let sleep = tokio::time::sleep(wait);
-        tokio::pin!(sleep);
+    /// Waits for `until` while completing forwards and storing what they release; ends early
+    /// on revocation or shutdown.
+    async fn wait(&mut self, done: impl std::future::Future<Output = ()>) -> Result<(), Stop> {
+        tokio::pin!(done);
         loop {
             let store_at = self.store_due();
             tokio::select! {
@@ -527,7 +610,7 @@ impl<'a> Worker<'a> {
                 Some(forwarded) = self.forwards.next() => self.forwarded(forwarded),
                 // What the forwards release is stored on time, however long the wait.
                 _ = until(store_at), if store_at.is_some() => self.flush(),
-                _ = &mut sleep => return Ok(()),
+                _ = &mut done => return Ok(()),
             }
         }
     }

@@ -17,6 +17,7 @@ use retry_core::{
 };
 use tracing::Instrument;
 
+use crate::breaker::BreakerCell;
 use crate::forward::{ForwardError, Forwarder, Interrupted};
 use crate::inbound::{now_ms, Inbound};
 use crate::kafka_headers::KafkaHeaders;
@@ -59,6 +60,13 @@ pub(crate) struct Handled {
     span: tracing::Span,
 }
 
+impl Handled {
+    /// The handler's result; `None` for a DLT without a `#[dlt_handler]`.
+    pub fn result(&self) -> Option<&Result<(), HandlerError>> {
+        self.outcome.as_ref()
+    }
+}
+
 /// A forward in flight: completes when the broker acknowledged the record.
 pub(crate) type Forward = BoxFuture<'static, Result<(), Interrupted>>;
 
@@ -92,27 +100,44 @@ pub(crate) struct Processor {
     /// orphaned one the plan's generic DLT, so that the orphan empties.
     republish_to: String,
     forwarder: Arc<Forwarder>,
+    /// The listener's breaker, when it has one and this topic's records reach a handler.
+    breaker: Option<Arc<BreakerCell>>,
     meters: Meters,
 }
 
 impl Processor {
+    /// Handles `destination`'s records for `listener`; `breaker` is the listener's (one
+    /// for all its topics), used unless the topic is a DLT without a `#[dlt_handler]`.
     pub fn new(
         listener: Arc<Listener>,
         destination: DestinationTopic,
         forwarder: Arc<Forwarder>,
+        breaker: Option<Arc<BreakerCell>>,
     ) -> Self {
         let meters = Meters::new(&listener.config.name, &destination.name);
         let republish_to = match listener.config.topics.dlt() {
             Some(dlt) if !listener.plans(&destination.name) => dlt.name.clone(),
             _ => destination.name.clone(),
         };
+        let handled = destination.kind != DestinationKind::Dlt || listener.dlt_handler.is_some();
         Self {
             listener,
             destination,
             republish_to,
             forwarder,
+            breaker: breaker.filter(|_| handled),
             meters,
         }
+    }
+
+    /// The listener's breaker, when this topic's records are subject to it.
+    pub fn breaker(&self) -> Option<&Arc<BreakerCell>> {
+        self.breaker.as_ref()
+    }
+
+    /// The kind of topic handled.
+    pub fn kind(&self) -> DestinationKind {
+        self.destination.kind
     }
 
     /// Calls the record's handler, in the record's span. Where the record goes next is
@@ -193,7 +218,7 @@ impl Processor {
     }
 
     /// The record as failure events name it.
-    fn at<'a>(&'a self, raw: &'a RawRecord<'_>) -> RecordAt<'a> {
+    pub fn at<'a>(&'a self, raw: &'a RawRecord<'_>) -> RecordAt<'a> {
         RecordAt {
             listener: &self.listener.config.name,
             meta: &raw.meta,
@@ -450,7 +475,7 @@ fn describe(error: &HandlerError, filter: &ErrorFilter, stacktrace: StackTrace) 
 }
 
 /// A record as failure events name it: `listener: topic-partition@offset (key k)`.
-struct RecordAt<'a> {
+pub(crate) struct RecordAt<'a> {
     listener: &'a str,
     meta: &'a RecordMeta,
 }

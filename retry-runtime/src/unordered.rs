@@ -18,8 +18,9 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use rdkafka::message::{BorrowedMessage, Message};
-use retry_core::ProgressTicket;
+use retry_core::{AdmittedCall, Fate, HeldFailure, ProgressTicket};
 
+use crate::breaker::{Admit, ProbeGuard, ALONE_AFTER_PROBES};
 use crate::consumer::ConsumerFailed;
 use crate::gauges::due_of;
 use crate::inbound::Inbound;
@@ -27,20 +28,60 @@ use crate::ownership::Ownership;
 use crate::partition::{
     revocation, take_over, until, Partitions, SharedQueue, Stop, Worker, IN_FLIGHT_BUDGET,
 };
-use crate::process::Forward;
+use crate::process::{Forward, Handled, Processor};
 
 /// Records a partition holds between being read and being released for commit (calls
 /// running, forwards in flight, and finished records behind an unfinished one), beside the
 /// bytes bound [`IN_FLIGHT_BUDGET`].
 const MAX_IN_FLIGHT_RECORDS: usize = 10_000;
 
-/// A handler call that ended: the record's ticket, and its forward if it has one.
-type Called = (ProgressTicket, Option<Forward>);
+/// A handler call that ended: the record's ticket, and what became of the record.
+type Called<'q> = (ProgressTicket, Ended<'q>);
 
-/// The worker and its calls in flight.
+/// What became of a record whose handler call ended.
+enum Ended<'q> {
+    /// Handled: its forward, if it has one.
+    Done(Option<Forward>),
+    /// Held for the listener's breaker (design/breaker.md): handed to the handler again
+    /// once admitted, same ticket, same attempt.
+    Held(HeldRecord<'q>),
+}
+
+/// A record whose failure the breaker holds, still borrowed from the partition's queue.
+struct HeldRecord<'q> {
+    message: BorrowedMessage<'q>,
+    resuming: Resuming,
+    /// Read after the partition was revoked (see `Worker::late`): it is handled whatever the
+    /// revocation says; the others held are dropped on revocation.
+    late: bool,
+}
+
+/// What a record's next call carries from its earlier ones.
+#[derive(Default, Clone, Copy)]
+struct Resuming {
+    /// Why it was held, for the breaker to tell a record that is its own outage.
+    failure: Option<HeldFailure>,
+    /// Probes it failed with a `pause_on` error in a row.
+    lone_probes: u32,
+}
+
+/// How a call was let through the breaker.
+enum Admitted {
+    /// No breaker.
+    Free,
+    /// Closed.
+    Call(AdmittedCall),
+    /// The probe.
+    Probe(ProbeGuard),
+}
+
+/// The worker, its calls in flight and the records its breaker holds.
 struct Unordered<'a, 'q> {
     worker: Worker<'a>,
-    calls: FuturesUnordered<BoxFuture<'q, Called>>,
+    calls: FuturesUnordered<BoxFuture<'q, Called<'q>>>,
+    /// Records held for the breaker, with their tickets: restarted in offset order before
+    /// anything new is read.
+    held: Vec<(ProgressTicket, HeldRecord<'q>)>,
 }
 
 /// Works on `partition` with its records' calls running side by side, until it is revoked
@@ -58,6 +99,7 @@ pub(crate) async fn run_unordered(
     let mut task = Unordered {
         worker: Worker::new(&shared, partition, owned),
         calls: FuturesUnordered::new(),
+        held: Vec::new(),
     };
     let stop = loop {
         if task.worker.owned.is_revoked() {
@@ -65,6 +107,12 @@ pub(crate) async fn run_unordered(
         }
         if shared.stopping.load(Ordering::Acquire) {
             break Stop::Shutdown;
+        }
+        if let Some((ticket, record)) = task.next_held() {
+            if let Err(stop) = task.launch(record.message, ticket, record.resuming).await {
+                break stop;
+            }
+            continue;
         }
         task.worker.flush_if_stale();
         let room = task.has_room();
@@ -107,7 +155,7 @@ pub(crate) async fn run_unordered(
         if task.worker.late {
             // Everything in flight finishes, forwards included, before the next
             // assignment's task starts after the late record; nothing is stored.
-            task.finish().await;
+            task.finish_late().await;
             break Stop::Revoked;
         }
     };
@@ -182,22 +230,77 @@ impl<'a, 'q> Unordered<'a, 'q> {
                 return Err(Stop::Revoked);
             }
         }
-        let permit = match shared.permits.try_acquire() {
-            Ok(permit) => permit,
-            Err(_) => {
-                self.worker.flush();
-                let acquire = shared.permits.acquire();
-                self.wait_until(acquire, true).await?.expect("never closed")
+        drop(held);
+        self.launch(message, ticket, Resuming::default()).await
+    }
+
+    /// The record held for the breaker with the lowest offset, if any.
+    fn next_held(&mut self) -> Option<(ProgressTicket, HeldRecord<'q>)> {
+        let first = (0..self.held.len()).min_by_key(|&i| self.held[i].0.offset())?;
+        Some(self.held.swap_remove(first))
+    }
+
+    /// Waits for a handler permit and the breaker's admission, then starts the record's call.
+    async fn launch(
+        &mut self,
+        message: BorrowedMessage<'q>,
+        ticket: ProgressTicket,
+        resuming: Resuming,
+    ) -> Result<(), Stop>
+    where
+        'a: 'q,
+    {
+        let shared = self.worker.shared;
+        let processor = &shared.processor;
+        let (permit, admitted) = loop {
+            let permit = match shared.permits.try_acquire() {
+                Ok(permit) => permit,
+                Err(_) => {
+                    self.worker.flush();
+                    let acquire = shared.permits.acquire();
+                    self.wait_until(acquire, true).await?.expect("never closed")
+                }
+            };
+            let Some(breaker) = processor.breaker() else {
+                break (permit, Admitted::Free);
+            };
+            let admit = breaker.admit(&processor.at(&Inbound::read(&message, &shared.topic).raw));
+            match admit {
+                Admit::Call(call) => {
+                    let call = resuming.failure.map_or(call, |f| call.resuming(f));
+                    break (permit, Admitted::Call(call));
+                }
+                Admit::Probe(probe) => break (permit, Admitted::Probe(probe)),
+                Admit::Wait(at, changes) => {
+                    drop(permit);
+                    let _waiting = breaker.holding();
+                    self.worker.flush();
+                    self.wait_until(Admit::wait(at, changes), true).await?;
+                    if !self.worker.late && self.worker.owned.is_revoked() {
+                        return Err(Stop::Revoked);
+                    }
+                }
             }
         };
-        drop(held);
-        let processor = &shared.processor;
         let topic = &shared.topic;
+        let late = self.worker.late;
         let mut call = async move {
             let inbound = Inbound::read(&message, topic);
             let handled = processor.handle(&inbound).await;
             drop(permit);
-            (ticket, processor.next(inbound, handled))
+            let fate = breaker_fate(processor, &inbound, &handled, admitted, resuming);
+            let ended = match fate {
+                Ok(()) => Ended::Done(processor.next(inbound, handled)),
+                Err(resuming) => {
+                    drop(inbound);
+                    Ended::Held(HeldRecord {
+                        message,
+                        resuming,
+                        late,
+                    })
+                }
+            };
+            (ticket, ended)
         }
         .boxed();
         // Most calls end on their first poll (a handler that does not wait): no trip
@@ -258,16 +361,40 @@ impl<'a, 'q> Unordered<'a, 'q> {
         }
     }
 
-    /// A call ended: its forward starts, or its record is finished.
-    fn called(&mut self, (ticket, forward): Called) {
-        match forward {
-            Some(forward) => self
+    /// A call ended: its forward starts, its record is finished, or it is held.
+    fn called(&mut self, (ticket, ended): Called<'q>) {
+        match ended {
+            Ended::Done(Some(forward)) => self
                 .worker
                 .forwards
                 .push(forward.map(move |result| (ticket, result)).boxed()),
-            None => {
+            Ended::Done(None) => {
                 let released = self.worker.progress.finish(ticket);
                 self.worker.store(released);
+            }
+            Ended::Held(record) => self.held.push((ticket, record)),
+        }
+    }
+
+    /// [`Unordered::finish`] after a record read late: that record is handled whatever
+    /// the breaker held it for (the partition's next task starts after it); the other
+    /// records held were read before the revocation and are left to the next owner.
+    async fn finish_late(&mut self)
+    where
+        'a: 'q,
+    {
+        loop {
+            self.finish().await;
+            self.held.retain(|(_, record)| record.late);
+            let Some((ticket, record)) = self.next_held() else {
+                return;
+            };
+            if self
+                .launch(record.message, ticket, record.resuming)
+                .await
+                .is_err()
+            {
+                return;
             }
         }
     }
@@ -309,7 +436,9 @@ impl<'a, 'q> Unordered<'a, 'q> {
             tokio::select! {
                 biased;
                 _ = abort.cancelled() => break,
-                Some((_, forward)) = self.calls.next() => dropped += usize::from(forward.is_some()),
+                Some((_, ended)) = self.calls.next() => {
+                    dropped += usize::from(matches!(ended, Ended::Done(Some(_))));
+                }
             }
         }
         if dropped > 0 {
@@ -318,6 +447,45 @@ impl<'a, 'q> Unordered<'a, 'q> {
                 forwards = dropped,
                 "forwards of a revoked partition dropped"
             );
+        }
+    }
+}
+
+/// What the breaker makes of a call's result: `Ok` to go on as without one, `Err` with what
+/// the record's next call carries when it is held.
+fn breaker_fate(
+    processor: &Processor,
+    inbound: &Inbound<'_>,
+    handled: &Handled,
+    admitted: Admitted,
+    resuming: Resuming,
+) -> Result<(), Resuming> {
+    let (Some(breaker), Some(result)) = (processor.breaker(), handled.result()) else {
+        return Ok(());
+    };
+    let record = processor.at(&inbound.raw);
+    let kind = processor.kind();
+    let (fate, probed) = match admitted {
+        Admitted::Free => return Ok(()),
+        Admitted::Call(call) => (breaker.recorded(call, kind, result, &record), false),
+        Admitted::Probe(probe) => (probe.ended(kind, result, &record), true),
+    };
+    match fate {
+        Fate::Proceed | Fate::Alone => Ok(()),
+        Fate::Hold(failure) => {
+            let lone_probes = if probed && failure.unavailable() {
+                resuming.lone_probes + 1
+            } else {
+                resuming.lone_probes
+            };
+            if lone_probes >= ALONE_AFTER_PROBES {
+                breaker.alone(&record, result);
+                return Ok(());
+            }
+            Err(Resuming {
+                failure: Some(failure),
+                lone_probes,
+            })
         }
     }
 }
