@@ -43,6 +43,8 @@
 //! * [Coming from Spring Kafka](guide::spring): what maps to what, the shared wire format, the
 //!   deliberate differences.
 //! * [Guarantees](guide::guarantees), and what is not guaranteed.
+//! * [Outages](guide::outages): a circuit breaker that pauses a listener while its
+//!   downstream is down, instead of dead-lettering every record.
 //! * [Testing](guide::testing) with the embedded broker.
 //! * [Production](guide::production): static membership, recovery, shutdown, metrics, health.
 //! * [Operating](guide::operating): the `kafka-retry` command, metrics, `/health` and
@@ -119,6 +121,8 @@ pub mod guide {
     pub mod spring {}
     #[doc = include_str!("docs/guarantees.md")]
     pub mod guarantees {}
+    #[doc = include_str!("docs/outages.md")]
+    pub mod outages {}
     #[doc = include_str!("docs/testing.md")]
     pub mod testing {}
     #[doc = include_str!("docs/production.md")]

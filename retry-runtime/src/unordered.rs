@@ -206,6 +206,8 @@ impl<'a, 'q> Unordered<'a, 'q> {
             // is never in two calls at once, and before the record is counted, so what they
             // release is not stored over the new sequence.
             self.end_old_calls().await?;
+            // The new sequence reads them again.
+            self.held.clear();
         }
         let (wait, footprint, held) = {
             let mut inbound = Inbound::read(&message, &shared.topic);
