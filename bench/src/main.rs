@@ -433,6 +433,10 @@ async fn main() -> anyhow::Result<()> {
         std::env::var("RUST_BACKTRACE").unwrap_or_else(|_| "(unset)".into()),
         std::env::var("RUST_LOG").unwrap_or_else(|_| "(unset)".into())
     );
+    // The default, target/, is not there when cargo builds elsewhere (CARGO_TARGET_DIR).
+    if let Some(dir) = std::path::Path::new(&cli.json).parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     std::fs::write(&cli.json, serde_json::to_string_pretty(&all)?)?;
     eprintln!("wrote {}", cli.json);
     Ok(())
