@@ -11,10 +11,13 @@
 
 mod baseline;
 mod broker;
+#[cfg(test)]
+mod cli_tests;
 mod cpu;
 mod handlers;
 mod io_wait;
 mod lock_log;
+mod measurement;
 mod memory;
 mod scenarios;
 mod throughput;
@@ -23,6 +26,7 @@ mod variant;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 
+use crate::measurement::Measurement;
 use crate::variant::{Figures, Variant};
 
 #[derive(Parser)]
@@ -49,9 +53,9 @@ struct Cli {
     /// Records of the side-by-side run of handlers that wait 5 ms.
     #[arg(long, default_value_t = 20_000)]
     io_records: usize,
-    /// Run only this measurement: throughput, delay, memory, startup, io or lock-log.
-    #[arg(long)]
-    only: Option<String>,
+    /// Run only this measurement.
+    #[arg(long, value_enum)]
+    only: Option<Measurement>,
     /// Where to write the JSON results.
     #[arg(long, default_value = "target/bench-results.json")]
     json: String,
@@ -87,6 +91,8 @@ enum Child {
 #[derive(Serialize, Default)]
 struct Results {
     broker: &'static str,
+    /// What ran on this broker; the figures of the others are 0.
+    measurements: Vec<Measurement>,
     records: usize,
     raw_records_per_s: f64,
     framework_records_per_s: f64,
@@ -184,6 +190,16 @@ struct Results {
 }
 
 impl Results {
+    /// Whether `measurement` runs: `only` is none or names it. If it does, it is recorded
+    /// among this broker's measurements.
+    fn includes(&mut self, measurement: Measurement, only: Option<Measurement>) -> bool {
+        let runs = only.is_none_or(|only| only == measurement);
+        if runs {
+            self.measurements.push(measurement);
+        }
+        runs
+    }
+
     /// The dequeue-only figures of `f`, measured with `variant`.
     fn throughput(&mut self, variant: Variant, f: &Figures) {
         let ratio = f.framework.records_per_s / f.raw.records_per_s;
@@ -321,14 +337,13 @@ async fn main() -> anyhow::Result<()> {
     for kind in kinds {
         let broker = broker::Broker::start(kind).await?;
         let records = cli.records;
-        let run = |name: &str| cli.only.as_deref().is_none_or(|only| only == name);
         let mut r = Results {
             broker: broker.name(),
             records,
             delayed_records: cli.delayed,
             ..Results::default()
         };
-        if run("throughput") {
+        if r.includes(Measurement::Throughput, cli.only) {
             let sustained = if *kind == "mock" { 0 } else { cli.sustained };
             eprintln!("[{kind}] producing {records} records (x2) and {sustained} sustained (x2)");
             let mut topics = vec![
@@ -358,7 +373,7 @@ async fn main() -> anyhow::Result<()> {
                 r.sustained(sustained, &as_run);
             }
         }
-        if run("delay") {
+        if r.includes(Measurement::Delay, cli.only) {
             eprintln!("[{kind}] {} records through a 1 s retry topic", cli.delayed);
             let precision = scenarios::delay_precision(&broker, cli.delayed).await?;
             (
@@ -373,7 +388,7 @@ async fn main() -> anyhow::Result<()> {
                 precision.max_ms,
             );
         }
-        if run("memory") {
+        if r.includes(Measurement::Memory, cli.only) {
             use memory::Waiting;
             eprintln!("[{kind}] memory with records waiting");
             let peak = |waiting, n, run| memory::peak_rss_kib(&broker, waiting, n, run);
@@ -384,7 +399,7 @@ async fn main() -> anyhow::Result<()> {
                 peak(Waiting::FullStacktrace, 5_000, "stacktrace").await?;
             r.peak_rss_kib_held_head_2k_piled = peak(Waiting::HeldHead, 2_000, "held").await?;
         }
-        if run("startup") {
+        if r.includes(Measurement::Startup, cli.only) {
             eprintln!("[{kind}] start-up");
             let startup = scenarios::startup(&broker).await?;
             r.startup_s_1_listener = startup.one_s;
@@ -393,26 +408,35 @@ async fn main() -> anyhow::Result<()> {
             r.startup_rss_kib_20_listeners = startup.twenty_rss_kib;
             r.idle_cores_20_listeners = startup.twenty_idle_cores;
         }
-        if run("io") {
+        if r.includes(Measurement::Io, cli.only) {
             eprintln!("[{kind}] handlers awaiting 5 ms, one partition, by ordering");
             let io = io_wait::io_wait(&broker, cli.io_records).await?;
             r.io_wait_partition_records_per_s = io.partition_records_per_s;
             r.io_wait_none_records_per_s = io.none_records_per_s;
             r.io_wait_none_to_partition_ratio = io.none_records_per_s / io.partition_records_per_s;
         }
-        if run("lock-log") {
+        if r.includes(Measurement::LockLog, cli.only) {
             eprintln!("[{kind}] lock log round trip, {} keys", cli.lock_keys);
             let (one, bursts) = lock_log::round_trip(&broker, cli.lock_keys).await?;
             r.lock_log(cli.lock_keys, &one, &bursts);
         }
         all.push(r);
     }
+    anyhow::ensure!(
+        all.iter().all(|r| !r.measurements.is_empty()),
+        "no measurement ran; {} not written",
+        cli.json
+    );
     print_table(&all);
     println!(
         "this process: RUST_BACKTRACE={}, RUST_LOG={}",
         std::env::var("RUST_BACKTRACE").unwrap_or_else(|_| "(unset)".into()),
         std::env::var("RUST_LOG").unwrap_or_else(|_| "(unset)".into())
     );
+    // The default, target/, is not there when cargo builds elsewhere (CARGO_TARGET_DIR).
+    if let Some(dir) = std::path::Path::new(&cli.json).parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     std::fs::write(&cli.json, serde_json::to_string_pretty(&all)?)?;
     eprintln!("wrote {}", cli.json);
     Ok(())

@@ -13,13 +13,15 @@
 # 2. builds it and runs its kill -9 recovery: the embedded broker in one process, two
 #    replicas of the app in others; one replica is killed with SIGKILL while orders arrive
 #    and restarted, and every order must be handled within 60 s of the restart.
-# It builds into this workspace's target/ (or $CARGO_TARGET_DIR), so what it shares with the
-# workspace's build, librdkafka's C build among it, is compiled once.
+# It builds into this workspace's target directory (tools/target-dir.sh: target/,
+# $CARGO_TARGET_DIR or a cargo config's), so what it shares with the workspace's build,
+# librdkafka's C build among it, is compiled once.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "${here}/../.." && pwd)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-${root}/target}"
+CARGO_TARGET_DIR="$("${root}/tools/target-dir.sh")"
+export CARGO_TARGET_DIR
 
 work="$(mktemp -d)"
 trap 'rm -rf "${work}"' EXIT

@@ -13,10 +13,12 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "${here}/../.."
 
+# Where cargo puts the binaries (target/ or CARGO_TARGET_DIR).
+target_dir="$("${here}/../target-dir.sh")"
 cargo build -p retry-bench --bin retry-faults
 # The poison scenario replays its DLT with the kafka-retry command built beside the suite.
 cargo build -p kafka-retry
-faults=(target/debug/retry-faults --broker kafka)
+faults=("${target_dir}/debug/retry-faults" --broker kafka)
 for scenario in kill-static kill-coop broker-restart size poison; do
     echo "fault-suites.sh: ${scenario} on Apache Kafka" >&2
     "${faults[@]}" "${scenario}"

@@ -23,6 +23,10 @@ if [[ "${1:-}" == --nodes ]]; then
     shift 2
 fi
 
+# Where cargo puts the kafka-retry binary the interop tests run (target/ or CARGO_TARGET_DIR),
+# asked before a broker starts.
+target_dir="$("${here}/../target-dir.sh")"
+
 # Only ever stop the broker this script started.
 unset KAFKA_HARNESS_DIR KAFKA_BOOTSTRAP_SERVERS
 stop_broker() {
@@ -48,5 +52,5 @@ mvn -q -B -f interop/pom.xml package -DskipTests
 cargo build -p kafka-retry
 echo "test-suites.sh: interop tests with the Spring Kafka service" >&2
 SPRING_ITEMS_JAR="$PWD/interop/target/items-spring.jar" \
-    KAFKA_RETRY_CLI="$PWD/target/debug/kafka-retry" \
+    KAFKA_RETRY_CLI="${target_dir}/debug/kafka-retry" \
     cargo test -p e2e --features interop --test interop
