@@ -51,6 +51,7 @@ pub fn listener(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream
                     settings: &[#(#settings),*],
                     errors: #errors,
                     dlt_routes: &[#(#routes),*],
+                    pause_on: &[],
                     states: &[#(#states),*],
                     handler: __retry_adapter,
                 }

@@ -115,6 +115,7 @@ pub fn listener_args(args: &Args, name: &str, attribute_span: Span) -> syn::Resu
     let rules = ErrorRules {
         filter: ErrorFilter::RetryAll,
         dlt_routes: dlt_routes(args)?,
+        pause_on: &[],
     };
     let settings: Vec<(Setting, &str)> = args
         .entries
