@@ -101,14 +101,17 @@ impl DltRoute {
     }
 }
 
-/// How a listener treats handler errors: which are retried, and which are dead-lettered to a
-/// DLT of their own. An [`ErrorFilter`] alone is rules without routes.
+/// How a listener treats handler errors: which are retried, which are dead-lettered to a
+/// DLT of their own, and which mean the downstream is unavailable. An [`ErrorFilter`] alone
+/// is rules without routes or `pause_on` types.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct ErrorRules {
     /// Which errors are retried (`include` / `exclude`).
     pub filter: ErrorFilter,
     /// Which dead letters go to their own DLT (`dlt_routing`).
     pub dlt_routes: &'static [DltRoute],
+    /// Errors that open the listener's breaker at once (`pause_on`, design/breaker.md).
+    pub pause_on: &'static [ErrorType],
 }
 
 impl From<ErrorFilter> for ErrorRules {
@@ -116,6 +119,7 @@ impl From<ErrorFilter> for ErrorRules {
         Self {
             filter,
             dlt_routes: &[],
+            pause_on: &[],
         }
     }
 }

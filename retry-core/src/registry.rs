@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::pin::Pin;
 
-use crate::classify::{DltRoute, ErrorFilter, ErrorRules, HandlerError};
+use crate::classify::{DltRoute, ErrorFilter, ErrorRules, ErrorType, HandlerError};
 use crate::record::RawRecord;
 use crate::settings::Setting;
 use crate::state::{HandlerStates, StateType};
@@ -30,6 +30,9 @@ pub struct ListenerSpec {
     pub errors: ErrorFilter,
     /// `dlt_routing`: errors dead-lettered to DLTs of their own.
     pub dlt_routes: &'static [DltRoute],
+    /// `pause_on`: errors meaning the downstream is unavailable, which open the listener's
+    /// breaker.
+    pub pause_on: &'static [ErrorType],
     /// The types of the handler's `State<T>` arguments, in order.
     pub states: &'static [StateType],
     /// The handler.
@@ -42,6 +45,7 @@ impl ListenerSpec {
         ErrorRules {
             filter: self.errors,
             dlt_routes: self.dlt_routes,
+            pause_on: self.pause_on,
         }
     }
 }

@@ -10,6 +10,8 @@ use crate::duration::parse_duration;
 use crate::policy::{DltStrategy, PolicyError, RetryPolicy, SuffixStrategy, TopicReuse};
 use crate::topics::{illegal_character, DestinationKind, TopicError, TopicPlan};
 
+mod breaker;
+
 /// One setting of `#[retryable_topic]`, also settable as `RETRY_<HANDLER>_<SETTING>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Setting {
@@ -59,11 +61,24 @@ pub enum Setting {
     /// (default, one at a time, in offset order) or `none` (concurrently, up to
     /// `concurrency`).
     Ordering,
+    /// `breaker`: the failure rate that opens the listener's breaker, `"FAILURES in WINDOW"`
+    /// like `"20 in 10s"`, or `"off"` (default).
+    Breaker,
+    /// `probe`: the delays between probes of an open breaker, in the `backoff` grammar
+    /// (default [`DEFAULT_PROBE`](crate::DEFAULT_PROBE)).
+    Probe,
+    /// `max_probe_delay`: cap on the delay between probes (default
+    /// [`DEFAULT_MAX_PROBE_DELAY`](crate::DEFAULT_MAX_PROBE_DELAY), or the first delay when
+    /// longer).
+    MaxProbeDelay,
+    /// `pause_on`: on the attribute a list of error types, not a string; its variable
+    /// `RETRY_<HANDLER>_PAUSE_ON=off` (the only value) turns the list off.
+    PauseOn,
 }
 
 impl Setting {
     /// Every setting.
-    pub const ALL: [Setting; 19] = [
+    pub const ALL: [Setting; 23] = [
         Setting::Topic,
         Setting::Group,
         Setting::Attempts,
@@ -83,6 +98,10 @@ impl Setting {
         Setting::AutoStartDlt,
         Setting::StackTrace,
         Setting::Ordering,
+        Setting::Breaker,
+        Setting::Probe,
+        Setting::MaxProbeDelay,
+        Setting::PauseOn,
     ];
 
     /// The attribute argument's name.
@@ -107,6 +126,10 @@ impl Setting {
             Setting::AutoStartDlt => "auto_start_dlt",
             Setting::StackTrace => "stacktrace",
             Setting::Ordering => "ordering",
+            Setting::Breaker => "breaker",
+            Setting::Probe => "probe",
+            Setting::MaxProbeDelay => "max_probe_delay",
+            Setting::PauseOn => "pause_on",
         }
     }
 
@@ -137,6 +160,10 @@ impl Setting {
             Setting::AutoStartDlt => "AutoStartDlt",
             Setting::StackTrace => "StackTrace",
             Setting::Ordering => "Ordering",
+            Setting::Breaker => "Breaker",
+            Setting::Probe => "Probe",
+            Setting::MaxProbeDelay => "MaxProbeDelay",
+            Setting::PauseOn => "PauseOn",
         }
     }
 
@@ -572,7 +599,7 @@ impl ListenerConfig {
                     ]),
                 )?
                 .unwrap_or_default(),
-            breaker: None,
+            breaker: breaker::resolve(&src, errors.pause_on)?,
         })
     }
 }
@@ -922,6 +949,7 @@ mod tests {
         let rules = ErrorRules {
             filter: ErrorFilter::RetryAll,
             dlt_routes: &ROUTES,
+            pause_on: &[],
         };
         let c = ListenerConfig::resolve("update_item", ITEMS, rules, no_env).unwrap();
         assert_eq!(c.policy.dlt_routes, &ROUTES[..]);
@@ -947,6 +975,21 @@ mod tests {
         assert_eq!(
             Setting::AutoStartDlt.env_var("update_item"),
             "RETRY_UPDATE_ITEM_AUTO_START_DLT"
+        );
+        assert_eq!(
+            [
+                Setting::Breaker,
+                Setting::Probe,
+                Setting::MaxProbeDelay,
+                Setting::PauseOn
+            ]
+            .map(|s| s.env_var("update_item")),
+            [
+                "RETRY_UPDATE_ITEM_BREAKER",
+                "RETRY_UPDATE_ITEM_PROBE",
+                "RETRY_UPDATE_ITEM_MAX_PROBE_DELAY",
+                "RETRY_UPDATE_ITEM_PAUSE_ON"
+            ]
         );
         for s in Setting::ALL {
             assert_eq!(s.variant().to_ascii_lowercase(), s.name().replace('_', ""));

@@ -53,6 +53,8 @@ pub struct Args {
     pub errors: Vec<ErrorList>,
     /// `dlt_routing("-suffix" = [Type, ...], ...)`, when given.
     pub routes: Option<(Span, Vec<Route>)>,
+    /// `pause_on = [Type, ...]`, when given: errors meaning the downstream is unavailable.
+    pub pause_on: Option<Vec<Path>>,
 }
 
 impl Args {
@@ -67,6 +69,7 @@ pub fn parse(tokens: TokenStream, allowed: &[Setting], error_lists: bool) -> syn
         entries: Vec::new(),
         errors: Vec::new(),
         routes: None,
+        pause_on: None,
     };
     let parser = syn::meta::parser(|meta| {
         let name = meta.path.require_ident()?.to_string();
@@ -82,8 +85,15 @@ pub fn parse(tokens: TokenStream, allowed: &[Setting], error_lists: bool) -> syn
             args.errors.push(ErrorList {
                 include: name == "include",
                 span,
-                types: parse_type_list(&meta)?,
+                types: parse_type_list(&meta, &name, "NotFoundYet")?,
             });
+            return Ok(());
+        }
+        if error_lists && name == "pause_on" {
+            if args.pause_on.is_some() {
+                return Err(meta.error("duplicate argument `pause_on`"));
+            }
+            args.pause_on = Some(parse_type_list(&meta, &name, "DbUnavailable")?);
             return Ok(());
         }
         if error_lists && name == "dlt_routing" {
@@ -122,9 +132,13 @@ pub fn parse(tokens: TokenStream, allowed: &[Setting], error_lists: bool) -> syn
 }
 
 fn unknown_argument(name: &str, allowed: &[Setting], error_lists: bool) -> String {
-    let mut names: Vec<&str> = allowed.iter().map(|s| s.name()).collect();
+    let mut names: Vec<&str> = allowed
+        .iter()
+        .filter(|s| **s != Setting::PauseOn)
+        .map(|s| s.name())
+        .collect();
     if error_lists {
-        names.extend(["include", "exclude", "dlt_routing"]);
+        names.extend(["include", "exclude", "dlt_routing", "pause_on"]);
     }
     format!(
         "unknown argument `{name}`; expected one of: {}",
@@ -132,13 +146,25 @@ fn unknown_argument(name: &str, allowed: &[Setting], error_lists: bool) -> Strin
     )
 }
 
-fn parse_type_list(meta: &ParseNestedMeta<'_>) -> syn::Result<Vec<Path>> {
+/// `name = [Type, ...]`, at least one type; `example` names one in error messages.
+fn parse_type_list(
+    meta: &ParseNestedMeta<'_>,
+    name: &str,
+    example: &str,
+) -> syn::Result<Vec<Path>> {
     let input = meta.value()?;
+    if !input.peek(syn::token::Bracket) {
+        return Err(input.error(format!(
+            "`{name}` expects a list of error types, like `{name} = [{example}]`"
+        )));
+    }
     let content;
     bracketed!(content in input);
     let types = Punctuated::<Path, Token![,]>::parse_terminated(&content)?;
     if types.is_empty() {
-        return Err(meta.error("expected at least one error type, like `[NotFoundYet]`"));
+        return Err(meta.error(format!(
+            "expected at least one error type, like `{name} = [{example}]`"
+        )));
     }
     Ok(types.into_iter().collect())
 }
@@ -174,7 +200,11 @@ fn literal_text(setting: Setting, lit: &Lit) -> syn::Result<String> {
             }
             match setting {
                 Setting::Backoff => "a string like `\"1s*2\"`",
-                Setting::MaxDelay | Setting::Timeout => "a duration string like `\"30s\"`",
+                Setting::MaxDelay | Setting::Timeout | Setting::MaxProbeDelay => {
+                    "a duration string like `\"30s\"`"
+                }
+                Setting::Probe => "a string like `\"5s*2\"`",
+                Setting::Breaker => "a failure rate like `\"20 in 10s\"`, or `\"off\"`",
                 Setting::Suffix => "`\"delay\"` or `\"index\"`",
                 Setting::Dlt => "`\"always_retry\"`, `\"fail\"` or `\"none\"`",
                 Setting::TopicReuse => "`\"single\"` or `\"multiple\"`",

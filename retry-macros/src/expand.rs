@@ -39,6 +39,7 @@ pub fn listener(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream
             let types = error_types(&krate, &route.types);
             quote!(#krate::__private::DltRoute { suffix: #suffix, errors: &[#(#types),*] })
         });
+    let pause_on = error_types(&krate, args.pause_on.as_deref().unwrap_or_default());
     Ok(quote! {
         #func
 
@@ -51,6 +52,7 @@ pub fn listener(args: TokenStream, item: TokenStream) -> syn::Result<TokenStream
                     settings: &[#(#settings),*],
                     errors: #errors,
                     dlt_routes: &[#(#routes),*],
+                    pause_on: &[#(#pause_on),*],
                     states: &[#(#states),*],
                     handler: __retry_adapter,
                 }

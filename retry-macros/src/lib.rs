@@ -27,11 +27,13 @@ use proc_macro2::TokenStream as TokenStream2;
 /// Arguments: `topic` (required), `group`, `attempts`, `backoff`, `max_delay`, `jitter`,
 /// `timeout`, `suffix`, `dlt`, `partitions`, `replication`, `concurrency`, `auto_create`,
 /// `retry_topic_suffix`, `dlt_topic_suffix`, `topic_reuse`, `auto_start_dlt`, `stacktrace`,
-/// `ordering`,
-/// `include = [Type, ...]` or `exclude = [Type, ...]`, and
-/// `dlt_routing("-suffix" = [Type, ...], ...)` (errors dead-lettered to `<topic>-suffix-dlt`).
+/// `ordering`, `breaker`, `probe`, `max_probe_delay`,
+/// `include = [Type, ...]` or `exclude = [Type, ...]`,
+/// `dlt_routing("-suffix" = [Type, ...], ...)` (errors dead-lettered to `<topic>-suffix-dlt`),
+/// and `pause_on = [Type, ...]` (errors meaning the downstream is unavailable: they open the
+/// listener's circuit breaker).
 /// Every value except the error lists and routes can be overridden at start-up with
-/// `RETRY_<FUNCTION>_<ARGUMENT>`.
+/// `RETRY_<FUNCTION>_<ARGUMENT>`; `RETRY_<FUNCTION>_PAUSE_ON=off` turns `pause_on` off.
 #[proc_macro_attribute]
 pub fn retryable_topic(args: TokenStream, item: TokenStream) -> TokenStream {
     attribute(expand::listener, args, item)

@@ -1,12 +1,13 @@
 //! Checks of the handler function and the arguments, before any code is generated.
 
 use proc_macro2::Span;
+use quote::ToTokens;
 use retry_core::{
     validate_topic_name, DltRoute, ErrorFilter, ErrorRules, ListenerConfig, Origin, Setting,
     TopicError,
 };
 use syn::spanned::Spanned;
-use syn::{FnArg, GenericArgument, ItemFn, PathArguments, ReturnType, Type};
+use syn::{FnArg, GenericArgument, ItemFn, Path, PathArguments, ReturnType, Type};
 
 use crate::attr::Args;
 
@@ -112,9 +113,11 @@ pub fn listener_args(args: &Args, name: &str, attribute_span: Span) -> syn::Resu
         error.combine(syn::Error::new(first.span, "the other list is here"));
         return Err(error);
     }
+    pause_on_apart(args)?;
     let rules = ErrorRules {
         filter: ErrorFilter::RetryAll,
         dlt_routes: dlt_routes(args)?,
+        pause_on: &[],
     };
     let settings: Vec<(Setting, &str)> = args
         .entries
@@ -129,6 +132,59 @@ pub fn listener_args(args: &Args, name: &str, attribute_span: Span) -> syn::Resu
         syn::Error::new(span, format!("invalid `{}`: {}", err.setting, err.reason))
     })?;
     Ok(())
+}
+
+/// A `pause_on` type holds its record for the breaker: it cannot also be in `exclude` (sent
+/// straight to the DLT) or a `dlt_routing` list (dead-lettered to a DLT of its own). Types are
+/// compared as written: the macro sees paths, not types.
+fn pause_on_apart(args: &Args) -> syn::Result<()> {
+    let Some(pause_on) = &args.pause_on else {
+        return Ok(());
+    };
+    const EXCLUDED: (&str, &str) = (
+        "exclude",
+        "an error cannot both pause the listener and go straight to the DLT",
+    );
+    const ROUTED: (&str, &str) = (
+        "dlt_routing",
+        "a `pause_on` error holds its record for the breaker instead of dead-lettering it",
+    );
+    let excluded = args
+        .errors
+        .iter()
+        .filter(|list| !list.include)
+        .flat_map(|list| list.types.iter().map(|t| (t, EXCLUDED)));
+    let routed = args
+        .routes
+        .iter()
+        .flat_map(|(_, routes)| routes)
+        .flat_map(|route| route.types.iter().map(|t| (t, ROUTED)));
+    let others: Vec<(&Path, (&str, &str))> = excluded.chain(routed).collect();
+    for paused in pause_on {
+        let written = path_text(paused);
+        if let Some((other, (list, reason))) = others.iter().find(|(t, _)| path_text(t) == written)
+        {
+            let mut error = syn::Error::new_spanned(
+                paused,
+                format!("`{written}` is in both `pause_on` and `{list}`: {reason}"),
+            );
+            error.combine(syn::Error::new_spanned(
+                other,
+                format!("`{list}` lists it here"),
+            ));
+            return Err(error);
+        }
+    }
+    Ok(())
+}
+
+/// A path as written, without spacing: `std :: io :: Error` as `std::io::Error`.
+fn path_text(path: &Path) -> String {
+    path.to_token_stream()
+        .to_string()
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect()
 }
 
 /// Checks the `dlt_routing` suffixes on their literals and returns the routes for naming (no

@@ -6,9 +6,9 @@ use retry_core::registry::{dlt_handlers, listeners};
 use std::sync::{Arc, Mutex};
 
 use retry_core::{
-    AutoCreate, DeadLetter, DecodeError, ErrorClass, ErrorFilter, HandlerError, HandlerStates,
-    ListenerConfig, RawRecord, Record, RecordMeta, State, StateType, SuffixStrategy, Text,
-    TopicReuse,
+    AutoCreate, CallOutcome, DeadLetter, DecodeError, ErrorClass, ErrorFilter, HandlerError,
+    HandlerStates, ListenerConfig, RawRecord, Record, RecordMeta, State, StateType, SuffixStrategy,
+    Text, TopicReuse,
 };
 use retry_macros::{dlt_handler, retryable_topic};
 
@@ -25,6 +25,10 @@ struct NotFoundYet(String);
 #[error("status {0} is not valid")]
 struct InvalidStatus(u16);
 
+#[derive(Debug, thiserror::Error)]
+#[error("database unavailable")]
+struct DbUnavailable;
+
 #[retryable_topic(
     topic = "update-item",
     attempts = 4,
@@ -32,6 +36,7 @@ struct InvalidStatus(u16);
     include = [NotFoundYet],
     dlt_routing("-invalid" = [InvalidStatus], "-undecodable" = [DecodeError]),
     auto_create = "retry",
+    pause_on = [DbUnavailable],
 )]
 async fn update_item(rec: Record<UpdateItem>) -> anyhow::Result<()> {
     Err(NotFoundYet(rec.value().id.clone()).into())
@@ -127,6 +132,29 @@ fn listeners_are_registered_with_their_policy() {
         (audit.policy.topic_reuse, audit.auto_start_dlt),
         (TopicReuse::Multiple, false)
     );
+}
+
+/// `pause_on` types reach the breaker, matched along the cause chain; `RETRY_<H>_PAUSE_ON=off`
+/// leaves a listener without a rate no breaker at all.
+#[test]
+fn pause_on_types_open_the_breaker() {
+    let spec = listeners().find(|l| l.name == "update_item").unwrap();
+    let breaker = resolved("update_item").breaker.unwrap();
+    assert_eq!(breaker.settings.rate(), None);
+    let down = HandlerError::from(anyhow::Error::new(DbUnavailable).context("saving item 7"));
+    assert_eq!(
+        breaker.outcome(&spec.errors, &Err(down)),
+        CallOutcome::Unavailable
+    );
+    let missing = HandlerError::failed(NotFoundYet("7".into()));
+    assert_eq!(
+        breaker.outcome(&spec.errors, &Err(missing)),
+        CallOutcome::Failed
+    );
+    let off = |var: &str| (var == "RETRY_UPDATE_ITEM_PAUSE_ON").then(|| "off".to_owned());
+    let config = ListenerConfig::resolve(spec.name, spec.settings, spec.rules(), off).unwrap();
+    assert_eq!(config.breaker, None);
+    assert_eq!(resolved("audit").breaker, None);
 }
 
 /// Where the stateful handlers below write: a state of its own type.

@@ -194,6 +194,7 @@ mod tests {
             settings,
             errors: ErrorFilter::RetryAll,
             dlt_routes: &[],
+            pause_on: &[],
             states: &[],
             handler: ok,
         }

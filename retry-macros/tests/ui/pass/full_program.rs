@@ -1,6 +1,6 @@
 //! Every argument at once, both attributes, handlers still callable as written.
 use retry_core::registry::{dlt_handlers, listeners};
-use retry_core::{Bytes, DeadLetter, Record, RecordMeta, State, Text};
+use retry_core::{Bytes, DeadLetter, ListenerConfig, Record, RecordMeta, State, Text};
 use retry_macros::{dlt_handler, retryable_topic};
 
 #[derive(Debug, thiserror::Error)]
@@ -10,6 +10,10 @@ struct NotYet;
 #[derive(Debug, thiserror::Error)]
 #[error("invalid")]
 struct Invalid;
+
+#[derive(Debug, thiserror::Error)]
+#[error("database unavailable")]
+struct DbUnavailable;
 
 #[retryable_topic(
     topic = "orders",
@@ -31,6 +35,10 @@ struct Invalid;
     auto_start_dlt = false,
     exclude = [NotYet, std::io::Error],
     dlt_routing("-invalid" = [Invalid], "_decode" = [retry_core::DecodeError, std::fmt::Error]),
+    pause_on = [DbUnavailable, std::num::ParseIntError],
+    breaker = "20 in 10s",
+    probe = "1s*2",
+    max_probe_delay = "30s",
 )]
 async fn bill(rec: Record<Bytes>) -> Result<(), NotYet> {
     if rec.value().is_empty() { Err(NotYet) } else { Ok(()) }
@@ -53,6 +61,11 @@ fn main() {
     assert_eq!(listeners().count(), 2);
     let bill_spec = listeners().find(|l| l.name == "bill").unwrap();
     assert_eq!(bill_spec.dlt_routes.len(), 2);
+    let config = ListenerConfig::resolve(bill_spec.name, bill_spec.settings, bill_spec.rules(), |_| None).unwrap();
+    let breaker = config.breaker.unwrap();
+    assert_eq!(breaker.pause_on.len(), 2);
+    assert_eq!(breaker.settings.rate().unwrap().to_string(), "20 in 10s");
+    assert_eq!(breaker.settings.max_probe_delay().as_secs(), 30);
     assert_eq!(listeners().find(|l| l.name == "note").unwrap().states.len(), 2);
     assert_eq!(dlt_handlers().count(), 1);
     let _callable = bill(Record::new(Bytes(vec![1]), RecordMeta::default()));

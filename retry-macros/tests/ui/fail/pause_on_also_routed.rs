@@ -1,0 +1,17 @@
+use retry_core::Record;
+use retry_macros::retryable_topic;
+
+#[derive(Debug, thiserror::Error)]
+#[error("database unavailable")]
+struct DbUnavailable;
+
+#[retryable_topic(
+    topic = "orders",
+    pause_on = [std::io::Error, DbUnavailable],
+    dlt_routing("-io" = [std::fmt::Error, std :: io :: Error]),
+)]
+async fn handle(_rec: Record<String>) -> anyhow::Result<()> {
+    Ok(())
+}
+
+fn main() {}

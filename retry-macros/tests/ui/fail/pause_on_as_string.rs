@@ -1,0 +1,13 @@
+use retry_core::Record;
+use retry_macros::retryable_topic;
+
+#[derive(Debug, thiserror::Error)]
+#[error("database unavailable")]
+struct DbUnavailable;
+
+#[retryable_topic(topic = "orders", pause_on = "off")]
+async fn handle(_rec: Record<String>) -> anyhow::Result<()> {
+    Ok(())
+}
+
+fn main() {}
