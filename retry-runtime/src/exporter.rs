@@ -25,21 +25,24 @@ use crate::error::StartError;
 /// The environment variable naming the endpoint's address (`0.0.0.0:9464`).
 pub const METRICS_ADDR_VAR: &str = "RETRY_METRICS_ADDR";
 
-/// The process' Prometheus recorder, installed once (several apps in one process share it).
-static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+/// The process' Prometheus recorder, installed once (several apps in one process share it),
+/// or why it could not be.
+static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
 
 /// Installs the Prometheus recorder as the global `metrics` recorder, unless done before.
-/// Must run before any metric is registered, or that metric is not exported.
+/// Must run before any metric is registered, or that metric is not exported. Apps starting
+/// at once in one process install it once: the others wait for it.
 pub(crate) fn install() -> Result<PrometheusHandle, StartError> {
-    if let Some(handle) = HANDLE.get() {
-        return Ok(handle.clone());
-    }
-    let recorder = PrometheusBuilder::new().build_recorder();
-    let handle = recorder.handle();
-    metrics::set_global_recorder(recorder).map_err(|_| StartError::Metrics {
-        reason: "another metrics recorder is installed in this process".into(),
-    })?;
-    Ok(HANDLE.get_or_init(|| handle).clone())
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder)
+                .map(|()| handle)
+                .map_err(|_| "another metrics recorder is installed in this process".into())
+        })
+        .clone()
+        .map_err(|reason| StartError::Metrics { reason })
 }
 
 /// What `/health` and `/ready` look at.

@@ -1,0 +1,244 @@
+//! The circuit breaker (`pause_on`, `breaker`, `probe`): a downstream outage pauses the
+//! listener, records are held, not forwarded, and handled once it is back.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use retry_runtime::prelude::*;
+
+use crate::support::*;
+
+/// What a handler's database client says while the database is down.
+#[derive(Debug, thiserror::Error)]
+#[error("database unavailable")]
+struct DbUnavailable;
+
+static PARTITION_DOWN: AtomicBool = AtomicBool::new(true);
+
+/// Fails every record with [`DbUnavailable`] while [`PARTITION_DOWN`].
+#[retryable_topic(
+    topic = "brk-partition",
+    partitions = 1,
+    attempts = 2,
+    backoff = "200ms",
+    pause_on = [DbUnavailable],
+    probe = "500ms*2"
+)]
+async fn brk_partition(rec: Record<String>) -> anyhow::Result<()> {
+    record_call("brk_partition", &rec);
+    if PARTITION_DOWN.load(Ordering::SeqCst) {
+        return Err(anyhow::Error::new(DbUnavailable).context("saving the record"));
+    }
+    Ok(())
+}
+
+static UNORDERED_DOWN: AtomicBool = AtomicBool::new(true);
+
+/// The same, its records handled side by side.
+#[retryable_topic(
+    topic = "brk-none",
+    partitions = 1,
+    ordering = "none",
+    concurrency = 4,
+    attempts = 2,
+    backoff = "200ms",
+    pause_on = [DbUnavailable],
+    probe = "500ms*2"
+)]
+async fn brk_none(rec: Record<String>) -> anyhow::Result<()> {
+    record_call("brk_none", &rec);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    if UNORDERED_DOWN.load(Ordering::SeqCst) {
+        return Err(anyhow::Error::new(DbUnavailable).context("saving the record"));
+    }
+    Ok(())
+}
+
+/// Produces `r0..r9` to `topic`, keeps the downstream down for 2.3 s, and checks what a user
+/// would: at most the calls in flight at the trip plus one probe per probe delay reached the
+/// handler, `/ready` says the breaker is open, nothing was committed past the held record;
+/// then, once the downstream is back, every record is handled on its first attempt and
+/// nothing reached a retry topic or the DLT.
+async fn outage_is_waited_out(
+    handler: &'static str,
+    topic: &str,
+    down: &AtomicBool,
+    in_flight_at_trip: usize,
+) {
+    let s = Scenario::start().await;
+    let builder = s
+        .app_builder(&[(handler, topic)], &[], &[])
+        .metrics_address("127.0.0.1:0".parse().unwrap());
+    let app = s.start_built(builder).await;
+    let address = app.metrics_address().expect("endpoint bound");
+    for i in 0..10 {
+        s.produce(topic, &format!("r{i}"), "\"ok\"").await;
+    }
+    eventually("the first call", Duration::from_secs(20), || {
+        !calls(handler).is_empty()
+    })
+    .await;
+    // Probes 0.5 s and 1.5 s after the trip; the next one is 3.5 s after it.
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    let while_down = calls(handler);
+    assert!(
+        while_down.len() <= in_flight_at_trip + 2,
+        "the calls in flight at the trip and one probe per probe delay: {} calls",
+        while_down.len()
+    );
+    assert!(
+        while_down.len() > in_flight_at_trip.min(1),
+        "probed while down: {} calls",
+        while_down.len()
+    );
+    let (status, body) = get(address, "/ready").await;
+    assert_eq!(status, 200, "an open breaker is not unready: {body}");
+    assert!(
+        body.contains(&format!("breaker open: {handler}")),
+        "/ready names the open breaker: {body}"
+    );
+    let (_, scrape) = get(address, "/metrics").await;
+    let state = format!("kafka_retry_breaker_state{{listener=\"{handler}\"}}");
+    assert_eq!(sample(&scrape, &state), Some(1.0), "open: {scrape}");
+    assert!(
+        s.committed(handler, topic, 0).await.unwrap_or(0) <= 0,
+        "nothing committed past the held record"
+    );
+
+    let up_at = now_ms();
+    down.store(false, Ordering::SeqCst);
+    eventually("every record handled", Duration::from_secs(20), || {
+        let all = calls(handler);
+        (0..10).all(|i| {
+            let key = format!("r{i}");
+            all.iter().any(|c| c.key == key && c.at_ms >= up_at)
+        })
+    })
+    .await;
+    let all = calls(handler);
+    assert!(
+        all.iter()
+            .all(|c| c.attempt == 1 && c.topic.ends_with(topic)),
+        "held records keep their attempt and stay on the main topic: {all:?}"
+    );
+    for (suffix, what) in [("-retry", "retry topic"), ("-dlt", "DLT")] {
+        let records = s.read_all(&format!("{topic}{suffix}")).await;
+        assert!(records.is_empty(), "nothing forwarded to the {what}");
+    }
+    let (_, scrape) = get(address, "/metrics").await;
+    let trips =
+        format!("kafka_retry_breaker_trips_total{{listener=\"{handler}\",reason=\"unavailable\"}}");
+    assert_eq!(sample(&scrape, &trips), Some(1.0), "one trip: {scrape}");
+    assert_eq!(sample(&scrape, &state), Some(0.0), "closed again");
+    let mut committed = None;
+    for _ in 0..50 {
+        committed = s.committed(handler, topic, 0).await;
+        if committed == Some(10) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(committed, Some(10), "committed past every record");
+    app.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_pauses_a_partition_and_nothing_is_forwarded() {
+    outage_is_waited_out("brk_partition", "brk-partition", &PARTITION_DOWN, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_pauses_concurrent_calls_and_nothing_is_forwarded() {
+    outage_is_waited_out("brk_none", "brk-none", &UNORDERED_DOWN, 4).await;
+}
+
+static RATE_DOWN: AtomicBool = AtomicBool::new(true);
+
+/// Fails with an error nobody classified while [`RATE_DOWN`], and always for a `poison`
+/// record.
+#[retryable_topic(
+    topic = "brk-rate",
+    partitions = 1,
+    attempts = 2,
+    backoff = "200ms",
+    breaker = "3 in 10s",
+    probe = "3s"
+)]
+async fn brk_rate(rec: Record<String>) -> anyhow::Result<()> {
+    record_call("brk_rate", &rec);
+    anyhow::ensure!(!RATE_DOWN.load(Ordering::SeqCst), "timed out");
+    anyhow::ensure!(rec.value() != "poison", "poison");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failures_in_a_row_trip_the_breaker_and_poison_among_successes_does_not() {
+    let s = Scenario::start().await;
+    let app = s.start_app(&[("brk_rate", "brk-rate")]).await;
+    for i in 0..6 {
+        s.produce("brk-rate", &format!("r{i}"), "\"ok\"").await;
+    }
+    eventually("three failures", Duration::from_secs(20), || {
+        calls("brk_rate").len() >= 3
+    })
+    .await;
+    // The probe is 3 s after the trip: nothing else reaches the handler meanwhile.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let while_down = calls("brk_rate");
+    assert_eq!(
+        while_down
+            .iter()
+            .map(|c| c.key.as_str())
+            .collect::<Vec<_>>(),
+        ["r0", "r1", "r2"],
+        "the third failure in a row trips the breaker, the retries wait"
+    );
+    RATE_DOWN.store(false, Ordering::SeqCst);
+    // r0 and r1 again from the retry topic, r2 again on the main topic, r3 to r5 once.
+    let expected = [2, 2, 2, 1, 1, 1];
+    eventually("every record handled", Duration::from_secs(20), || {
+        (0..6).all(|i| calls_for("brk_rate", &format!("r{i}")).len() >= expected[i])
+    })
+    .await;
+    for (i, n) in expected.iter().enumerate() {
+        let key = format!("r{i}");
+        assert_eq!(calls_for("brk_rate", &key).len(), *n, "calls of {key}");
+    }
+    let retried = s.read_all("brk-rate-retry").await;
+    let mut keys: Vec<_> = retried
+        .iter()
+        .map(|r| String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned())
+        .collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        ["r0", "r1"],
+        "the two failures before the trip used an attempt; the one that tripped it was held"
+    );
+    assert!(
+        calls_for("brk_rate", "r2").iter().all(|c| c.attempt == 1),
+        "the held record kept its attempt"
+    );
+
+    // Two poison records among successes: below the threshold, they go to the DLT.
+    for (key, value) in [
+        ("p0", "\"poison\""),
+        ("ok0", "\"ok\""),
+        ("p1", "\"poison\""),
+        ("ok1", "\"ok\""),
+    ] {
+        s.produce("brk-rate", key, value).await;
+    }
+    let dead = s.read_n("brk-rate-dlt", 2).await;
+    assert_eq!(
+        dead.len(),
+        2,
+        "poison records dead-lettered after their attempts"
+    );
+    assert!(
+        calls_for("brk_rate", "ok1").len() == 1 && calls_for("brk_rate", "p1").len() == 2,
+        "no pause: {:?}",
+        calls("brk_rate")
+    );
+    app.shutdown().await;
+}
