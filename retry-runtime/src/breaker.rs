@@ -13,11 +13,30 @@ use retry_core::{
 };
 use tokio::sync::watch;
 
-/// Failed probes in a row, all with a `pause_on` error, after which the record that keeps
-/// being the probe counts as its own outage and goes on as an ordinary failure (one
+/// The listener's last probes, all failed with a `pause_on` error by one same record, after
+/// which that record counts as its own outage and goes on as an ordinary failure (one
 /// attempt): with one partition, or every other one idle, nothing else can tell a record
-/// whose query kills its connection from a downstream that is down.
+/// whose query kills its connection from a downstream that is down. A probe by any other
+/// record starts the count again.
 pub(crate) const ALONE_AFTER_PROBES: u32 = 5;
+
+/// A record as the breaker's log lines name it, and how it tells one probe record from
+/// another: `topic-partition@offset`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RecordRef<'m> {
+    /// The record's topic.
+    pub topic: &'m str,
+    /// Its partition.
+    pub partition: i32,
+    /// Its offset.
+    pub offset: i64,
+}
+
+impl std::fmt::Display for RecordRef<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}@{}", self.topic, self.partition, self.offset)
+    }
+}
 
 /// A listener's breaker, shared by its partition tasks.
 pub(crate) struct BreakerCell {
@@ -35,6 +54,9 @@ pub(crate) struct BreakerCell {
 struct Machine {
     breaker: Breaker,
     since: Instant,
+    /// The record whose probes failed last with a `pause_on` error
+    /// (`topic, partition, offset`), and how many in a row.
+    lone: Option<((String, i32, i64), u32)>,
 }
 
 /// The breaker's metrics, registered when the listener starts.
@@ -113,6 +135,7 @@ impl BreakerCell {
             machine: Mutex::new(Machine {
                 breaker,
                 since: Instant::now(),
+                lone: None,
             }),
             changes: watch::Sender::new(BreakerState::Closed),
             meters: Meters::new(listener),
@@ -124,7 +147,7 @@ impl BreakerCell {
     }
 
     /// Whether `record` may be handed to the handler now.
-    pub fn admit(self: &Arc<Self>, record: &dyn Display) -> Admit {
+    pub fn admit(self: &Arc<Self>, record: RecordRef<'_>) -> Admit {
         let now = Instant::now();
         let mut machine = self.lock();
         match machine.breaker.admit(now) {
@@ -147,25 +170,25 @@ impl BreakerCell {
         }
     }
 
-    /// What a handler call's result tells the breaker, on a topic of `kind`: a DLT
-    /// handler's failures count only when they are `pause_on` errors.
-    fn outcome(&self, kind: DestinationKind, result: &Result<(), HandlerError>) -> CallOutcome {
-        match (kind, self.config.outcome(&self.filter, result)) {
-            (DestinationKind::Dlt, CallOutcome::Failed) => CallOutcome::Healthy,
-            (_, outcome) => outcome,
-        }
+    /// What a handler call's result tells the breaker.
+    fn outcome(&self, result: &Result<(), HandlerError>) -> CallOutcome {
+        self.config.outcome(&self.filter, result)
     }
 
     /// The outcome of a call admitted with [`Admit::Call`], on a topic of `kind`, and what
-    /// to do with `record`.
+    /// to do with `record`. A DLT handler's failure other than `pause_on` follows the `dlt`
+    /// setting and is not counted.
     pub fn recorded(
         &self,
         call: AdmittedCall,
         kind: DestinationKind,
         result: &Result<(), HandlerError>,
-        record: &dyn Display,
+        record: RecordRef<'_>,
     ) -> Fate {
-        let outcome = self.outcome(kind, result);
+        let outcome = self.outcome(result);
+        if kind == DestinationKind::Dlt && outcome == CallOutcome::Failed {
+            return Fate::Proceed;
+        }
         let mut machine = self.lock();
         if outcome == CallOutcome::Healthy && machine.breaker.counted_failures() == 0 {
             return Fate::Proceed;
@@ -177,11 +200,11 @@ impl BreakerCell {
                 .as_ref()
                 .err()
                 .and_then(|e| self.config.unavailable_type(e));
-            self.changed(&mut machine, now, &transition, Some((record, cause)));
+            self.changed(&mut machine, now, &transition, Some((&record, cause)));
         }
         drop(machine);
         if recorded.fate == Fate::Alone {
-            self.alone(record, result);
+            self.alone(&record, result);
         }
         recorded.fate
     }
@@ -198,7 +221,7 @@ impl BreakerCell {
         );
     }
 
-    /// Counts a record in hand waiting for admission until the guard drops.
+    /// Counts a record in hand held for the breaker until the guard drops.
     pub fn holding(&self) -> HeldByBreaker<'_> {
         self.meters.held.increment(1.0);
         HeldByBreaker(self)
@@ -277,7 +300,7 @@ impl BreakerCell {
     }
 }
 
-/// A record in hand waiting for the breaker, counted by `kafka_retry_breaker_held_records`.
+/// A record in hand held for the breaker, counted by `kafka_retry_breaker_held_records`.
 pub(crate) struct HeldByBreaker<'a>(&'a BreakerCell);
 
 impl Drop for HeldByBreaker<'_> {
@@ -294,21 +317,17 @@ pub(crate) struct ProbeGuard {
 }
 
 impl ProbeGuard {
-    /// The probe's outcome, on a topic of `kind`, and what to do with `record`. A record
-    /// that did not decode never reached user code: the probe is given back, the record
-    /// goes on.
-    pub fn ended(
-        mut self,
-        kind: DestinationKind,
-        result: &Result<(), HandlerError>,
-        record: &dyn Display,
-    ) -> Fate {
+    /// The probe's outcome and what to do with `record`. A record that did not decode never
+    /// reached user code: the probe is given back, the record goes on. A record that failed
+    /// the listener's last [`ALONE_AFTER_PROBES`] probes with its `pause_on` error is its
+    /// own outage: it goes on as an ordinary failure.
+    pub fn ended(mut self, result: &Result<(), HandlerError>, record: RecordRef<'_>) -> Fate {
         if matches!(result, Err(HandlerError::Decode(_))) {
             return Fate::Proceed;
         }
         let probe = self.probe.take().expect("a probe ends once");
         let cell = &self.cell;
-        let outcome = cell.outcome(kind, result);
+        let outcome = cell.outcome(result);
         let now = Instant::now();
         let mut machine = cell.lock();
         let recorded = machine.breaker.probe_ended(probe, now, outcome);
@@ -317,9 +336,28 @@ impl ProbeGuard {
                 .as_ref()
                 .err()
                 .and_then(|e| cell.config.unavailable_type(e));
-            cell.changed(&mut machine, now, &transition, Some((record, cause)));
+            cell.changed(&mut machine, now, &transition, Some((&record, cause)));
         }
-        recorded.fate
+        let Fate::Hold(failure) = recorded.fate else {
+            machine.lone = None;
+            return recorded.fate;
+        };
+        if !failure.unavailable() {
+            return recorded.fate;
+        }
+        let id = (record.topic.to_owned(), record.partition, record.offset);
+        let failed = match &machine.lone {
+            Some((last, failed)) if *last == id => failed + 1,
+            _ => 1,
+        };
+        if failed < ALONE_AFTER_PROBES {
+            machine.lone = Some((id, failed));
+            return recorded.fate;
+        }
+        machine.lone = None;
+        drop(machine);
+        cell.alone(&record, result);
+        Fate::Alone
     }
 }
 

@@ -34,7 +34,7 @@ use retry_core::{ErrorStreak, Fate, PartitionProgress, ProgressTicket};
 use tokio::sync::{Mutex, OwnedMutexGuard, Semaphore, SemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
-use crate::breaker::{Admit, BreakerCell, ALONE_AFTER_PROBES};
+use crate::breaker::{Admit, BreakerCell, RecordRef};
 use crate::consumer::ConsumerFailed;
 use crate::context::{ListenerConsumer, PartitionQueue};
 use crate::forward::Interrupted;
@@ -522,13 +522,16 @@ impl<'a> Worker<'a> {
         mut held: Option<Held<'a>>,
         due: Option<i64>,
     ) -> Result<Handled, Stop> {
-        let processor = &self.shared.processor;
-        let kind = processor.kind();
-        let record = processor.at(&inbound.raw);
+        let kind = self.shared.processor.kind();
+        let meta = &inbound.raw.meta;
+        let record = RecordRef {
+            topic: &meta.topic,
+            partition: meta.partition,
+            offset: meta.offset,
+        };
         let mut resuming = None;
-        let mut lone_probes = 0;
         loop {
-            let (handled, fate) = match breaker.admit(&record) {
+            let (handled, fate) = match breaker.admit(record) {
                 Admit::Wait(at, changes) => {
                     let _waiting = breaker.holding();
                     self.pause();
@@ -544,7 +547,7 @@ impl<'a> Worker<'a> {
                     drop(held.take());
                     let handled = self.call(inbound).await?;
                     let fate = handled.result().map_or(Fate::Proceed, |result| {
-                        breaker.recorded(call, kind, result, &record)
+                        breaker.recorded(call, kind, result, record)
                     });
                     (handled, fate)
                 }
@@ -552,28 +555,43 @@ impl<'a> Worker<'a> {
                     drop(held.take());
                     // Dropped unreported when the call is abandoned: the probe is given back.
                     let handled = self.call(inbound).await?;
-                    let Some(result) = handled.result() else {
-                        return Ok(handled);
-                    };
-                    let fate = probe.ended(kind, result, &record);
-                    if matches!(fate, Fate::Hold(failure) if failure.unavailable()) {
-                        lone_probes += 1;
-                        if lone_probes >= ALONE_AFTER_PROBES {
-                            breaker.alone(&record, result);
-                            return Ok(handled);
-                        }
-                    }
+                    let fate = handled
+                        .result()
+                        .map_or(Fate::Proceed, |result| probe.ended(result, record));
                     (handled, fate)
                 }
             };
-            match fate {
-                Fate::Hold(failure) => {
-                    resuming = Some(failure);
-                    held = self.hold(due);
-                }
-                Fate::Proceed | Fate::Alone => return Ok(handled),
+            let Fate::Hold(failure) = fate else {
+                return Ok(handled);
+            };
+            resuming = Some(failure);
+            held = self.hold(due);
+            self.holds(record.offset);
+            // The breaker may be closed again already: a revoked partition or a stopping
+            // app must not call the handler again.
+            if !self.late && self.owned.is_revoked() {
+                return Err(Stop::Revoked);
+            }
+            if self.shared.stop.is_cancelled() {
+                return Err(Stop::Shutdown);
             }
         }
+    }
+
+    /// The record at `offset` is held for the breaker: when every record before it is
+    /// finished, its own offset is stored as the position to commit, so that a new owner
+    /// starts at it even under `auto.offset.reset=latest` with nothing committed yet.
+    fn holds(&mut self, offset: i64) {
+        if self.progress.in_flight() > 0 || self.owned.is_revoked() {
+            return;
+        }
+        self.unstored = None;
+        // librdkafka stores `offset + 1`, the next record to read: the held record's.
+        log_unstored(self.shared.consumer.store_offset(
+            &self.shared.topic,
+            self.partition,
+            offset - 1,
+        ));
     }
 
     /// Notes a record handled whose offset is not released at once. Offsets that went

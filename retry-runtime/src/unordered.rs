@@ -20,7 +20,7 @@ use futures::FutureExt;
 use rdkafka::message::{BorrowedMessage, Message};
 use retry_core::{AdmittedCall, Fate, HeldFailure, ProgressTicket};
 
-use crate::breaker::{Admit, ProbeGuard, ALONE_AFTER_PROBES};
+use crate::breaker::{Admit, BreakerCell, HeldByBreaker, ProbeGuard, RecordRef};
 use crate::consumer::ConsumerFailed;
 use crate::gauges::due_of;
 use crate::inbound::Inbound;
@@ -50,19 +50,13 @@ enum Ended<'q> {
 /// A record whose failure the breaker holds, still borrowed from the partition's queue.
 struct HeldRecord<'q> {
     message: BorrowedMessage<'q>,
-    resuming: Resuming,
+    /// Why it was held, for the breaker to tell a record that is its own outage.
+    failure: HeldFailure,
     /// Read after the partition was revoked (see `Worker::late`): it is handled whatever the
     /// revocation says; the others held are dropped on revocation.
     late: bool,
-}
-
-/// What a record's next call carries from its earlier ones.
-#[derive(Default, Clone, Copy)]
-struct Resuming {
-    /// Why it was held, for the breaker to tell a record that is its own outage.
-    failure: Option<HeldFailure>,
-    /// Probes it failed with a `pause_on` error in a row.
-    lone_probes: u32,
+    /// Counts it in `kafka_retry_breaker_held_records` while it is held.
+    _counted: HeldByBreaker<'q>,
 }
 
 /// How a call was let through the breaker.
@@ -109,7 +103,10 @@ pub(crate) async fn run_unordered(
             break Stop::Shutdown;
         }
         if let Some((ticket, record)) = task.next_held() {
-            if let Err(stop) = task.launch(record.message, ticket, record.resuming).await {
+            if let Err(stop) = task
+                .launch(record.message, ticket, Some(record.failure))
+                .await
+            {
                 break stop;
             }
             continue;
@@ -233,7 +230,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
             }
         }
         drop(held);
-        self.launch(message, ticket, Resuming::default()).await
+        self.launch(message, ticket, None).await
     }
 
     /// The record held for the breaker with the lowest offset, if any.
@@ -242,12 +239,13 @@ impl<'a, 'q> Unordered<'a, 'q> {
         Some(self.held.swap_remove(first))
     }
 
-    /// Waits for a handler permit and the breaker's admission, then starts the record's call.
+    /// Waits for a handler permit and the breaker's admission, then starts the record's call;
+    /// `resuming` is why the breaker held it before, if it did.
     async fn launch(
         &mut self,
         message: BorrowedMessage<'q>,
         ticket: ProgressTicket,
-        resuming: Resuming,
+        resuming: Option<HeldFailure>,
     ) -> Result<(), Stop>
     where
         'a: 'q,
@@ -266,10 +264,9 @@ impl<'a, 'q> Unordered<'a, 'q> {
             let Some(breaker) = processor.breaker() else {
                 break (permit, Admitted::Free);
             };
-            let admit = breaker.admit(&processor.at(&Inbound::read(&message, &shared.topic).raw));
-            match admit {
+            match breaker.admit(record_ref(&message)) {
                 Admit::Call(call) => {
-                    let call = resuming.failure.map_or(call, |f| call.resuming(f));
+                    let call = resuming.map_or(call, |failure| call.resuming(failure));
                     break (permit, Admitted::Call(call));
                 }
                 Admit::Probe(probe) => break (permit, Admitted::Probe(probe)),
@@ -290,17 +287,18 @@ impl<'a, 'q> Unordered<'a, 'q> {
             let inbound = Inbound::read(&message, topic);
             let handled = processor.handle(&inbound).await;
             drop(permit);
-            let fate = breaker_fate(processor, &inbound, &handled, admitted, resuming);
+            let fate = breaker_fate(processor, record_ref(&message), &handled, admitted);
             let ended = match fate {
-                Ok(()) => Ended::Done(processor.next(inbound, handled)),
-                Err(resuming) => {
+                Some((breaker, failure)) => {
                     drop(inbound);
                     Ended::Held(HeldRecord {
                         message,
-                        resuming,
+                        failure,
                         late,
+                        _counted: breaker.holding(),
                     })
                 }
+                None => Ended::Done(processor.next(inbound, handled)),
             };
             (ticket, ended)
         }
@@ -391,11 +389,12 @@ impl<'a, 'q> Unordered<'a, 'q> {
             let Some((ticket, record)) = self.next_held() else {
                 return;
             };
-            if self
-                .launch(record.message, ticket, record.resuming)
-                .await
-                .is_err()
-            {
+            // Past the grace period, no handler starts.
+            if self.worker.shared.abort.is_cancelled() {
+                return;
+            }
+            let failure = Some(record.failure);
+            if self.launch(record.message, ticket, failure).await.is_err() {
                 return;
             }
         }
@@ -453,41 +452,32 @@ impl<'a, 'q> Unordered<'a, 'q> {
     }
 }
 
-/// What the breaker makes of a call's result: `Ok` to go on as without one, `Err` with what
-/// the record's next call carries when it is held.
-fn breaker_fate(
-    processor: &Processor,
-    inbound: &Inbound<'_>,
+/// What the breaker makes of a call's result: `Some` with the breaker and why, when it holds
+/// the record; `None` to go on as without a breaker.
+fn breaker_fate<'p>(
+    processor: &'p Processor,
+    record: RecordRef<'_>,
     handled: &Handled,
     admitted: Admitted,
-    resuming: Resuming,
-) -> Result<(), Resuming> {
-    let (Some(breaker), Some(result)) = (processor.breaker(), handled.result()) else {
-        return Ok(());
-    };
-    let record = processor.at(&inbound.raw);
-    let kind = processor.kind();
-    let (fate, probed) = match admitted {
-        Admitted::Free => return Ok(()),
-        Admitted::Call(call) => (breaker.recorded(call, kind, result, &record), false),
-        Admitted::Probe(probe) => (probe.ended(kind, result, &record), true),
+) -> Option<(&'p BreakerCell, HeldFailure)> {
+    let breaker = processor.breaker()?;
+    let result = handled.result()?;
+    let fate = match admitted {
+        Admitted::Free => return None,
+        Admitted::Call(call) => breaker.recorded(call, processor.kind(), result, record),
+        Admitted::Probe(probe) => probe.ended(result, record),
     };
     match fate {
-        Fate::Proceed | Fate::Alone => Ok(()),
-        Fate::Hold(failure) => {
-            let lone_probes = if probed && failure.unavailable() {
-                resuming.lone_probes + 1
-            } else {
-                resuming.lone_probes
-            };
-            if lone_probes >= ALONE_AFTER_PROBES {
-                breaker.alone(&record, result);
-                return Ok(());
-            }
-            Err(Resuming {
-                failure: Some(failure),
-                lone_probes,
-            })
-        }
+        Fate::Hold(failure) => Some((breaker, failure)),
+        Fate::Proceed | Fate::Alone => None,
+    }
+}
+
+/// The record as the breaker names it.
+fn record_ref<'m>(message: &'m BorrowedMessage<'_>) -> RecordRef<'m> {
+    RecordRef {
+        topic: message.topic(),
+        partition: message.partition(),
+        offset: message.offset(),
     }
 }

@@ -13,7 +13,7 @@ use crate::support::*;
 #[error("database unavailable")]
 struct DbUnavailable;
 
-static PARTITION_DOWN: AtomicBool = AtomicBool::new(true);
+static PARTITION_DOWN: AtomicBool = AtomicBool::new(false);
 
 /// Fails every record with [`DbUnavailable`] while [`PARTITION_DOWN`].
 #[retryable_topic(
@@ -32,7 +32,7 @@ async fn brk_partition(rec: Record<String>) -> anyhow::Result<()> {
     Ok(())
 }
 
-static UNORDERED_DOWN: AtomicBool = AtomicBool::new(true);
+static UNORDERED_DOWN: AtomicBool = AtomicBool::new(false);
 
 /// The same, its records handled side by side.
 #[retryable_topic(
@@ -54,11 +54,12 @@ async fn brk_none(rec: Record<String>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Produces `r0..r9` to `topic`, keeps the downstream down for 2.3 s, and checks what a user
-/// would: at most the calls in flight at the trip plus one probe per probe delay reached the
-/// handler, `/ready` says the breaker is open, nothing was committed past the held record;
-/// then, once the downstream is back, every record is handled on its first attempt and
-/// nothing reached a retry topic or the DLT.
+/// Produces `r0..r2` to `topic` and waits for them, takes the downstream down, produces
+/// `r3..r9`, keeps it down for 2.3 s, and checks what a user would: at most the calls in
+/// flight at the trip plus one probe per probe delay reached the handler, a probe failed,
+/// `/ready` says the breaker is open, the commit stands at the held record; then, once the
+/// downstream is back, every record is handled on its first attempt and nothing reached a
+/// retry topic or the DLT.
 async fn outage_is_waited_out(
     handler: &'static str,
     topic: &str,
@@ -71,45 +72,54 @@ async fn outage_is_waited_out(
         .metrics_address("127.0.0.1:0".parse().unwrap());
     let app = s.start_built(builder).await;
     let address = app.metrics_address().expect("endpoint bound");
-    for i in 0..10 {
+    for i in 0..3 {
         s.produce(topic, &format!("r{i}"), "\"ok\"").await;
     }
-    eventually("the first call", Duration::from_secs(20), || {
-        !calls(handler).is_empty()
+    eventually("the first records", Duration::from_secs(20), || {
+        calls(handler).len() == 3
+    })
+    .await;
+    down.store(true, Ordering::SeqCst);
+    for i in 3..10 {
+        s.produce(topic, &format!("r{i}"), "\"ok\"").await;
+    }
+    eventually("the first failure", Duration::from_secs(20), || {
+        calls(handler).len() > 3
     })
     .await;
     // Probes 0.5 s and 1.5 s after the trip; the next one is 3.5 s after it.
     tokio::time::sleep(Duration::from_millis(2300)).await;
-    let while_down = calls(handler);
+    let while_down = calls(handler).len() - 3;
     assert!(
-        while_down.len() <= in_flight_at_trip + 2,
-        "the calls in flight at the trip and one probe per probe delay: {} calls",
-        while_down.len()
+        while_down <= in_flight_at_trip + 2,
+        "the calls in flight at the trip and one probe per probe delay: {while_down} calls"
     );
+    let (_, scrape) = get(address, "/metrics").await;
+    let reopened =
+        format!("kafka_retry_breaker_probes_total{{listener=\"{handler}\",outcome=\"reopened\"}}");
     assert!(
-        while_down.len() > in_flight_at_trip.min(1),
-        "probed while down: {} calls",
-        while_down.len()
+        sample(&scrape, &reopened).is_some_and(|n| n >= 1.0),
+        "a probe failed and opened it again: {scrape}"
     );
+    let state = format!("kafka_retry_breaker_state{{listener=\"{handler}\"}}");
+    assert_eq!(sample(&scrape, &state), Some(1.0), "open: {scrape}");
     let (status, body) = get(address, "/ready").await;
     assert_eq!(status, 200, "an open breaker is not unready: {body}");
     assert!(
         body.contains(&format!("breaker open: {handler}")),
         "/ready names the open breaker: {body}"
     );
-    let (_, scrape) = get(address, "/metrics").await;
-    let state = format!("kafka_retry_breaker_state{{listener=\"{handler}\"}}");
-    assert_eq!(sample(&scrape, &state), Some(1.0), "open: {scrape}");
-    assert!(
-        s.committed(handler, topic, 0).await.unwrap_or(0) <= 0,
-        "nothing committed past the held record"
+    assert_eq!(
+        committed_reaching(&s, handler, topic, 3).await,
+        Some(3),
+        "committed up to the held record, not past it"
     );
 
     let up_at = now_ms();
     down.store(false, Ordering::SeqCst);
     eventually("every record handled", Duration::from_secs(20), || {
         let all = calls(handler);
-        (0..10).all(|i| {
+        (3..10).all(|i| {
             let key = format!("r{i}");
             all.iter().any(|c| c.key == key && c.at_ms >= up_at)
         })
@@ -130,16 +140,28 @@ async fn outage_is_waited_out(
         format!("kafka_retry_breaker_trips_total{{listener=\"{handler}\",reason=\"unavailable\"}}");
     assert_eq!(sample(&scrape, &trips), Some(1.0), "one trip: {scrape}");
     assert_eq!(sample(&scrape, &state), Some(0.0), "closed again");
+    let held = format!("kafka_retry_breaker_held_records{{listener=\"{handler}\"}}");
+    assert_eq!(sample(&scrape, &held), Some(0.0), "none held any more");
+    assert_eq!(
+        committed_reaching(&s, handler, topic, 10).await,
+        Some(10),
+        "committed past every record"
+    );
+    app.shutdown().await;
+}
+
+/// The group's committed offset on partition 0 of `topic` once it reaches `offset`, or after
+/// 10 s (commits are periodic).
+async fn committed_reaching(s: &Scenario, group: &str, topic: &str, offset: i64) -> Option<i64> {
     let mut committed = None;
-    for _ in 0..50 {
-        committed = s.committed(handler, topic, 0).await;
-        if committed == Some(10) {
+    for _ in 0..100 {
+        committed = s.committed(group, topic, 0).await;
+        if committed.is_some_and(|c| c >= offset) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(committed, Some(10), "committed past every record");
-    app.shutdown().await;
+    committed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

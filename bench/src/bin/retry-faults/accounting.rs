@@ -106,11 +106,23 @@ pub async fn settle(
     expected: &BTreeSet<String>,
     limit: Duration,
 ) -> anyhow::Result<Accounting> {
+    settle_on(kafka, TOPIC, expected, dies, limit).await
+}
+
+/// [`settle`] for the orders of `topic`, whose DLT is `<topic>-dlt`, `should_die(key)`
+/// saying which keys belong there.
+pub async fn settle_on(
+    kafka: &TestKafka,
+    topic: &str,
+    expected: &BTreeSet<String>,
+    should_die: impl Fn(&str) -> bool,
+    limit: Duration,
+) -> anyhow::Result<Accounting> {
     let start = Instant::now();
     loop {
         let handled = kafka.read_all(HANDLED).await?;
-        let dlt = kafka.read_all(&format!("{TOPIC}-dlt")).await?;
-        let accounting = Accounting::of(expected, &handled, &dlt, dies);
+        let dlt = kafka.read_all(&format!("{topic}-dlt")).await?;
+        let accounting = Accounting::of(expected, &handled, &dlt, &should_die);
         if accounting.complete() || start.elapsed() > limit {
             return Ok(accounting);
         }

@@ -81,7 +81,7 @@ async fn fault_slow(rec: Record<Bytes>) -> anyhow::Result<()> {
 }
 
 /// Produces `key` to [`HANDLED`] and waits for the acknowledgement.
-async fn record_handled(key: &str) -> anyhow::Result<()> {
+pub async fn record_handled(key: &str) -> anyhow::Result<()> {
     let producer = PRODUCER
         .lock()
         .expect("producer")

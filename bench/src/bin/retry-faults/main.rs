@@ -15,6 +15,7 @@
 mod accounting;
 mod app;
 mod broker;
+mod downstream;
 mod listener;
 mod orders;
 mod scenarios;
@@ -23,7 +24,7 @@ use clap::{Parser, Subcommand};
 use retry_runtime::RetryApp;
 
 use scenarios::{
-    bad, broker_restart, dlt_down, kill, long_wait, mock, poison, recovery, size, storm,
+    bad, broker_restart, dlt_down, kill, long_wait, mock, outage, poison, recovery, size, storm,
 };
 
 #[derive(Parser)]
@@ -78,6 +79,13 @@ enum Command {
     Recovery,
     /// The same with static membership (RETRY_INSTANCE_ID).
     RecoveryStatic,
+    /// The listener's downstream down for 30 s under a steady stream: the breaker
+    /// (`pause_on`) holds the records, none is dead-lettered for it; then the same run with
+    /// the breaker off, whose dead letters are printed beside.
+    Outage,
+    /// The same with poison orders among them: they still reach the DLT after their
+    /// attempts, before and after the outage.
+    OutagePoison,
     /// Internal: the application process the kill scenario kills.
     App {
         #[arg(long)]
@@ -120,6 +128,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Poison,
         Command::DltDown,
         Command::LongWait,
+        Command::Outage,
+        Command::OutagePoison,
     ];
     if cli.broker == "kafka" {
         all.extend([Command::Size, Command::BrokerRestart]);
@@ -184,6 +194,14 @@ async fn main() -> anyhow::Result<()> {
             Command::BrokerRestart => (
                 "1 of 3 brokers killed".to_owned(),
                 broker_restart::run(broker, cli.records).await?,
+            ),
+            Command::Outage => (
+                "downstream down 30 s".to_owned(),
+                outage::run(broker, cli.records, false).await?,
+            ),
+            Command::OutagePoison => (
+                "downstream down 30 s, poison".to_owned(),
+                outage::run(broker, cli.records, true).await?,
             ),
             Command::DltDown => (
                 "DLT unavailable, restart".to_owned(),

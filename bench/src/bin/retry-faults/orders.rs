@@ -29,6 +29,16 @@ pub async fn produce_order_range(
     range: std::ops::RangeInclusive<u64>,
     spread: Duration,
 ) -> anyhow::Result<()> {
+    produce_order_range_to(bootstrap, TOPIC, range, spread).await
+}
+
+/// Produces orders `range` to `topic` over about `spread` (at once when zero).
+pub async fn produce_order_range_to(
+    bootstrap: &str,
+    topic: &str,
+    range: std::ops::RangeInclusive<u64>,
+    spread: Duration,
+) -> anyhow::Result<()> {
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("message.timeout.ms", "120000")
@@ -39,7 +49,7 @@ pub async fn produce_order_range(
         let value = format!(r#"{{"k":{k}}}"#);
         producer
             .send(
-                FutureRecord::to(TOPIC).key(&key).payload(&value),
+                FutureRecord::to(topic).key(&key).payload(&value),
                 Duration::from_secs(120),
             )
             .await

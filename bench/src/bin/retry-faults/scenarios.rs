@@ -6,6 +6,7 @@ pub mod dlt_down;
 pub mod kill;
 pub mod long_wait;
 pub mod mock;
+pub mod outage;
 pub mod poison;
 pub mod recovery;
 pub mod size;
