@@ -75,10 +75,12 @@ async fn outage_is_waited_out(
     for i in 0..3 {
         s.produce(topic, &format!("r{i}"), "\"ok\"").await;
     }
-    eventually("the first records", Duration::from_secs(20), || {
-        calls(handler).len() == 3
-    })
-    .await;
+    // Handled and committed (a call records itself before it ends).
+    assert_eq!(
+        committed_reaching(&s, handler, topic, 3).await,
+        Some(3),
+        "the first records committed"
+    );
     down.store(true, Ordering::SeqCst);
     for i in 3..10 {
         s.produce(topic, &format!("r{i}"), "\"ok\"").await;
@@ -263,4 +265,110 @@ async fn failures_in_a_row_trip_the_breaker_and_poison_among_successes_does_not(
         calls("brk_rate")
     );
     app.shutdown().await;
+}
+
+static DLT_STORE_DOWN: AtomicBool = AtomicBool::new(true);
+
+/// Sends every record straight to the DLT.
+#[retryable_topic(
+    topic = "brk-dlt",
+    partitions = 1,
+    attempts = 1,
+    pause_on = [DbUnavailable],
+    probe = "300ms"
+)]
+async fn brk_dlt(rec: Record<Bytes>) -> anyhow::Result<()> {
+    record_call("brk_dlt", &rec);
+    anyhow::bail!("rejected")
+}
+
+/// Stores dead letters in a database that is down while [`DLT_STORE_DOWN`].
+#[dlt_handler(topic = "brk-dlt")]
+async fn brk_dlt_dlt(rec: DeadLetter<Bytes>) -> anyhow::Result<()> {
+    record_call("brk_dlt_dlt", &rec);
+    if DLT_STORE_DOWN.load(Ordering::SeqCst) {
+        return Err(DbUnavailable.into());
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dlt_handler_whose_store_is_down_holds_its_dead_letter() {
+    let s = Scenario::start().await;
+    let app = s.start_app(&[("brk_dlt", "brk-dlt")]).await;
+    s.produce("brk-dlt", "d0", "x").await;
+    eventually(
+        "the DLT handler's first call",
+        Duration::from_secs(20),
+        || !calls("brk_dlt_dlt").is_empty(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let while_down = calls("brk_dlt_dlt").len();
+    assert!(
+        (2..=5).contains(&while_down),
+        "the trip, then one probe per 300 ms: {while_down} calls"
+    );
+    DLT_STORE_DOWN.store(false, Ordering::SeqCst);
+    eventually("the dead letter stored", Duration::from_secs(10), || {
+        calls("brk_dlt_dlt").len() > while_down
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.shutdown().await;
+    assert_eq!(
+        calls("brk_dlt_dlt").len(),
+        while_down + 1,
+        "handled once when the store is back"
+    );
+    assert_eq!(
+        s.read_all("brk-dlt-dlt").await.len(),
+        1,
+        "held, not re-published to the DLT"
+    );
+}
+
+/// Fails `bad` with [`DbUnavailable`] for ever, as a query that kills its own connection.
+#[retryable_topic(
+    topic = "brk-alone",
+    partitions = 1,
+    attempts = 2,
+    backoff = "100ms",
+    pause_on = [DbUnavailable],
+    probe = "100ms",
+    max_probe_delay = "100ms"
+)]
+async fn brk_alone(rec: Record<Bytes>) -> anyhow::Result<()> {
+    record_call("brk_alone", &rec);
+    if rec.key_str() == Some("bad") {
+        return Err(DbUnavailable.into());
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_that_is_its_own_outage_goes_on_after_five_probes() {
+    let s = Scenario::start().await;
+    let app = s.start_app(&[("brk_alone", "brk-alone")]).await;
+    s.produce("brk-alone", "bad", "x").await;
+    let dead = s.read_n("brk-alone-dlt", 1).await;
+    assert_eq!(
+        dead.len(),
+        1,
+        "the record reaches the DLT after its attempts"
+    );
+    s.produce("brk-alone", "good", "x").await;
+    eventually("the next record", Duration::from_secs(10), || {
+        !calls_for("brk_alone", "good").is_empty()
+    })
+    .await;
+    app.shutdown().await;
+    let bad = calls_for("brk_alone", "bad");
+    let on = |attempt: u32| bad.iter().filter(|c| c.attempt == attempt).count();
+    assert_eq!(
+        (on(1), on(2)),
+        (6, 5),
+        "the call that tripped the breaker and five probes on the main topic; on the retry \
+         topic, the breaker still open, five probes: {bad:?}"
+    );
 }
