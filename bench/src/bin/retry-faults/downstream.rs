@@ -27,6 +27,8 @@ pub const MAX_PROBE_DELAY: Duration = Duration::from_secs(8);
 static DOWN: AtomicBool = AtomicBool::new(false);
 static POISON: AtomicBool = AtomicBool::new(false);
 static FAILED_WHILE_DOWN: Mutex<Vec<Instant>> = Mutex::new(Vec::new());
+/// When the downstream came back, and when the first call succeeded after that.
+static BACK: Mutex<(Option<Instant>, Option<Instant>)> = Mutex::new((None, None));
 
 /// What the database client says while the downstream is down.
 #[derive(Debug, thiserror::Error)]
@@ -48,11 +50,23 @@ pub fn reset(poison: bool) {
     DOWN.store(false, Ordering::SeqCst);
     POISON.store(poison, Ordering::SeqCst);
     FAILED_WHILE_DOWN.lock().expect("calls").clear();
+    *BACK.lock().expect("back") = (None, None);
 }
 
 /// Takes the downstream down (`true`) or brings it back.
 pub fn set_down(down: bool) {
+    if !down {
+        BACK.lock().expect("back").0 = Some(Instant::now());
+    }
     DOWN.store(down, Ordering::SeqCst);
+}
+
+/// How long after the downstream came back the first call succeeded.
+pub fn first_success_after_back() -> Option<Duration> {
+    match *BACK.lock().expect("back") {
+        (Some(back), Some(first)) => Some(first.saturating_duration_since(back)),
+        _ => None,
+    }
 }
 
 /// When each call that failed because the downstream was down ended, in order.
@@ -85,6 +99,9 @@ async fn fault_outage(rec: Record<Order>) -> anyhow::Result<()> {
     }
     if POISON.load(Ordering::SeqCst) && k.is_multiple_of(7) {
         return Err(Poison(k).into());
+    }
+    if let (Some(_), first @ None) = &mut *BACK.lock().expect("back") {
+        *first = Some(Instant::now());
     }
     record_handled(&k.to_string()).await
 }

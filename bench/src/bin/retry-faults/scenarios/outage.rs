@@ -92,11 +92,13 @@ async fn once(
     let failed = failed_while_down();
     if breaker {
         let probes = probes(&failed);
+        let resumed = downstream::first_success_after_back().unwrap_or_default();
         eprintln!(
-            "  {} calls failed while down: {} at the trip, then {} probes; every order settled {:.1} s after the downstream came back",
+            "  {} calls failed while down: {} at the trip, then {} probes; back: the first order handled after {:.1} s, every order settled after {:.1} s",
             failed.len(),
             failed.len() - probes.len(),
             probes.len(),
+            resumed.as_secs_f64(),
             settled_after.as_secs_f64(),
         );
         let closest = probes
