@@ -195,13 +195,7 @@ impl BreakerCell {
         }
         let now = Instant::now();
         let recorded = machine.breaker.record(now, call, outcome);
-        if let Some(transition) = recorded.transition {
-            let cause = result
-                .as_ref()
-                .err()
-                .and_then(|e| self.config.unavailable_type(e));
-            self.changed(&mut machine, now, &transition, Some((&record, cause)));
-        }
+        self.publish(&mut machine, now, recorded.transition, record, result);
         drop(machine);
         if recorded.fate == Fate::Alone {
             self.alone(&record, result);
@@ -247,6 +241,25 @@ impl BreakerCell {
                 "breaker half-open: {}, not closed for {since}s, probing",
                 self.listener
             )),
+        }
+    }
+
+    /// Publishes the change a call's outcome made, if it made one, naming `record` and the
+    /// `pause_on` type it failed with.
+    fn publish(
+        &self,
+        machine: &mut Machine,
+        now: Instant,
+        transition: Option<Transition>,
+        record: RecordRef<'_>,
+        result: &Result<(), HandlerError>,
+    ) {
+        if let Some(transition) = transition {
+            let cause = result
+                .as_ref()
+                .err()
+                .and_then(|e| self.config.unavailable_type(e));
+            self.changed(machine, now, &transition, Some((&record, cause)));
         }
     }
 
@@ -331,13 +344,7 @@ impl ProbeGuard {
         let now = Instant::now();
         let mut machine = cell.lock();
         let recorded = machine.breaker.probe_ended(probe, now, outcome);
-        if let Some(transition) = recorded.transition {
-            let cause = result
-                .as_ref()
-                .err()
-                .and_then(|e| cell.config.unavailable_type(e));
-            cell.changed(&mut machine, now, &transition, Some((&record, cause)));
-        }
+        cell.publish(&mut machine, now, recorded.transition, record, result);
         let Fate::Hold(failure) = recorded.fate else {
             machine.lone = None;
             return recorded.fate;
