@@ -153,7 +153,9 @@ pub async fn run(
             let topic = format!("{}-{}", peer.name(), workload.name());
             eprintln!("[peers] {topic}: {records} records");
             let run = run_one(broker, java, peer, workload, &topic, records, &options.logs);
-            runs.push(run.await?);
+            let run = run.await?;
+            eprintln!("[peers] {topic}: {:?}", run.figures);
+            runs.push(run);
         }
     }
     Ok(runs)
@@ -208,8 +210,9 @@ async fn run_one(
         if workload == Workload::Dlt {
             produce().await?;
         }
-        // Spring's failing workloads handle a few hundred records a second here.
-        let limit = Duration::from_secs(300 + records / 100);
+        // Spring's failing workloads handle tens (dlt) to hundreds of records a second here.
+        let per_second = if workload == Workload::Dlt { 5 } else { 100 };
+        let limit = Duration::from_secs(300 + records / per_second);
         let done: Done = serde_json::from_str(&process.wait_for(process::DONE, limit).await?)?;
         let (rss, threads) = (process.status("VmHWM")?, process.status("Threads")?);
         let started_ms = if workload == Workload::Dlt {
