@@ -23,10 +23,13 @@ impl Java {
             "[peers] building the Java peers (mvn package in {})",
             dir.display()
         );
+        // Maven's output to stderr: stdout carries the results.
+        let stderr = std::os::fd::AsFd::as_fd(&std::io::stderr()).try_clone_to_owned()?;
         let status = std::process::Command::new("mvn")
-            .args(["-q", "-B", "-f"])
+            .args(["-q", "-B", "-Dstyle.color=never", "-f"])
             .arg(dir.join("pom.xml"))
             .args(["package", "-DskipTests"])
+            .stdout(stderr)
             .status()
             .map_err(|e| anyhow::anyhow!("running mvn (Maven and a JDK 17 are needed): {e}"))?;
         anyhow::ensure!(status.success(), "mvn package of bench/peers failed");
