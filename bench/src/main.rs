@@ -35,7 +35,7 @@ use crate::variant::{Figures, Variant};
 #[command(about = "kafka-retry benchmarks against a raw rdkafka consumer")]
 struct Cli {
     #[command(subcommand)]
-    child: Option<Child>,
+    child: Option<Internal>,
     /// `mock`, `embedded`, `kafka`, `both` (mock and embedded) or `all`.
     #[arg(long, default_value = "both")]
     broker: String,
@@ -84,8 +84,9 @@ struct Cli {
     workload: Vec<peers::Workload>,
 }
 
+/// The subcommands the benchmark runs itself as, in child processes.
 #[derive(Subcommand)]
-enum Child {
+enum Internal {
     /// Internal: the process whose peak memory the memory run measures.
     MemoryChild {
         #[arg(long)]
@@ -337,18 +338,18 @@ impl Results {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match &cli.child {
-        Some(Child::MemoryChild {
+        Some(Internal::MemoryChild {
             bootstrap,
             listener,
             topic,
         }) => return memory::child(bootstrap, listener, topic).await,
-        Some(Child::ThroughputChild {
+        Some(Internal::ThroughputChild {
             bootstrap,
             records,
             sustained,
             tag,
         }) => return variant::child(bootstrap, *records, *sustained, tag).await,
-        Some(Child::PeerApp { workload, records }) => {
+        Some(Internal::PeerApp { workload, records }) => {
             return peers::app::run(*workload, *records).await
         }
         None => {}
