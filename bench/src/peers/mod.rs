@@ -8,6 +8,8 @@ pub mod java;
 mod process;
 pub mod report;
 mod tally;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
