@@ -74,11 +74,17 @@ impl Broker {
             format!("{topic}-retry"),
             format!("{topic}-dlt"),
         ] {
-            match self {
-                Self::Mock(cluster) => cluster.create_topic(&name, partitions, 1)?,
-                Self::Embedded(kafka) | Self::Kafka { kafka, .. } => {
-                    kafka.create_topic(&name, partitions).await?
-                }
+            self.create_topic(&name, partitions).await?;
+        }
+        Ok(())
+    }
+
+    /// Creates `topic` with `partitions` partitions.
+    pub async fn create_topic(&self, topic: &str, partitions: i32) -> anyhow::Result<()> {
+        match self {
+            Self::Mock(cluster) => cluster.create_topic(topic, partitions, 1)?,
+            Self::Embedded(kafka) | Self::Kafka { kafka, .. } => {
+                kafka.create_topic(topic, partitions).await?
             }
         }
         Ok(())

@@ -4,6 +4,7 @@
 //! cargo run --release -p retry-bench              # mock cluster and embedded broker
 //! cargo run --release -p retry-bench -- --broker kafka   # Apache Kafka (JDK 17 and Maven)
 //! cargo run --release -p retry-bench -- --broker mock --records 50000
+//! cargo run --release -p retry-bench -- --broker kafka --peer spring   # against Spring Kafka
 //! ```
 //! Throughput is measured twice, each in a child process: with logging off, and as users run
 //! the app (`run()`'s INFO subscriber, `RUST_BACKTRACE=1`). Prints a table and writes the same
@@ -19,6 +20,7 @@ mod io_wait;
 mod lock_log;
 mod measurement;
 mod memory;
+mod peers;
 mod scenarios;
 mod throughput;
 mod variant;
@@ -33,7 +35,7 @@ use crate::variant::{Figures, Variant};
 #[command(about = "kafka-retry benchmarks against a raw rdkafka consumer")]
 struct Cli {
     #[command(subcommand)]
-    child: Option<Child>,
+    child: Option<Internal>,
     /// `mock`, `embedded`, `kafka`, `both` (mock and embedded) or `all`.
     #[arg(long, default_value = "both")]
     broker: String,
@@ -56,13 +58,35 @@ struct Cli {
     /// Run only this measurement.
     #[arg(long, value_enum)]
     only: Option<Measurement>,
-    /// Where to write the JSON results.
-    #[arg(long, default_value = "target/bench-results.json")]
-    json: String,
+    /// Where to write the JSON results [default: target/bench-results.json, with --peer
+    /// target/peer-results.json].
+    #[arg(long)]
+    json: Option<String>,
+    /// Instead of the measurements above, compare with what users would pick instead, on
+    /// Apache Kafka (`--broker kafka`): this project's listener, Spring Kafka and a plain
+    /// kafka-clients loop, each in a process of its own.
+    #[arg(long, value_enum)]
+    peer: Option<peers::Peers>,
+    /// Records of the comparison's happy workload.
+    #[arg(long, default_value_t = 1_000_000)]
+    peer_records: u64,
+    /// Records of the comparison's failing10 workload.
+    #[arg(long, default_value_t = 1_000_000)]
+    peer_failing_records: u64,
+    /// Records of the comparison's dlt workload.
+    #[arg(long, default_value_t = 10_000)]
+    peer_dlt_records: u64,
+    /// Records of the comparison's io5ms workload.
+    #[arg(long, default_value_t = 20_000)]
+    peer_io_records: u64,
+    /// The comparison's workloads to run [default: all].
+    #[arg(long, value_enum, value_delimiter = ',')]
+    workload: Vec<peers::Workload>,
 }
 
+/// The subcommands the benchmark runs itself as, in child processes.
 #[derive(Subcommand)]
-enum Child {
+enum Internal {
     /// Internal: the process whose peak memory the memory run measures.
     MemoryChild {
         #[arg(long)]
@@ -82,6 +106,13 @@ enum Child {
         sustained: usize,
         #[arg(long)]
         tag: String,
+    },
+    /// Internal: the kafka-retry peer of the comparison with Spring Kafka.
+    PeerApp {
+        #[arg(long, value_enum)]
+        workload: peers::Workload,
+        #[arg(long)]
+        records: u64,
     },
 }
 
@@ -307,17 +338,20 @@ impl Results {
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match &cli.child {
-        Some(Child::MemoryChild {
+        Some(Internal::MemoryChild {
             bootstrap,
             listener,
             topic,
         }) => return memory::child(bootstrap, listener, topic).await,
-        Some(Child::ThroughputChild {
+        Some(Internal::ThroughputChild {
             bootstrap,
             records,
             sustained,
             tag,
         }) => return variant::child(bootstrap, *records, *sustained, tag).await,
+        Some(Internal::PeerApp { workload, records }) => {
+            return peers::app::run(*workload, *records).await
+        }
         None => {}
     }
     tracing_subscriber::fmt()
@@ -326,6 +360,10 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    if cli.peer.is_some() {
+        return compare_with_peers(&cli).await;
+    }
+    let json = cli.json.as_deref().unwrap_or("target/bench-results.json");
     let kinds: &[&str] = match cli.broker.as_str() {
         "both" => &["mock", "embedded"],
         "all" => &["mock", "embedded", "kafka"],
@@ -424,8 +462,7 @@ async fn main() -> anyhow::Result<()> {
     }
     anyhow::ensure!(
         all.iter().all(|r| !r.measurements.is_empty()),
-        "no measurement ran; {} not written",
-        cli.json
+        "no measurement ran; {json} not written",
     );
     print_table(&all);
     println!(
@@ -433,13 +470,49 @@ async fn main() -> anyhow::Result<()> {
         std::env::var("RUST_BACKTRACE").unwrap_or_else(|_| "(unset)".into()),
         std::env::var("RUST_LOG").unwrap_or_else(|_| "(unset)".into())
     );
+    write_json(json, &all)
+}
+
+/// Writes `value` to `path` as JSON.
+fn write_json(path: &str, value: &impl Serialize) -> anyhow::Result<()> {
     // The default, target/, is not there when cargo builds elsewhere (CARGO_TARGET_DIR).
-    if let Some(dir) = std::path::Path::new(&cli.json).parent() {
+    if let Some(dir) = std::path::Path::new(path).parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&cli.json, serde_json::to_string_pretty(&all)?)?;
-    eprintln!("wrote {}", cli.json);
+    std::fs::write(path, serde_json::to_string_pretty(value)?)?;
+    eprintln!("wrote {path}");
     Ok(())
+}
+
+/// `--peer`: the comparison with Spring Kafka and the kafka-clients floor on Apache Kafka.
+async fn compare_with_peers(cli: &Cli) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        cli.broker == "kafka",
+        "--peer runs on Apache Kafka only: add --broker kafka"
+    );
+    let json = cli.json.as_deref().unwrap_or("target/peer-results.json");
+    let logs = std::path::Path::new(json)
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("peer-logs");
+    let options = peers::Options {
+        records: cli.peer_records,
+        failing_records: cli.peer_failing_records,
+        dlt_records: cli.peer_dlt_records,
+        io_records: cli.peer_io_records,
+        workloads: if cli.workload.is_empty() {
+            peers::Workload::ALL.to_vec()
+        } else {
+            cli.workload.clone()
+        },
+        logs,
+    };
+    let java = peers::java::Java::build()?;
+    let broker = broker::Broker::start("kafka").await?;
+    let runs = peers::run(&broker, &java, &options).await?;
+    peers::report::print(&runs);
+    let figures: Vec<_> = runs.iter().map(|run| &run.figures).collect();
+    write_json(json, &figures)
 }
 
 fn print_table(all: &[Results]) {
