@@ -9,7 +9,7 @@ use std::time::Instant;
 use metrics::{Counter, Gauge};
 use retry_core::{
     Admission, AdmittedCall, Breaker, BreakerConfig, BreakerState, CallOutcome, DestinationKind,
-    ErrorFilter, Fate, HandlerError, Probe, Transition, TransitionReason,
+    ErrorFilter, Fate, HandlerError, HeldFailure, Probe, Transition, TransitionReason,
 };
 use tokio::sync::watch;
 
@@ -103,11 +103,8 @@ impl Meters {
 
 /// The breaker's answer to a record asking to be handled.
 pub(crate) enum Admit {
-    /// Closed: call the handler and report with [`BreakerCell::recorded`].
-    Call(AdmittedCall),
-    /// Call the handler with this record as the probe, and report with
-    /// [`ProbeGuard::ended`]; dropping the guard gives the probe back.
-    Probe(ProbeGuard),
+    /// Call the handler, then ask [`Admitted::ended`] what to do with the record.
+    Let(Admitted),
     /// Do not call the handler; ask again at this instant or once the state changes
     /// ([`Admit::wait`]).
     Wait(Instant, watch::Receiver<BreakerState>),
@@ -120,6 +117,39 @@ impl Admit {
         tokio::select! {
             _ = tokio::time::sleep_until(at.into()) => {}
             _ = changes.changed() => {}
+        }
+    }
+}
+
+/// A handler call the breaker let through.
+pub(crate) enum Admitted {
+    /// Closed: reported with [`BreakerCell::recorded`].
+    Call(AdmittedCall),
+    /// The probe, reported with [`ProbeGuard::ended`]; dropping it gives the probe back.
+    Probe(ProbeGuard),
+}
+
+impl Admitted {
+    /// The same call handing again a record the breaker held for `failure`, if it did.
+    pub fn resuming(self, failure: Option<HeldFailure>) -> Self {
+        match (self, failure) {
+            (Admitted::Call(call), Some(failure)) => Admitted::Call(call.resuming(failure)),
+            (admitted, _) => admitted,
+        }
+    }
+
+    /// What to do with `record`, read from a topic of `kind`, after its call ended with
+    /// `result`.
+    pub fn ended(
+        self,
+        breaker: &BreakerCell,
+        kind: DestinationKind,
+        result: &Result<(), HandlerError>,
+        record: RecordRef<'_>,
+    ) -> Fate {
+        match self {
+            Admitted::Call(call) => breaker.recorded(call, kind, result, record),
+            Admitted::Probe(probe) => probe.ended(result, record),
         }
     }
 }
@@ -151,7 +181,7 @@ impl BreakerCell {
         let now = Instant::now();
         let mut machine = self.lock();
         match machine.breaker.admit(now) {
-            Admission::Call(call) => Admit::Call(call),
+            Admission::Call(call) => Admit::Let(Admitted::Call(call)),
             Admission::Probe { probe, hung } => {
                 if let Some(hung) = hung {
                     self.changed(&mut machine, now, &hung, None);
@@ -161,10 +191,10 @@ impl BreakerCell {
                     .state
                     .set(f64::from(BreakerState::HalfOpen.gauge()));
                 tracing::info!(listener = %self.listener, %record, "breaker half-open, probing");
-                Admit::Probe(ProbeGuard {
+                Admit::Let(Admitted::Probe(ProbeGuard {
                     cell: self.clone(),
                     probe: Some(probe),
-                })
+                }))
             }
             Admission::Wait(at) => Admit::Wait(at, self.changes.subscribe()),
         }
@@ -175,7 +205,7 @@ impl BreakerCell {
         self.config.outcome(&self.filter, result)
     }
 
-    /// The outcome of a call admitted with [`Admit::Call`], on a topic of `kind`, and what
+    /// The outcome of a call admitted with [`Admitted::Call`], on a topic of `kind`, and what
     /// to do with `record`. A DLT handler's failure other than `pause_on` follows the `dlt`
     /// setting and is not counted.
     pub fn recorded(

@@ -442,9 +442,7 @@ impl<'a> Worker<'a> {
             // (and moved) for every record.
             Box::pin(self.wait(tokio::time::sleep(wait))).await?;
             // Checked when the wait ends: the partition may have moved meanwhile.
-            if !self.late && self.owned.is_revoked() {
-                return Err(Stop::Revoked);
-            }
+            self.check_owned()?;
         }
         let offset = message.offset();
         let footprint = inbound.footprint();
@@ -531,36 +529,23 @@ impl<'a> Worker<'a> {
         };
         let mut resuming = None;
         loop {
-            let (handled, fate) = match breaker.admit(record) {
+            let admitted = match breaker.admit(record) {
                 Admit::Wait(at, changes) => {
                     let _waiting = breaker.holding();
                     self.pause();
                     self.wait(Admit::wait(at, changes)).await?;
-                    if !self.late && self.owned.is_revoked() {
-                        return Err(Stop::Revoked);
-                    }
+                    self.check_owned()?;
                     self.renew_permit().await?;
                     continue;
                 }
-                Admit::Call(call) => {
-                    let call = resuming.map_or(call, |failure| call.resuming(failure));
-                    drop(held.take());
-                    let handled = self.call(inbound).await?;
-                    let fate = handled.result().map_or(Fate::Proceed, |result| {
-                        breaker.recorded(call, kind, result, record)
-                    });
-                    (handled, fate)
-                }
-                Admit::Probe(probe) => {
-                    drop(held.take());
-                    // Dropped unreported when the call is abandoned: the probe is given back.
-                    let handled = self.call(inbound).await?;
-                    let fate = handled
-                        .result()
-                        .map_or(Fate::Proceed, |result| probe.ended(result, record));
-                    (handled, fate)
-                }
+                Admit::Let(admitted) => admitted.resuming(resuming),
             };
+            drop(held.take());
+            // A probe dropped unreported, its call abandoned, is given back.
+            let handled = self.call(inbound).await?;
+            let fate = handled.result().map_or(Fate::Proceed, |result| {
+                admitted.ended(breaker, kind, result, record)
+            });
             let Fate::Hold(failure) = fate else {
                 return Ok(handled);
             };
@@ -569,9 +554,7 @@ impl<'a> Worker<'a> {
             self.holds(record.offset);
             // The breaker may be closed again already: a revoked partition or a stopping
             // app must not call the handler again.
-            if !self.late && self.owned.is_revoked() {
-                return Err(Stop::Revoked);
-            }
+            self.check_owned()?;
             if self.shared.stop.is_cancelled() {
                 return Err(Stop::Shutdown);
             }
@@ -660,6 +643,15 @@ impl<'a> Worker<'a> {
             let since = self.unstored.map_or_else(Instant::now, |(_, since)| since);
             self.unstored = Some((offset, since));
         }
+    }
+
+    /// `Err(Stop::Revoked)` once the partition is revoked, unless the record in hand was read
+    /// late (see [`Worker::late`]): checked after every wait, before the handler is called.
+    pub fn check_owned(&self) -> Result<(), Stop> {
+        if !self.late && self.owned.is_revoked() {
+            return Err(Stop::Revoked);
+        }
+        Ok(())
     }
 
     /// Counts one more record taken without waiting for it: true every [`YIELD_EVERY`]th,

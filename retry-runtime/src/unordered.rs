@@ -18,9 +18,9 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use rdkafka::message::{BorrowedMessage, Message};
-use retry_core::{AdmittedCall, Fate, HeldFailure, ProgressTicket};
+use retry_core::{Fate, HeldFailure, ProgressTicket};
 
-use crate::breaker::{Admit, BreakerCell, HeldByBreaker, ProbeGuard, RecordRef};
+use crate::breaker::{Admit, Admitted, BreakerCell, HeldByBreaker, RecordRef};
 use crate::consumer::ConsumerFailed;
 use crate::gauges::due_of;
 use crate::inbound::Inbound;
@@ -57,16 +57,6 @@ struct HeldRecord<'q> {
     late: bool,
     /// Counts it in `kafka_retry_breaker_held_records` while it is held.
     _counted: HeldByBreaker<'q>,
-}
-
-/// How a call was let through the breaker.
-enum Admitted {
-    /// No breaker.
-    Free,
-    /// Closed.
-    Call(AdmittedCall),
-    /// The probe.
-    Probe(ProbeGuard),
 }
 
 /// The worker, its calls in flight and the records its breaker holds.
@@ -225,9 +215,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
         if let Some(wait) = wait {
             self.worker.flush();
             self.wait_until(tokio::time::sleep(wait), true).await?;
-            if !self.worker.late && self.worker.owned.is_revoked() {
-                return Err(Stop::Revoked);
-            }
+            self.worker.check_owned()?;
         }
         drop(held);
         self.launch(message, ticket, None).await
@@ -262,22 +250,16 @@ impl<'a, 'q> Unordered<'a, 'q> {
                 }
             };
             let Some(breaker) = processor.breaker() else {
-                break (permit, Admitted::Free);
+                break (permit, None);
             };
             match breaker.admit(record_ref(&message)) {
-                Admit::Call(call) => {
-                    let call = resuming.map_or(call, |failure| call.resuming(failure));
-                    break (permit, Admitted::Call(call));
-                }
-                Admit::Probe(probe) => break (permit, Admitted::Probe(probe)),
+                Admit::Let(admitted) => break (permit, Some(admitted.resuming(resuming))),
                 Admit::Wait(at, changes) => {
                     drop(permit);
                     let _waiting = breaker.holding();
                     self.worker.flush();
                     self.wait_until(Admit::wait(at, changes), true).await?;
-                    if !self.worker.late && self.worker.owned.is_revoked() {
-                        return Err(Stop::Revoked);
-                    }
+                    self.worker.check_owned()?;
                 }
             }
         };
@@ -458,16 +440,11 @@ fn breaker_fate<'p>(
     processor: &'p Processor,
     record: RecordRef<'_>,
     handled: &Handled,
-    admitted: Admitted,
+    admitted: Option<Admitted>,
 ) -> Option<(&'p BreakerCell, HeldFailure)> {
     let breaker = processor.breaker()?;
     let result = handled.result()?;
-    let fate = match admitted {
-        Admitted::Free => return None,
-        Admitted::Call(call) => breaker.recorded(call, processor.kind(), result, record),
-        Admitted::Probe(probe) => probe.ended(result, record),
-    };
-    match fate {
+    match admitted?.ended(breaker, processor.kind(), result, record) {
         Fate::Hold(failure) => Some((breaker, failure)),
         Fate::Proceed | Fate::Alone => None,
     }
