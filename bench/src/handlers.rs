@@ -116,11 +116,7 @@ async fn bench_delay(rec: Record<Bytes>) -> anyhow::Result<()> {
         anyhow::bail!("measured on the retry");
     }
     let now = now_ms();
-    let due = rec
-        .headers
-        .get(BACKOFF_TIMESTAMP)
-        .and_then(|b| decode_timestamp(BACKOFF_TIMESTAMP, b).ok())
-        .unwrap_or(now);
+    let due = backoff_due(&rec).unwrap_or(now);
     LATENESS_MS.lock().expect("lateness").push(now - due);
     Ok(())
 }
@@ -135,6 +131,13 @@ async fn bench_memory(_rec: Record<Bytes>) -> anyhow::Result<()> {
 #[retryable_topic(topic = "bench-memory-main", attempts = 2, backoff = "1h")]
 async fn bench_memory_main(_rec: Record<Bytes>) -> anyhow::Result<()> {
     std::future::pending().await
+}
+
+/// A retry delivery's due time (its `retry_topic-backoff-timestamp`), epoch ms.
+pub fn backoff_due(rec: &Record<Bytes>) -> Option<i64> {
+    rec.headers
+        .get(BACKOFF_TIMESTAMP)
+        .and_then(|b| decode_timestamp(BACKOFF_TIMESTAMP, b).ok())
 }
 
 pub fn now_ms() -> i64 {

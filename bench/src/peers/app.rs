@@ -4,20 +4,16 @@
 
 use std::time::Duration;
 
-use retry_runtime::core::headers::{decode_timestamp, BACKOFF_TIMESTAMP};
 use retry_runtime::prelude::*;
 
 use super::process::{say, READY};
 use super::tally::TALLY;
 use super::Workload;
-use crate::handlers::fails_first_time;
+use crate::handlers::{backoff_due, fails_first_time, now_ms};
 
 /// The due time of a retry delivery, epoch ms.
 fn due_ms(rec: &Record<Bytes>) -> i64 {
-    rec.headers
-        .get(BACKOFF_TIMESTAMP)
-        .and_then(|b| decode_timestamp(BACKOFF_TIMESTAMP, b).ok())
-        .unwrap_or_else(crate::handlers::now_ms)
+    backoff_due(rec).unwrap_or_else(now_ms)
 }
 
 /// No-op work: count.
