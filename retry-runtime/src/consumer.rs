@@ -244,7 +244,7 @@ pub(crate) async fn consume(
                 };
                 match shared.processor.ordering() {
                     ProcessingOrder::Partition => tasks.spawn(run_partition(shared.clone(), queue, assigned.partition, assigned.owned)),
-                    ProcessingOrder::Unordered => tasks.spawn(run_unordered(shared.clone(), queue, assigned.partition, assigned.owned)),
+                    ProcessingOrder::Unordered | ProcessingOrder::Key => tasks.spawn(run_unordered(shared.clone(), queue, assigned.partition, assigned.owned)),
                 };
             }
             Some(joined) = tasks.join_next() => match joined {

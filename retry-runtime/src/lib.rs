@@ -76,6 +76,7 @@ mod gauges;
 mod inbound;
 mod kafka_config;
 pub mod kafka_headers;
+mod lanes;
 mod listener;
 mod orphans;
 mod ownership;

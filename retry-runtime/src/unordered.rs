@@ -1,6 +1,8 @@
 //! The partition task of `ordering = "none"` (design/concurrent-partition.md): a record's
 //! handler call starts and the task reads on, up to the consumer's `concurrency` calls in
-//! flight at once; records start in offset order and finish in any order.
+//! flight at once; records start in offset order and finish in any order. With
+//! `ordering = "key"` a record also waits in its key's lane ([`Lanes`]) until the records of
+//! its key read before it are finished.
 //!
 //! The calls are futures of the task, not tasks of their own: each borrows its record from
 //! the partition's queue, and they move only while the task polls them. So every wait of the
@@ -18,15 +20,17 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use rdkafka::message::{BorrowedMessage, Message};
-use retry_core::{Fate, HeldFailure, ProgressTicket};
+use retry_core::{Fate, HeldFailure, ProcessingOrder, ProgressTicket};
 
 use crate::breaker::{Admit, Admitted, BreakerCell, HeldByBreaker, RecordRef};
 use crate::consumer::ConsumerFailed;
 use crate::gauges::due_of;
 use crate::inbound::Inbound;
+use crate::lanes::{Lane, Lanes};
 use crate::ownership::Ownership;
 use crate::partition::{
-    revocation, take_over, until, Partitions, SharedQueue, Stop, Worker, IN_FLIGHT_BUDGET,
+    revocation, take_over, until, Forwarded, Partitions, SharedQueue, Stop, Worker,
+    IN_FLIGHT_BUDGET,
 };
 use crate::process::{Forward, Handled, Processor};
 
@@ -66,6 +70,11 @@ struct Unordered<'a, 'q> {
     /// Records held for the breaker, with their tickets: restarted in offset order before
     /// anything new is read.
     held: Vec<(ProgressTicket, HeldRecord<'q>)>,
+    /// The key lanes, with `ordering = "key"`.
+    lanes: Option<Lanes<'q>>,
+    /// The lane of the record read after the revocation (see `Worker::late`), with
+    /// `ordering = "key"`: the records of its key read before it are finished first.
+    late_lane: Option<Lane>,
 }
 
 /// Works on `partition` with its records' calls running side by side, until it is revoked
@@ -84,6 +93,8 @@ pub(crate) async fn run_unordered(
         worker: Worker::new(&shared, partition, owned),
         calls: FuturesUnordered::new(),
         held: Vec::new(),
+        lanes: (shared.processor.ordering() == ProcessingOrder::Key).then(Lanes::new),
+        late_lane: None,
     };
     let stop = loop {
         if task.worker.owned.is_revoked() {
@@ -97,6 +108,12 @@ pub(crate) async fn run_unordered(
                 .launch(record.message, ticket, Some(record.failure))
                 .await
             {
+                break stop;
+            }
+            continue;
+        }
+        if let Some((ticket, message)) = task.lanes.as_mut().and_then(Lanes::next_ready) {
+            if let Err(stop) = task.launch(message, ticket, None).await {
                 break stop;
             }
             continue;
@@ -116,7 +133,7 @@ pub(crate) async fn run_unordered(
                 continue;
             }
             Some(forwarded) = task.worker.forwards.next() => {
-                task.worker.forwarded(forwarded);
+                task.forwarded(forwarded);
                 continue;
             }
             message = stream.next(), if room => message,
@@ -195,6 +212,9 @@ impl<'a, 'q> Unordered<'a, 'q> {
             self.end_old_calls().await?;
             // The new sequence reads them again.
             self.held.clear();
+            if let Some(lanes) = &mut self.lanes {
+                lanes.clear();
+            }
         }
         let (wait, footprint, held) = {
             let mut inbound = Inbound::read(&message, &shared.topic);
@@ -218,7 +238,18 @@ impl<'a, 'q> Unordered<'a, 'q> {
             self.worker.check_owned()?;
         }
         drop(held);
-        self.launch(message, ticket, None).await
+        let Some(lanes) = &mut self.lanes else {
+            return self.launch(message, ticket, None).await;
+        };
+        let lane = lanes.lane(&message);
+        if self.worker.late {
+            self.late_lane = Some(lane);
+        }
+        match lanes.offer(lane, (ticket, message)) {
+            Some((ticket, message)) => self.launch(message, ticket, None).await,
+            // It starts once its key's earlier records are finished.
+            None => Ok(()),
+        }
     }
 
     /// The record held for the breaker with the lowest offset, if any.
@@ -332,7 +363,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
                 Ok(None)
             }
             Some(forwarded) = self.worker.forwards.next() => {
-                self.worker.forwarded(forwarded);
+                self.forwarded(forwarded);
                 Ok(None)
             }
             _ = until(store_at), if store_at.is_some() => {
@@ -353,14 +384,30 @@ impl<'a, 'q> Unordered<'a, 'q> {
             Ended::Done(None) => {
                 let released = self.worker.progress.finish(ticket);
                 self.worker.store(released);
+                if let Some(lanes) = &mut self.lanes {
+                    lanes.finished(ticket);
+                }
             }
             Ended::Held(record) => self.held.push((ticket, record)),
         }
     }
 
+    /// A forward ended: once acknowledged, its record is finished, and so is its turn in its
+    /// key's lane (an abandoned forward keeps the lane: its record is not finished).
+    fn forwarded(&mut self, forwarded: Forwarded) {
+        let (ticket, acknowledged) = (forwarded.0, forwarded.1.is_ok());
+        self.worker.forwarded(forwarded);
+        if let (true, Some(lanes)) = (acknowledged, &mut self.lanes) {
+            lanes.finished(ticket);
+        }
+    }
+
     /// [`Unordered::finish`] after a record read late: that record is handled whatever
     /// the breaker held it for (the partition's next task starts after it); the other
-    /// records held were read before the revocation and are left to the next owner.
+    /// records held were read before the revocation and are left to the next owner. With
+    /// `ordering = "key"`, the records of its key read before it start first, in their
+    /// order: their duplicates, rather than the late record's loss or a break of its key's
+    /// order.
     async fn finish_late(&mut self)
     where
         'a: 'q,
@@ -368,15 +415,22 @@ impl<'a, 'q> Unordered<'a, 'q> {
         loop {
             self.finish().await;
             self.held.retain(|(_, record)| record.late);
-            let Some((ticket, record)) = self.next_held() else {
-                return;
+            let next = match self.next_held() {
+                Some((ticket, record)) => (ticket, record.message, Some(record.failure)),
+                None => {
+                    let lanes = self.lanes.as_mut().zip(self.late_lane);
+                    match lanes.and_then(|(lanes, lane)| lanes.take_ready_in(lane)) {
+                        Some((ticket, message)) => (ticket, message, None),
+                        None => return,
+                    }
+                }
             };
             // Past the grace period, no handler starts.
             if self.worker.shared.abort.is_cancelled() {
                 return;
             }
-            let failure = Some(record.failure);
-            if self.launch(record.message, ticket, failure).await.is_err() {
+            let (ticket, message, failure) = next;
+            if self.launch(message, ticket, failure).await.is_err() {
                 return;
             }
         }
@@ -391,7 +445,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
                 biased;
                 _ = abort.cancelled() => return,
                 Some(called) = self.calls.next() => self.called(called),
-                Some(forwarded) = self.worker.forwards.next() => self.worker.forwarded(forwarded),
+                Some(forwarded) = self.worker.forwards.next() => self.forwarded(forwarded),
             }
         }
     }

@@ -11,6 +11,7 @@ mod handover;
 mod hardening;
 mod hardening2;
 mod hardening3;
+mod key_lanes;
 mod lifecycle;
 mod membership;
 mod metrics;
