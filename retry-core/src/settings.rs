@@ -573,16 +573,26 @@ impl ListenerConfig {
             };
             src.blame(setting, e)
         })?;
-        let topics = TopicPlan::new(&policy).map_err(|e| {
-            let setting = match e {
-                TopicError::Duplicate(_) => [Setting::RetryTopicSuffix, Setting::DltTopicSuffix]
-                    .into_iter()
-                    .find(|s| src.raw(*s).is_some())
-                    .unwrap_or(Setting::Topic),
-                _ => Setting::Topic,
-            };
-            src.blame(setting, e)
-        })?;
+        let ordering = src
+            .get(Setting::Ordering, processing_order)?
+            .unwrap_or_default();
+        let topics = TopicPlan::new(&policy)
+            .and_then(|plan| match ordering {
+                ProcessingOrder::Key => plan.with_key_order(&policy),
+                _ => Ok(plan),
+            })
+            .map_err(|e| {
+                let setting = match e {
+                    TopicError::Duplicate(_) => {
+                        [Setting::RetryTopicSuffix, Setting::DltTopicSuffix]
+                            .into_iter()
+                            .find(|s| src.raw(*s).is_some())
+                            .unwrap_or(Setting::Topic)
+                    }
+                    _ => Setting::Topic,
+                };
+                src.blame(setting, e)
+            })?;
         Ok(Self {
             name: name.to_owned(),
             policy,
@@ -615,9 +625,7 @@ impl ListenerConfig {
                     choice(&[("chain", StackTrace::Chain), ("full", StackTrace::Full)]),
                 )?
                 .unwrap_or_default(),
-            ordering: src
-                .get(Setting::Ordering, processing_order)?
-                .unwrap_or_default(),
+            ordering,
             breaker: breaker::resolve(&src, errors.pause_on)?,
         })
     }

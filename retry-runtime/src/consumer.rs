@@ -22,6 +22,7 @@ use crate::gauges::HeldRecords;
 use crate::inbound::now_ms;
 use crate::kafka_config::{KafkaSettings, Role};
 use crate::listener::Listener;
+use crate::locks::Locks;
 use crate::partition::{run_partition, Partitions, SharedQueue};
 use crate::process::Processor;
 use crate::supervise::supervise;
@@ -148,6 +149,18 @@ pub(crate) fn spawn_consumers(
             Arc::new(BreakerCell::new(&listener.config.name, filter, config))
         });
         breakers.extend(breaker.clone());
+        // One lock-log client per listener with `ordering = "key"`, shared alike.
+        let locks = match listener.config.topics.lock_log() {
+            Some(topic) => {
+                let mut reader = kafka.client_config(Role::Admin);
+                // librdkafka assigns partitions only with a group; this one is never joined
+                // nor committed to.
+                reader.set("group.id", format!("{topic}-reader"));
+                let producer = kafka.client_config(Role::Producer);
+                Some(Locks::start(topic, &producer, &reader, abort.clone())?)
+            }
+            None => None,
+        };
         for destination in listener.consumed_topics() {
             let (context, events) = PartitionContext::new();
             let mut config = kafka.client_config(Role::consuming(destination.kind));
@@ -168,6 +181,7 @@ pub(crate) fn spawn_consumers(
                 destination.clone(),
                 forwarder.clone(),
                 breaker.clone(),
+                locks.clone(),
             ));
             let consumed = consume(
                 consumer,

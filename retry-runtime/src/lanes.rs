@@ -56,6 +56,14 @@ impl<'q> Lanes<'q> {
         Some(start)
     }
 
+    /// Offers a record read earlier, in `lane`: it is ready at once when nothing of its key is
+    /// unfinished, else it waits behind its key.
+    pub fn offer_ready(&mut self, lane: Lane, record: Queued<'q>) {
+        if let Some(start) = self.offer(lane, record) {
+            self.ready.push_back(start);
+        }
+    }
+
     /// The record of `ticket` is finished: the next record of its key, if any, is ready.
     /// Nothing happens for a ticket that did not start here (forgotten by [`Lanes::clear`]).
     pub fn finished(&mut self, ticket: ProgressTicket) {

@@ -64,6 +64,7 @@
 mod app;
 mod backtraces;
 mod breaker;
+mod chain;
 mod consumer;
 mod context;
 #[cfg(feature = "embedded")]
@@ -78,6 +79,7 @@ mod kafka_config;
 pub mod kafka_headers;
 mod lanes;
 mod listener;
+mod locks;
 mod orphans;
 mod ownership;
 mod partition;

@@ -20,9 +20,10 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use rdkafka::message::{BorrowedMessage, Message};
-use retry_core::{Fate, HeldFailure, ProcessingOrder, ProgressTicket};
+use retry_core::{ChainLink, Fate, HeldFailure, ProcessingOrder, ProgressTicket, RecordKey, Turn};
 
 use crate::breaker::{Admit, Admitted, BreakerCell, HeldByBreaker, RecordRef};
+use crate::chain::{link_of, Chained, Waiting};
 use crate::consumer::ConsumerFailed;
 use crate::gauges::due_of;
 use crate::inbound::Inbound;
@@ -59,6 +60,8 @@ struct HeldRecord<'q> {
     /// Read after the partition was revoked (see `Worker::late`): it is handled whatever the
     /// revocation says; the others held are dropped on revocation.
     late: bool,
+    /// Its link in the lock log's chain, with `ordering = "key"`.
+    link: Option<ChainLink<RecordKey>>,
     /// Counts it in `kafka_retry_breaker_held_records` while it is held.
     _counted: HeldByBreaker<'q>,
 }
@@ -75,6 +78,8 @@ struct Unordered<'a, 'q> {
     /// The lane of the record read after the revocation (see `Worker::late`), with
     /// `ordering = "key"`: the records of its key read before it are finished first.
     late_lane: Option<Lane>,
+    /// The partition's part of the lock log, with `ordering = "key"`.
+    chained: Option<Chained<'q>>,
 }
 
 /// Works on `partition` with its records' calls running side by side, until it is revoked
@@ -95,7 +100,22 @@ pub(crate) async fn run_unordered(
         held: Vec::new(),
         lanes: (shared.processor.ordering() == ProcessingOrder::Key).then(Lanes::new),
         late_lane: None,
+        chained: shared
+            .processor
+            .locks()
+            .map(|locks| Chained::new(locks, partition)),
     };
+    if let Some(locks) = shared.processor.locks() {
+        // Nothing is judged before the fold has read what the log held at the assignment.
+        tokio::select! {
+            biased;
+            _ = task.worker.owned.revoked() => return Ok(()),
+            _ = shared.stop.cancelled() => return Ok(()),
+            caught_up = locks.caught_up(partition) => if caught_up.is_err() {
+                return Ok(());
+            },
+        }
+    }
     let stop = loop {
         if task.worker.owned.is_revoked() {
             break Stop::Revoked;
@@ -104,16 +124,14 @@ pub(crate) async fn run_unordered(
             break Stop::Shutdown;
         }
         if let Some((ticket, record)) = task.next_held() {
-            if let Err(stop) = task
-                .launch(record.message, ticket, Some(record.failure))
-                .await
-            {
+            let (failure, link) = (Some(record.failure), record.link);
+            if let Err(stop) = task.launch(record.message, ticket, failure, link).await {
                 break stop;
             }
             continue;
         }
         if let Some((ticket, message)) = task.lanes.as_mut().and_then(Lanes::next_ready) {
-            if let Err(stop) = task.launch(message, ticket, None).await {
+            if let Err(stop) = task.take_turn(ticket, message).await {
                 break stop;
             }
             continue;
@@ -134,6 +152,10 @@ pub(crate) async fn run_unordered(
             }
             Some(forwarded) = task.worker.forwards.next() => {
                 task.forwarded(forwarded);
+                continue;
+            }
+            _ = moved(&mut task.chained) => {
+                task.release_waiting();
                 continue;
             }
             message = stream.next(), if room => message,
@@ -215,6 +237,9 @@ impl<'a, 'q> Unordered<'a, 'q> {
             if let Some(lanes) = &mut self.lanes {
                 lanes.clear();
             }
+            if let Some(chained) = &mut self.chained {
+                chained.clear();
+            }
         }
         let (wait, footprint, held) = {
             let mut inbound = Inbound::read(&message, &shared.topic);
@@ -239,16 +264,75 @@ impl<'a, 'q> Unordered<'a, 'q> {
         }
         drop(held);
         let Some(lanes) = &mut self.lanes else {
-            return self.launch(message, ticket, None).await;
+            return self.launch(message, ticket, None, None).await;
         };
         let lane = lanes.lane(&message);
         if self.worker.late {
             self.late_lane = Some(lane);
         }
         match lanes.offer(lane, (ticket, message)) {
-            Some((ticket, message)) => self.launch(message, ticket, None).await,
+            Some((ticket, message)) => self.take_turn(ticket, message).await,
             // It starts once its key's earlier records are finished.
             None => Ok(()),
+        }
+    }
+
+    /// A record's turn in its key's lane came: with the lock log, it is handled, skipped,
+    /// parked or kept waiting as the log says; without, it is handled.
+    async fn take_turn(
+        &mut self,
+        ticket: ProgressTicket,
+        message: BorrowedMessage<'q>,
+    ) -> Result<(), Stop>
+    where
+        'a: 'q,
+    {
+        let processor = &self.worker.shared.processor;
+        let link = self.chained.as_ref().and_then(|chained| {
+            let link = link_of(&message, processor.kind())?;
+            Some((chained.turn(&link), link))
+        });
+        let Some((turn, link)) = link else {
+            return self.launch(message, ticket, None, None).await;
+        };
+        match turn {
+            Turn::Handle => self.launch(message, ticket, None, Some(link)).await,
+            Turn::Skip => {
+                self.finished(ticket);
+                Ok(())
+            }
+            Turn::Park => {
+                let inbound = Inbound::read(&message, &self.worker.shared.topic);
+                let parked = processor.park(inbound, link);
+                self.worker
+                    .forwards
+                    .push(parked.map(move |result| (ticket, result)).boxed());
+                Ok(())
+            }
+            Turn::Wait => {
+                let lanes = self.lanes.as_mut().expect("key order has lanes");
+                let lane = lanes.lane(&message);
+                // Its key's other copies go on: their order is the log's.
+                lanes.finished(ticket);
+                let waiting = Waiting {
+                    ticket,
+                    message,
+                    lane,
+                    link,
+                };
+                self.chained
+                    .as_mut()
+                    .expect("judged by the chain")
+                    .wait(waiting);
+                Ok(())
+            }
+        }
+    }
+
+    /// The fold moved: the records waiting for it whose turn came go back to their lanes.
+    fn release_waiting(&mut self) {
+        if let (Some(chained), Some(lanes)) = (&mut self.chained, &mut self.lanes) {
+            chained.release(lanes);
         }
     }
 
@@ -265,6 +349,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
         message: BorrowedMessage<'q>,
         ticket: ProgressTicket,
         resuming: Option<HeldFailure>,
+        link: Option<ChainLink<RecordKey>>,
     ) -> Result<(), Stop>
     where
         'a: 'q,
@@ -308,10 +393,14 @@ impl<'a, 'q> Unordered<'a, 'q> {
                         message,
                         failure,
                         late,
+                        link,
                         _counted: breaker.holding(),
                     })
                 }
-                None => Ended::Done(processor.next(inbound, handled)),
+                None => Ended::Done(match link {
+                    Some(link) => processor.next_linked(inbound, handled, link),
+                    None => processor.next(inbound, handled),
+                }),
             };
             (ticket, ended)
         }
@@ -381,14 +470,18 @@ impl<'a, 'q> Unordered<'a, 'q> {
                 .worker
                 .forwards
                 .push(forward.map(move |result| (ticket, result)).boxed()),
-            Ended::Done(None) => {
-                let released = self.worker.progress.finish(ticket);
-                self.worker.store(released);
-                if let Some(lanes) = &mut self.lanes {
-                    lanes.finished(ticket);
-                }
-            }
+            Ended::Done(None) => self.finished(ticket),
             Ended::Held(record) => self.held.push((ticket, record)),
+        }
+    }
+
+    /// A record is finished without a forward: its offset may be released, and its key's
+    /// next record may start.
+    fn finished(&mut self, ticket: ProgressTicket) {
+        let released = self.worker.progress.finish(ticket);
+        self.worker.store(released);
+        if let Some(lanes) = &mut self.lanes {
+            lanes.finished(ticket);
         }
     }
 
@@ -415,22 +508,24 @@ impl<'a, 'q> Unordered<'a, 'q> {
         loop {
             self.finish().await;
             self.held.retain(|(_, record)| record.late);
-            let next = match self.next_held() {
-                Some((ticket, record)) => (ticket, record.message, Some(record.failure)),
-                None => {
-                    let lanes = self.lanes.as_mut().zip(self.late_lane);
-                    match lanes.and_then(|(lanes, lane)| lanes.take_ready_in(lane)) {
-                        Some((ticket, message)) => (ticket, message, None),
-                        None => return,
-                    }
-                }
-            };
             // Past the grace period, no handler starts.
             if self.worker.shared.abort.is_cancelled() {
                 return;
             }
-            let (ticket, message, failure) = next;
-            if self.launch(message, ticket, failure).await.is_err() {
+            let started = match self.next_held() {
+                Some((ticket, record)) => {
+                    let (failure, link) = (Some(record.failure), record.link);
+                    self.launch(record.message, ticket, failure, link).await
+                }
+                None => {
+                    let lanes = self.lanes.as_mut().zip(self.late_lane);
+                    match lanes.and_then(|(lanes, lane)| lanes.take_ready_in(lane)) {
+                        Some((ticket, message)) => self.take_turn(ticket, message).await,
+                        None => return,
+                    }
+                }
+            };
+            if started.is_err() {
                 return;
             }
         }
@@ -510,5 +605,14 @@ fn record_ref<'m>(message: &'m BorrowedMessage<'_>) -> RecordRef<'m> {
         topic: message.topic(),
         partition: message.partition(),
         offset: message.offset(),
+    }
+}
+
+/// Resolves once the lock log's fold moved while records wait for it; never without the
+/// lock log.
+async fn moved(chained: &mut Option<Chained<'_>>) {
+    match chained {
+        Some(chained) => chained.moved().await,
+        None => std::future::pending().await,
     }
 }

@@ -1,0 +1,265 @@
+//! The lock log of a listener with `ordering = "key"` (design/key-order.md), as one instance
+//! uses it: a producer writing entries, and one reader thread folding every partition of the
+//! log from its start with [`LockLog::apply`], so every instance decides every copy the same
+//! way. Tasks wait for their own entries to come back through the fold before they go on.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use retry_core::{decode_lock_entry, encode_lock_entry, LockEntry, LockLog, RecordKey};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::forward::Interrupted;
+
+/// How long the reader waits for an entry before it looks at its stop flag again.
+const POLL: Duration = Duration::from_millis(100);
+
+/// How long a write waits between tries when the broker did not take an entry.
+const WRITE_RETRY: Duration = Duration::from_secs(1);
+
+/// How long reading a partition's end offset may take.
+const WATERMARKS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The folded lock log of one main-topic partition.
+pub(crate) struct Fold {
+    /// The fold, read by the partition's tasks to judge records.
+    log: Mutex<LockLog<RecordKey>>,
+    /// The next offset of the log to fold: the fold has applied every entry below it.
+    read_to: watch::Sender<i64>,
+}
+
+impl Fold {
+    fn new() -> Self {
+        Self {
+            log: Mutex::new(LockLog::default()),
+            read_to: watch::Sender::new(0),
+        }
+    }
+
+    /// Runs `f` on the folded state.
+    pub fn with<R>(&self, f: impl FnOnce(&LockLog<RecordKey>) -> R) -> R {
+        f(&self.log.lock().expect("lock-log fold poisoned"))
+    }
+
+    /// Changes whenever the fold applies entries.
+    pub fn changes(&self) -> watch::Receiver<i64> {
+        self.read_to.subscribe()
+    }
+
+    /// Waits until the fold has applied every entry below `offset`.
+    async fn reached(&self, offset: i64) {
+        let mut read_to = self.read_to.subscribe();
+        // The sender lives as long as the fold: `wait_for` fails only if it were dropped.
+        let _ = read_to.wait_for(|&read| read >= offset).await;
+    }
+}
+
+/// The lock log client of one listener in one instance.
+pub(crate) struct Locks {
+    topic: String,
+    producer: FutureProducer,
+    folds: Arc<Mutex<HashMap<i32, Arc<Fold>>>>,
+    /// Tells the reader thread to end, once this client is dropped.
+    stop: Arc<AtomicBool>,
+    /// Ends writes that wait for the broker.
+    shutdown: CancellationToken,
+}
+
+impl Locks {
+    /// Starts the client of the lock log `topic`: its producer (idempotent, `acks=all`, no
+    /// linger) from `producer`, and the reader thread from `reader` (assigned every partition
+    /// from the beginning, never joining its group nor committing). `shutdown` ends writes.
+    pub fn start(
+        topic: &str,
+        producer: &ClientConfig,
+        reader: &ClientConfig,
+        shutdown: CancellationToken,
+    ) -> KafkaResult<Arc<Self>> {
+        let mut producer = producer.clone();
+        producer
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "0");
+        let mut reader = reader.clone();
+        reader
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("fetch.wait.max.ms", "10");
+        let reader: BaseConsumer = reader.create()?;
+        let folds = Arc::new(Mutex::new(HashMap::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let locks = Arc::new(Self {
+            topic: topic.to_owned(),
+            producer: producer.create()?,
+            folds: folds.clone(),
+            stop: stop.clone(),
+            shutdown,
+        });
+        let name = topic.to_owned();
+        std::thread::Builder::new()
+            .name(format!("lock-log {topic}"))
+            .spawn(move || {
+                if let Err(error) = read(&reader, &name, &folds, &stop) {
+                    tracing::error!(topic = %name, %error, "lock log unreadable; key-ordered records wait");
+                }
+            })
+            .expect("spawning the lock-log reader");
+        Ok(locks)
+    }
+
+    /// The fold of main partition `partition`.
+    pub fn fold(&self, partition: i32) -> Arc<Fold> {
+        fold_of(&self.folds, partition)
+    }
+
+    /// Waits until the fold of `partition` has applied every entry the log held when this
+    /// was called: a task judges nothing before.
+    pub async fn caught_up(&self, partition: i32) -> Result<(), Interrupted> {
+        let producer = self.producer.clone();
+        let topic = self.topic.clone();
+        let end = tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_watermarks(&topic, partition, WATERMARKS_TIMEOUT)
+        });
+        let end = tokio::select! {
+            end = end => end.expect("watermarks task panicked"),
+            _ = self.shutdown.cancelled() => return Err(self.interrupted()),
+        };
+        let end = match end {
+            Ok((_, high)) => high,
+            Err(error) => {
+                tracing::warn!(topic = %self.topic, partition, %error, "cannot read the lock log's end; waiting for the fold to pass what it has");
+                return self.pause().await;
+            }
+        };
+        let fold = self.fold(partition);
+        tokio::select! {
+            _ = fold.reached(end) => Ok(()),
+            _ = self.shutdown.cancelled() => Err(self.interrupted()),
+        }
+    }
+
+    /// Writes `entry` to the log of main partition `partition`, tried again until the broker
+    /// takes it, and returns once the fold has applied it.
+    pub async fn write(
+        &self,
+        partition: i32,
+        entry: &LockEntry<RecordKey>,
+    ) -> Result<(), Interrupted> {
+        let (key, value) = encode_lock_entry(entry);
+        let offset = loop {
+            let record = FutureRecord::to(&self.topic)
+                .partition(partition)
+                .key(&key)
+                .payload(&value);
+            let sent = tokio::select! {
+                sent = self.producer.send(record, Duration::from_secs(30)) => sent,
+                _ = self.shutdown.cancelled() => return Err(self.interrupted()),
+            };
+            match sent {
+                Ok(delivery) => break delivery.offset,
+                Err((error, _)) => {
+                    tracing::warn!(topic = %self.topic, partition, %error, "lock-log entry not written; trying again in {WRITE_RETRY:?}");
+                    self.pause().await?;
+                }
+            }
+        };
+        let fold = self.fold(partition);
+        tokio::select! {
+            _ = fold.reached(offset + 1) => Ok(()),
+            _ = self.shutdown.cancelled() => Err(self.interrupted()),
+        }
+    }
+
+    async fn pause(&self) -> Result<(), Interrupted> {
+        tokio::select! {
+            _ = tokio::time::sleep(WRITE_RETRY) => Ok(()),
+            _ = self.shutdown.cancelled() => Err(self.interrupted()),
+        }
+    }
+
+    fn interrupted(&self) -> Interrupted {
+        Interrupted(self.topic.clone())
+    }
+}
+
+impl Drop for Locks {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn fold_of(folds: &Mutex<HashMap<i32, Arc<Fold>>>, partition: i32) -> Arc<Fold> {
+    let mut folds = folds.lock().expect("lock-log folds poisoned");
+    folds
+        .entry(partition)
+        .or_insert_with(|| Arc::new(Fold::new()))
+        .clone()
+}
+
+/// The reader thread: assigns every partition of `topic` from the beginning and folds what
+/// it reads until `stop`. An entry it cannot read stops its partition's fold (a newer format
+/// is never skipped): the partition's key-ordered records wait, with an ERROR.
+fn read(
+    reader: &BaseConsumer,
+    topic: &str,
+    folds: &Mutex<HashMap<i32, Arc<Fold>>>,
+    stop: &AtomicBool,
+) -> KafkaResult<()> {
+    let metadata = loop {
+        match reader.fetch_metadata(Some(topic), WATERMARKS_TIMEOUT) {
+            Ok(metadata) => break metadata,
+            Err(error) if !stop.load(Ordering::Relaxed) => {
+                tracing::warn!(%topic, %error, "cannot read the lock log's partitions; trying again");
+                std::thread::sleep(WRITE_RETRY);
+            }
+            Err(error) => return Err(error),
+        }
+    };
+    let mut assignment = TopicPartitionList::new();
+    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
+        assignment.add_partition_offset(topic, partition.id(), Offset::Beginning)?;
+    }
+    reader.assign(&assignment)?;
+    let mut broken: HashMap<i32, String> = HashMap::new();
+    while !stop.load(Ordering::Relaxed) {
+        let message = match reader.poll(POLL) {
+            None => continue,
+            Some(Ok(message)) => message,
+            Some(Err(KafkaError::PartitionEOF(_))) => continue,
+            Some(Err(error)) => {
+                tracing::warn!(%topic, %error, "lock-log read failed");
+                continue;
+            }
+        };
+        let partition = message.partition();
+        if broken.contains_key(&partition) {
+            continue;
+        }
+        let fold = fold_of(folds, partition);
+        match decode_lock_entry(message.key().unwrap_or_default(), message.payload()) {
+            Ok(entry) => {
+                if let Some(entry) = entry {
+                    fold.log
+                        .lock()
+                        .expect("lock-log fold poisoned")
+                        .apply(entry);
+                }
+                fold.read_to.send_replace(message.offset() + 1);
+            }
+            Err(error) => {
+                tracing::error!(%topic, partition, offset = message.offset(), %error, "lock-log entry unreadable; the partition's key-ordered records wait");
+                broken.insert(partition, error.to_string());
+            }
+        }
+    }
+    Ok(())
+}
