@@ -81,6 +81,11 @@ impl<'q> Chained<'q> {
         self.fold.with(|log| link.turn(log))
     }
 
+    /// Whether a record of `lane` waits.
+    pub fn waits_in(&self, lane: Lane) -> bool {
+        self.waiting.iter().any(|w| w.lane == lane)
+    }
+
     /// Keeps a record whose turn is [`Turn::Wait`].
     pub fn wait(&mut self, waiting: Waiting<'q>) {
         self.waiting.push(waiting);

@@ -10,7 +10,7 @@ use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::types::RDKafkaErrorCode;
-use retry_core::{static_member_id, ProcessingOrder};
+use retry_core::{static_member_id, DestinationKind, ProcessingOrder};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -162,7 +162,16 @@ pub(crate) fn spawn_consumers(
             None => None,
         };
         for destination in listener.consumed_topics() {
-            let (context, events) = PartitionContext::new();
+            // The main topic's commits move the lock log's floor, with `ordering = "key"`.
+            let commits = match &locks {
+                Some(locks) if destination.kind == DestinationKind::Main => {
+                    let (commits, committed) = mpsc::unbounded_channel();
+                    tokio::spawn(locks.clone().write_floors(committed));
+                    Some(commits)
+                }
+                _ => None,
+            };
+            let (context, events) = PartitionContext::new(commits);
             let mut config = kafka.client_config(Role::consuming(destination.kind));
             config.set("group.id", &destination.group);
             if let Some(instance) = settings.instance_id {

@@ -23,7 +23,8 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use rdkafka::consumer::stream_consumer::StreamPartitionQueue;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::ClientContext;
+use rdkafka::error::KafkaResult;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::{mpsc, watch};
 
 use crate::ownership::Ownership;
@@ -53,6 +54,9 @@ pub(crate) struct PartitionContext {
     owned: Mutex<HashMap<i32, Arc<Ownership>>>,
     /// Partitions whose queue was split already.
     split: Mutex<Vec<i32>>,
+    /// Where offsets the group coordinator acknowledged go, each as (partition, offset),
+    /// when someone listens (the lock log's floor, with `ordering = "key"`).
+    commits: Option<mpsc::UnboundedSender<(i32, i64)>>,
 }
 
 /// What the consume loop keeps of a context: readiness and new assignments.
@@ -64,8 +68,9 @@ pub(crate) struct ContextEvents {
 }
 
 impl PartitionContext {
-    /// A context, and the receiving ends of its events.
-    pub fn new() -> (Self, ContextEvents) {
+    /// A context, and the receiving ends of its events; `commits` hears of every offset
+    /// committed.
+    pub fn new(commits: Option<mpsc::UnboundedSender<(i32, i64)>>) -> (Self, ContextEvents) {
         let (ready_tx, ready) = watch::channel(false);
         let (assignments_tx, assignments) = mpsc::unbounded_channel();
         let context = Self {
@@ -74,6 +79,7 @@ impl PartitionContext {
             assignments: assignments_tx,
             owned: Mutex::default(),
             split: Mutex::default(),
+            commits,
         };
         (context, ContextEvents { ready, assignments })
     }
@@ -129,6 +135,22 @@ impl PartitionContext {
 impl ClientContext for PartitionContext {}
 
 impl ConsumerContext for PartitionContext {
+    /// Tells `commits` which offsets the group coordinator acknowledged.
+    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
+        let Some(commits) = &self.commits else {
+            return;
+        };
+        if result.is_err() {
+            return;
+        }
+        for element in offsets.elements() {
+            if let (Offset::Offset(offset), None) = (element.offset(), element.error().err()) {
+                // The receiver may have ended with its app: nothing to tell then.
+                let _ = commits.send((element.partition(), offset));
+            }
+        }
+    }
+
     /// Runs before librdkafka applies the change: revoked partitions stop being worked on,
     /// assigned ones get their queue split before any record is fetched for them.
     fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {

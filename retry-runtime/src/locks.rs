@@ -3,7 +3,7 @@
 //! log from its start with [`LockLog::apply`], so every instance decides every copy the same
 //! way. Tasks wait for their own entries to come back through the fold before they go on.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,7 +13,7 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use retry_core::{decode_lock_entry, encode_lock_entry, LockEntry, LockLog, RecordKey};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::forward::Interrupted;
@@ -91,6 +91,12 @@ impl Locks {
         reader
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false")
+            // An offset out of range (a truncated or recreated log) reads it all again
+            // rather than skip entries.
+            .set("auto.offset.reset", "earliest")
+            // The end of a partition moves the fold's position past records compaction
+            // removed there, so catching up never waits for an offset that is gone.
+            .set("enable.partition.eof", "true")
             .set("fetch.wait.max.ms", "10");
         let reader: BaseConsumer = reader.create()?;
         let folds = Arc::new(Mutex::new(HashMap::new()));
@@ -122,22 +128,25 @@ impl Locks {
     /// Waits until the fold of `partition` has applied every entry the log held when this
     /// was called: a task judges nothing before.
     pub async fn caught_up(&self, partition: i32) -> Result<(), Interrupted> {
-        let producer = self.producer.clone();
-        let topic = self.topic.clone();
-        let end = tokio::task::spawn_blocking(move || {
-            producer
-                .client()
-                .fetch_watermarks(&topic, partition, WATERMARKS_TIMEOUT)
-        });
-        let end = tokio::select! {
-            end = end => end.expect("watermarks task panicked"),
-            _ = self.shutdown.cancelled() => return Err(self.interrupted()),
-        };
-        let end = match end {
-            Ok((_, high)) => high,
-            Err(error) => {
-                tracing::warn!(topic = %self.topic, partition, %error, "cannot read the lock log's end; waiting for the fold to pass what it has");
-                return self.pause().await;
+        let end = loop {
+            let producer = self.producer.clone();
+            let topic = self.topic.clone();
+            let end = tokio::task::spawn_blocking(move || {
+                producer
+                    .client()
+                    .fetch_watermarks(&topic, partition, WATERMARKS_TIMEOUT)
+            });
+            let end = tokio::select! {
+                end = end => end.expect("watermarks task panicked"),
+                _ = self.shutdown.cancelled() => return Err(self.interrupted()),
+            };
+            match end {
+                Ok((_, high)) => break high,
+                // Judging against a fold that has not read the log would break key order.
+                Err(error) => {
+                    tracing::warn!(topic = %self.topic, partition, %error, "cannot read the lock log's end; trying again in {WRITE_RETRY:?}");
+                    self.pause().await?;
+                }
             }
         };
         let fold = self.fold(partition);
@@ -179,6 +188,35 @@ impl Locks {
         }
     }
 
+    /// Writes the floor of each main partition as the group coordinator acknowledges its
+    /// commits, until `commits` ends or shutdown. Every chain entry of a record below a
+    /// committed offset is in the log before the commit (a record's offset is released only
+    /// once its entry is folded), so before the floor. Commits heard while a floor is being
+    /// written are coalesced to the highest of each partition.
+    pub async fn write_floors(self: Arc<Self>, mut commits: mpsc::UnboundedReceiver<(i32, i64)>) {
+        let mut written: HashMap<i32, i64> = HashMap::new();
+        while let Some((partition, offset)) = commits.recv().await {
+            let mut highest = HashMap::from([(partition, offset)]);
+            while let Ok((partition, offset)) = commits.try_recv() {
+                let floor = highest.entry(partition).or_insert(offset);
+                *floor = offset.max(*floor);
+            }
+            for (partition, floor) in highest {
+                if written.get(&partition).is_some_and(|w| *w >= floor) {
+                    continue;
+                }
+                if self
+                    .write(partition, &LockEntry::Floor(floor))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                written.insert(partition, floor);
+            }
+        }
+    }
+
     async fn pause(&self) -> Result<(), Interrupted> {
         tokio::select! {
             _ = tokio::time::sleep(WRITE_RETRY) => Ok(()),
@@ -214,34 +252,46 @@ fn read(
     folds: &Mutex<HashMap<i32, Arc<Fold>>>,
     stop: &AtomicBool,
 ) -> KafkaResult<()> {
-    let metadata = loop {
-        match reader.fetch_metadata(Some(topic), WATERMARKS_TIMEOUT) {
-            Ok(metadata) => break metadata,
-            Err(error) if !stop.load(Ordering::Relaxed) => {
-                tracing::warn!(%topic, %error, "cannot read the lock log's partitions; trying again");
-                std::thread::sleep(WRITE_RETRY);
-            }
-            Err(error) => return Err(error),
+    // Until the metadata lists the topic's partitions (a topic created at start-up may not be
+    // listed yet) and they are assigned.
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return Ok(());
         }
-    };
-    let mut assignment = TopicPartitionList::new();
-    for partition in metadata.topics().iter().flat_map(|t| t.partitions()) {
-        assignment.add_partition_offset(topic, partition.id(), Offset::Beginning)?;
+        match assign_all(reader, topic) {
+            Ok(true) => break,
+            Ok(false) => {
+                tracing::debug!(%topic, "the lock log's partitions are not listed yet; trying again")
+            }
+            Err(error) => {
+                tracing::warn!(%topic, %error, "cannot assign the lock log's partitions; trying again")
+            }
+        }
+        std::thread::sleep(WRITE_RETRY);
     }
-    reader.assign(&assignment)?;
-    let mut broken: HashMap<i32, String> = HashMap::new();
+    let mut broken: HashSet<i32> = HashSet::new();
     while !stop.load(Ordering::Relaxed) {
         let message = match reader.poll(POLL) {
             None => continue,
             Some(Ok(message)) => message,
-            Some(Err(KafkaError::PartitionEOF(_))) => continue,
+            Some(Err(KafkaError::PartitionEOF(partition))) => {
+                if let Some(position) = position(reader, topic, partition) {
+                    let fold = fold_of(folds, partition);
+                    fold.read_to.send_if_modified(|read| {
+                        let moved = position > *read;
+                        *read = (*read).max(position);
+                        moved
+                    });
+                }
+                continue;
+            }
             Some(Err(error)) => {
                 tracing::warn!(%topic, %error, "lock-log read failed");
                 continue;
             }
         };
         let partition = message.partition();
-        if broken.contains_key(&partition) {
+        if broken.contains(&partition) {
             continue;
         }
         let fold = fold_of(folds, partition);
@@ -257,9 +307,41 @@ fn read(
             }
             Err(error) => {
                 tracing::error!(%topic, partition, offset = message.offset(), %error, "lock-log entry unreadable; the partition's key-ordered records wait");
-                broken.insert(partition, error.to_string());
+                broken.insert(partition);
             }
         }
     }
     Ok(())
+}
+
+/// Assigns every partition of `topic` from the beginning: `false` while the metadata does not
+/// list any.
+fn assign_all(reader: &BaseConsumer, topic: &str) -> KafkaResult<bool> {
+    let metadata = reader.fetch_metadata(Some(topic), WATERMARKS_TIMEOUT)?;
+    let Some(listed) = metadata
+        .topics()
+        .iter()
+        .find(|t| t.name() == topic && t.error().is_none())
+    else {
+        return Ok(false);
+    };
+    if listed.partitions().is_empty() {
+        return Ok(false);
+    }
+    let mut assignment = TopicPartitionList::new();
+    for partition in listed.partitions() {
+        assignment.add_partition_offset(topic, partition.id(), Offset::Beginning)?;
+    }
+    reader.assign(&assignment)?;
+    Ok(true)
+}
+
+/// The reader's fetch position in `partition`: at its end, the offset after the last record
+/// there, whether or not compaction kept that record.
+fn position(reader: &BaseConsumer, topic: &str, partition: i32) -> Option<i64> {
+    let positions = reader.position().ok()?;
+    match positions.find_partition(topic, partition)?.offset() {
+        Offset::Offset(offset) => Some(offset),
+        _ => None,
+    }
 }

@@ -270,7 +270,9 @@ impl Processor {
             topic,
             hop: Some(0),
             stamp,
-            dead_letter_if_refused: true,
+            // Dead-lettered ahead of its key's waiting record, it would break the key's
+            // order: it waits for the parked topic to take it instead.
+            dead_letter_if_refused: false,
         });
         Box::pin(async move {
             let went = match forward.await? {

@@ -20,7 +20,9 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use rdkafka::message::{BorrowedMessage, Message};
-use retry_core::{ChainLink, Fate, HeldFailure, ProcessingOrder, ProgressTicket, RecordKey, Turn};
+use retry_core::{
+    ChainLink, DestinationKind, Fate, HeldFailure, ProcessingOrder, ProgressTicket, RecordKey, Turn,
+};
 
 use crate::breaker::{Admit, Admitted, BreakerCell, HeldByBreaker, RecordRef};
 use crate::chain::{link_of, Chained, Waiting};
@@ -105,7 +107,8 @@ pub(crate) async fn run_unordered(
             .locks()
             .map(|locks| Chained::new(locks, partition)),
     };
-    if let Some(locks) = shared.processor.locks() {
+    let judges = shared.processor.kind() != DestinationKind::Dlt;
+    if let Some(locks) = shared.processor.locks().filter(|_| judges) {
         // Nothing is judged before the fold has read what the log held at the assignment.
         tokio::select! {
             biased;
@@ -507,9 +510,15 @@ impl<'a, 'q> Unordered<'a, 'q> {
     {
         loop {
             self.finish().await;
-            self.held.retain(|(_, record)| record.late);
+            // Records held before it in its key's lane stay: it starts after them.
+            let lanes = self.lanes.as_ref().zip(self.late_lane);
+            self.held.retain(|(_, record)| {
+                record.late
+                    || lanes.is_some_and(|(lanes, lane)| lanes.lane(&record.message) == lane)
+            });
             // Past the grace period, no handler starts.
-            if self.worker.shared.abort.is_cancelled() {
+            let abort = self.worker.shared.abort.clone();
+            if abort.is_cancelled() {
                 return;
             }
             let started = match self.next_held() {
@@ -521,7 +530,19 @@ impl<'a, 'q> Unordered<'a, 'q> {
                     let lanes = self.lanes.as_mut().zip(self.late_lane);
                     match lanes.and_then(|(lanes, lane)| lanes.take_ready_in(lane)) {
                         Some((ticket, message)) => self.take_turn(ticket, message).await,
-                        None => return,
+                        None => {
+                            // A copy of its lane the lock log makes wait is not dropped: the
+                            // next task would start after it. It waits for its turn.
+                            let waits = self.late_lane.zip(self.chained.as_ref());
+                            if !waits.is_some_and(|(lane, chained)| chained.waits_in(lane)) {
+                                return;
+                            }
+                            tokio::select! {
+                                _ = abort.cancelled() => return,
+                                _ = moved(&mut self.chained) => self.release_waiting(),
+                            }
+                            Ok(())
+                        }
                     }
                 }
             };
@@ -548,12 +569,14 @@ impl<'a, 'q> Unordered<'a, 'q> {
     /// Lets the calls of the sequence before a rewind end, their forwards going on (a record
     /// of the old sequence that the new one does not read again still reaches its retry
     /// topic; its ticket releases nothing); ends early on revocation or shutdown, so no call
-    /// starts after either.
+    /// starts after either. With the lock log, their forwards and entries end too: a record
+    /// read again is judged by a fold that has them.
     async fn end_old_calls(&mut self) -> Result<(), Stop> {
         // Nothing is stored meanwhile: what the old calls release lies beyond the record
         // in hand, which the new sequence has not finished.
         let mut never = pin!(std::future::pending::<()>());
-        while !self.calls.is_empty() {
+        let chained = self.chained.is_some();
+        while !self.calls.is_empty() || (chained && !self.worker.forwards.is_empty()) {
             self.step(never.as_mut(), false).await?;
         }
         Ok(())

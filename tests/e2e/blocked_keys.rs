@@ -179,3 +179,57 @@ async fn a_key_waiting_for_a_retry_is_blocked_and_other_keys_flow() {
         "the lock log holds the chain"
     );
 }
+
+/// Counts its calls; every record succeeds.
+#[retryable_topic(
+    topic = "ord-floor",
+    ordering = "key",
+    partitions = 1,
+    attempts = 2,
+    backoff = "200ms"
+)]
+async fn ord_floor(rec: Record<u32>) -> anyhow::Result<()> {
+    record_call("ord_floor", &rec);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_whose_chain_entry_never_came_is_skipped_once_the_floor_passes_its_record() {
+    let s = Scenario::start().await;
+    let app = s.start_app(&[("ord_floor", "ord-floor")]).await;
+    s.produce("ord-floor", "k", "0").await;
+    eventually("the main record handled", Duration::from_secs(20), || {
+        calls("ord_floor").len() == 1
+    })
+    .await;
+    // A copy of main record 0 as a forward that crashed before its chain entry leaves it.
+    let headers = [
+        ("kafka_original-topic", s.topic("ord-floor").into_bytes()),
+        ("kafka_original-partition", 0i32.to_be_bytes().to_vec()),
+        ("kafka_original-offset", 0i64.to_be_bytes().to_vec()),
+        ("retry_topic-attempts", 2i32.to_be_bytes().to_vec()),
+        (
+            "retry_topic-backoff-timestamp",
+            now_ms().to_be_bytes().to_vec(),
+        ),
+        ("retry_topic-key-lock", b"1".to_vec()),
+    ];
+    s.produce_with_headers("ord-floor-retry", "k", b"0", &headers)
+        .await;
+    let mut committed = None;
+    for _ in 0..100 {
+        committed = s.committed("ord_floor-retry", "ord-floor-retry", 0).await;
+        if committed == Some(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.shutdown().await;
+    assert_eq!(
+        committed,
+        Some(1),
+        "the retry partition committed past the copy"
+    );
+    let calls = calls("ord_floor");
+    assert_eq!(calls.len(), 1, "the copy was not handled: {calls:?}");
+}
