@@ -171,7 +171,7 @@ pub(crate) fn spawn_consumers(
                 }
                 _ => None,
             };
-            let (context, events) = PartitionContext::new(commits);
+            let (context, events) = PartitionContext::new(commits, locks.is_some());
             let mut config = kafka.client_config(Role::consuming(destination.kind));
             config.set("group.id", &destination.group);
             if let Some(instance) = settings.instance_id {

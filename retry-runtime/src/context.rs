@@ -20,10 +20,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
 
 use rdkafka::consumer::stream_consumer::StreamPartitionQueue;
+use rdkafka::consumer::CommitMode;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::error::KafkaResult;
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::{mpsc, watch};
 
@@ -57,7 +60,14 @@ pub(crate) struct PartitionContext {
     /// Where offsets the group coordinator acknowledged go, each as (partition, offset),
     /// when someone listens (the lock log's floor, with `ordering = "key"`).
     commits: Option<mpsc::UnboundedSender<(i32, i64)>>,
+    /// With `ordering = "key"`: a revocation waits for the revoked partitions' tasks to
+    /// finish their calls, forwards and lock-log entries, and commits, before the rebalance
+    /// goes on (design/key-order.md).
+    drains: bool,
 }
+
+/// How long a revocation waits for a revoked partition's task to drain (`drains`).
+const DRAIN_BOUND: Duration = Duration::from_secs(60);
 
 /// What the consume loop keeps of a context: readiness and new assignments.
 pub(crate) struct ContextEvents {
@@ -69,8 +79,11 @@ pub(crate) struct ContextEvents {
 
 impl PartitionContext {
     /// A context, and the receiving ends of its events; `commits` hears of every offset
-    /// committed.
-    pub fn new(commits: Option<mpsc::UnboundedSender<(i32, i64)>>) -> (Self, ContextEvents) {
+    /// committed; `drains` makes revocations wait for the revoked partitions' work.
+    pub fn new(
+        commits: Option<mpsc::UnboundedSender<(i32, i64)>>,
+        drains: bool,
+    ) -> (Self, ContextEvents) {
         let (ready_tx, ready) = watch::channel(false);
         let (assignments_tx, assignments) = mpsc::unbounded_channel();
         let context = Self {
@@ -80,6 +93,7 @@ impl PartitionContext {
             owned: Mutex::default(),
             split: Mutex::default(),
             commits,
+            drains,
         };
         (context, ContextEvents { ready, assignments })
     }
@@ -125,9 +139,39 @@ impl PartitionContext {
         });
     }
 
-    fn revoke(&self, partition: i32) {
-        if let Some(owned) = self.owned.lock().expect("not poisoned").remove(&partition) {
-            owned.revoke();
+    fn revoke(&self, partition: i32) -> Option<Arc<Ownership>> {
+        let owned = self
+            .owned
+            .lock()
+            .expect("not poisoned")
+            .remove(&partition)?;
+        owned.revoke();
+        Some(owned)
+    }
+
+    /// Waits until the tasks of `revoked` let go of their partitions (their calls, forwards
+    /// and lock-log entries ended, their offsets stored), then commits: the partitions' next
+    /// owners start after every entry of this one. On a runtime worker the wait moves the
+    /// worker's other tasks away first; a runtime of one thread cannot wait (its tasks would
+    /// wait for it), and start-up refuses key order there.
+    fn drain(&self, consumer: &BaseConsumer<Self>, revoked: &[(i32, Arc<Ownership>)]) {
+        let wait = || {
+            for (partition, owned) in revoked {
+                if !owned.wait_drained(DRAIN_BOUND) {
+                    tracing::error!(partition, bound = ?DRAIN_BOUND, "revoked partition not drained in time; its late entries may break key order");
+                }
+            }
+        };
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
+            Ok(_) => return,
+            Err(_) => wait(),
+        }
+        match consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(error) => {
+                tracing::warn!(%error, "commit of revoked partitions failed; their records are handled again")
+            }
         }
     }
 }
@@ -153,13 +197,19 @@ impl ConsumerContext for PartitionContext {
 
     /// Runs before librdkafka applies the change: revoked partitions stop being worked on,
     /// assigned ones get their queue split before any record is fetched for them.
-    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Revoke(partitions) => {
-                for element in partitions.elements() {
-                    self.revoke(element.partition());
-                }
+                let revoked: Vec<(i32, Arc<Ownership>)> = partitions
+                    .elements()
+                    .iter()
+                    .filter_map(|e| Some((e.partition(), self.revoke(e.partition())?)))
+                    .collect();
                 tracing::debug!(revoked = partitions.count(), "partitions revoked");
+                // Lost partitions are someone else's already: nothing to hand over.
+                if self.drains && !consumer.assignment_lost() {
+                    self.drain(consumer, &revoked);
+                }
             }
             Rebalance::Assign(partitions) => {
                 for element in partitions.elements() {

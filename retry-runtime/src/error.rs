@@ -70,6 +70,17 @@ pub enum StartError {
     /// A Kafka client could not be created.
     #[error("could not create a Kafka client")]
     Client(#[from] KafkaError),
+    /// `ordering = "key"` on a tokio runtime of one thread: a revocation waits for the
+    /// revoked partitions' work on the thread that polls the consumer, which needs another
+    /// thread to run that work.
+    #[error(
+        "listener `{listener}` has ordering = \"key\", which needs tokio's multi-threaded \
+         runtime (#[tokio::main], not flavor = \"current_thread\")"
+    )]
+    KeyOrderOnOneThread {
+        /// The listener.
+        listener: String,
+    },
     /// The Prometheus endpoint cannot start (feature `prometheus`).
     #[cfg(feature = "prometheus")]
     #[error("metrics endpoint: {reason}")]

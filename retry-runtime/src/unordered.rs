@@ -107,6 +107,8 @@ pub(crate) async fn run_unordered(
             .locks()
             .map(|locks| Chained::new(locks, partition)),
     };
+    // With the lock log, a revocation waits for this task to let go (design/key-order.md).
+    let _working = task.chained.is_some().then(|| task.worker.owned.working());
     let judges = shared.processor.kind() != DestinationKind::Dlt;
     if let Some(locks) = shared.processor.locks().filter(|_| judges) {
         // Nothing is judged before the fold has read what the log held at the assignment.
@@ -204,6 +206,13 @@ pub(crate) async fn run_unordered(
                 error,
                 lasted,
             });
+        }
+        // With the lock log, the revocation waits for the calls in flight, their forwards
+        // and entries, and commits what they release before the next owner starts
+        // (design/key-order.md).
+        Stop::Revoked if task.chained.is_some() => {
+            task.finish().await;
+            task.worker.flush_drained();
         }
         // Handlers are never cancelled: the calls in flight end before the task returns
         // (and lets the next assignment's task start); their forwards are dropped, and the
