@@ -12,7 +12,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
-use retry_core::{decode_lock_entry, encode_lock_entry, LockEntry, LockLog, RecordKey};
+use retry_core::{decode_lock_entry, encode_lock_entry, LockEntry, LockLog, RecordKey, Released};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -27,12 +27,33 @@ const WRITE_RETRY: Duration = Duration::from_secs(1);
 /// How long reading a partition's end offset may take.
 const WATERMARKS_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Released keys a fold keeps for their tombstones at most; past it the oldest are
+/// forgotten (their entries stay in the log until the key is released again).
+const MAX_RELEASED: usize = 10_000;
+
+/// How often the keys that left a fold get their tombstones, besides after each floor.
+const TOMBSTONES_EVERY: Duration = Duration::from_secs(1);
+
 /// The folded lock log of one main-topic partition.
 pub(crate) struct Fold {
     /// The fold, read by the partition's tasks to judge records.
     log: Mutex<LockLog<RecordKey>>,
     /// The next offset of the log to fold: the fold has applied every entry below it.
     read_to: watch::Sender<i64>,
+    /// Keys that left the fold, whose entries this instance tombstones: kept while it owns
+    /// the main partition ([`Fold::claim`]). Replaying the log releases again what an owner
+    /// did not tombstone, so the next owner does.
+    released: Mutex<Option<Vec<Released<RecordKey>>>>,
+}
+
+/// A main-topic task's hold on its partition's fold: while it lives, the keys the fold
+/// releases are kept for their tombstones.
+pub(crate) struct Claim(Arc<Fold>);
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        *self.0.released.lock().expect("lock-log fold poisoned") = None;
+    }
 }
 
 impl Fold {
@@ -40,7 +61,33 @@ impl Fold {
         Self {
             log: Mutex::new(LockLog::default()),
             read_to: watch::Sender::new(0),
+            released: Mutex::new(None),
         }
+    }
+
+    /// Keeps the keys the fold releases for their tombstones until the hold drops: this
+    /// instance owns the main partition.
+    pub fn claim(self: &Arc<Self>) -> Claim {
+        *self.released.lock().expect("lock-log fold poisoned") = Some(Vec::new());
+        Claim(self.clone())
+    }
+
+    /// Keeps `released` for their tombstones, while claimed.
+    fn keep_released(&self, mut released: Vec<Released<RecordKey>>) {
+        let mut kept = self.released.lock().expect("lock-log fold poisoned");
+        if let Some(kept) = kept.as_mut() {
+            kept.append(&mut released);
+            if kept.len() > MAX_RELEASED {
+                let excess = kept.len() - MAX_RELEASED;
+                kept.drain(..excess);
+            }
+        }
+    }
+
+    /// The keys released since the last call.
+    fn take_released(&self) -> Vec<Released<RecordKey>> {
+        let mut kept = self.released.lock().expect("lock-log fold poisoned");
+        kept.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
     /// Runs `f` on the folded state.
@@ -189,14 +236,24 @@ impl Locks {
     }
 
     /// Writes the floor of each main partition as the group coordinator acknowledges its
-    /// commits, until `commits` ends or shutdown. Every chain entry of a record below a
-    /// committed offset is in the log before the commit (a record's offset is released only
-    /// once its entry is folded), so before the floor. Commits heard while a floor is being
-    /// written are coalesced to the highest of each partition.
+    /// commits, until `commits` ends or shutdown, and tombstones the entries of the keys
+    /// that left the folds of the partitions claimed ([`Fold::claim`]). Every chain entry of a record
+    /// below a committed offset is in the log before the commit (a record's offset is
+    /// released only once its entry is folded), so before the floor. Commits heard while a
+    /// floor is being written are coalesced to the highest of each partition.
     pub async fn write_floors(self: Arc<Self>, mut commits: mpsc::UnboundedReceiver<(i32, i64)>) {
         let mut written: HashMap<i32, i64> = HashMap::new();
-        while let Some((partition, offset)) = commits.recv().await {
-            let mut highest = HashMap::from([(partition, offset)]);
+        // Keys also leave between floors (a record resolved below the floor).
+        let mut tombstones_due = tokio::time::interval(TOMBSTONES_EVERY);
+        loop {
+            let mut highest = HashMap::new();
+            tokio::select! {
+                commit = commits.recv() => match commit {
+                    Some((partition, offset)) => highest.insert(partition, offset),
+                    None => return,
+                },
+                _ = tombstones_due.tick() => None,
+            };
             while let Ok((partition, offset)) = commits.try_recv() {
                 let floor = highest.entry(partition).or_insert(offset);
                 *floor = offset.max(*floor);
@@ -213,6 +270,36 @@ impl Locks {
                     return;
                 }
                 written.insert(partition, floor);
+            }
+            let folds: Vec<(i32, Arc<Fold>)> = {
+                let folds = self.folds.lock().expect("lock-log folds poisoned");
+                folds.iter().map(|(p, f)| (*p, f.clone())).collect()
+            };
+            for (partition, fold) in folds {
+                self.tombstone(partition, fold.take_released()).await;
+            }
+        }
+    }
+
+    /// Tombstones the entries of keys that left the fold of `partition`, chain entries first
+    /// (as `Released` lists them), so compaction never keeps an entry without those that
+    /// came before it. A tombstone the broker does not take is left: its entry stays in the
+    /// log, which the fold reads the same with or without it.
+    async fn tombstone(&self, partition: i32, released: Vec<Released<RecordKey>>) {
+        for Released { key, entries } in released {
+            for id in entries {
+                let (entry_key, _) = encode_lock_entry(&id.entry(key.clone()));
+                let record = FutureRecord::<[u8], [u8]>::to(&self.topic)
+                    .partition(partition)
+                    .key(&entry_key);
+                let sent = tokio::select! {
+                    sent = self.producer.send(record, Duration::from_secs(30)) => sent,
+                    _ = self.shutdown.cancelled() => return,
+                };
+                if let Err((error, _)) = sent {
+                    tracing::warn!(topic = %self.topic, partition, %error, "lock-log tombstone not written; the entry stays in the log");
+                    return;
+                }
             }
         }
     }
@@ -298,10 +385,14 @@ fn read(
         match decode_lock_entry(message.key().unwrap_or_default(), message.payload()) {
             Ok(entry) => {
                 if let Some(entry) = entry {
-                    fold.log
+                    let released = fold
+                        .log
                         .lock()
                         .expect("lock-log fold poisoned")
                         .apply(entry);
+                    if !released.is_empty() {
+                        fold.keep_released(released);
+                    }
                 }
                 fold.read_to.send_replace(message.offset() + 1);
             }

@@ -107,8 +107,13 @@ pub(crate) async fn run_unordered(
             .locks()
             .map(|locks| Chained::new(locks, partition)),
     };
-    // With the lock log, a revocation waits for this task to let go (design/key-order.md).
+    // With the lock log, a revocation waits for this task to let go (design/key-order.md),
+    // and the main owner tombstones the keys its partition's fold releases.
     let _working = task.chained.is_some().then(|| task.worker.owned.working());
+    let _claim = (shared.processor.kind() == DestinationKind::Main)
+        .then(|| shared.processor.locks())
+        .flatten()
+        .map(|locks| locks.fold(partition).claim());
     let judges = shared.processor.kind() != DestinationKind::Dlt;
     if let Some(locks) = shared.processor.locks().filter(|_| judges) {
         // Nothing is judged before the fold has read what the log held at the assignment.

@@ -106,6 +106,34 @@ async fn a_key_waiting_for_a_retry_is_blocked_and_other_keys_flow() {
         succeeded("slow").len() == 4 && succeeded("doomed").len() == 2
     })
     .await;
+    // Every key resolved below the floor leaves the log: each entry of a key gets a
+    // tombstone after it (the floor's entry, keyed `F`, stays).
+    let mut untombstoned = Vec::new();
+    for _ in 0..100 {
+        let log = s.read_all("ord-block-retry-locks").await;
+        let entries: Vec<&[u8]> = log
+            .iter()
+            .filter(|r| r.value.is_some() && r.key.as_deref().is_some_and(|k| k.len() > 2))
+            .filter_map(|r| r.key.as_deref())
+            .collect();
+        assert!(!entries.is_empty(), "the lock log held the chain");
+        untombstoned = entries
+            .into_iter()
+            .filter(|key| {
+                !log.iter()
+                    .any(|r| r.value.is_none() && r.key.as_deref() == Some(*key))
+            })
+            .map(<[u8]>::to_vec)
+            .collect();
+        if untombstoned.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        untombstoned.is_empty(),
+        "entries left without a tombstone: {untombstoned:?}"
+    );
     app.shutdown().await;
 
     assert_eq!(succeeded("free"), [0, 1, 2]);
@@ -174,10 +202,6 @@ async fn a_key_waiting_for_a_retry_is_blocked_and_other_keys_flow() {
             s.topic("ord-block")
         );
     }
-    assert!(
-        !s.read_all("ord-block-retry-locks").await.is_empty(),
-        "the lock log holds the chain"
-    );
 }
 
 /// Counts its calls; every record succeeds.
