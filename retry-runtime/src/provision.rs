@@ -86,6 +86,7 @@ pub(crate) fn plan(
             (topic.name.as_str(), topic.kind, settings)
         });
         for (name, kind, settings) in consumed.chain(lock_log) {
+            check_key_order_partitions(config, name, kind, existing, partitions)?;
             if let Some(&count) = existing.get(name) {
                 if name != main.name && count < main_partitions.unwrap_or(0) {
                     work.warnings.push(format!(
@@ -125,6 +126,36 @@ pub(crate) fn plan(
         }
     }
     Ok(work)
+}
+
+/// With `ordering = "key"`, refuses a retry, parked or lock-log topic whose partition count
+/// (as it exists, or as it would be created) is not the main topic's: partition `p` of each
+/// must hold the keys of main partition `p` (design/key-order.md).
+fn check_key_order_partitions(
+    config: &retry_core::ListenerConfig,
+    name: &str,
+    kind: DestinationKind,
+    existing: &HashMap<String, i32>,
+    created: i32,
+) -> Result<(), StartError> {
+    if config.topics.lock_log().is_none()
+        || matches!(kind, DestinationKind::Main | DestinationKind::Dlt)
+    {
+        return Ok(());
+    }
+    let main = &config.topics.main().name;
+    let main_partitions = existing.get(main).copied().unwrap_or(created);
+    let partitions = existing.get(name).copied().unwrap_or(created);
+    if partitions == main_partitions {
+        return Ok(());
+    }
+    Err(StartError::KeyOrderPartitions {
+        listener: config.name.clone(),
+        topic: name.to_owned(),
+        partitions,
+        main: main.clone(),
+        main_partitions,
+    })
 }
 
 /// Partition counts of every topic in the cluster.
@@ -301,6 +332,37 @@ mod tests {
         assert_eq!(locks.partitions, 6);
         assert!(locks.settings.contains(&("cleanup.policy", "compact")));
         assert!(created("accounts-retry").settings.is_empty());
+    }
+
+    #[cfg(feature = "unstable-key-order")]
+    #[test]
+    fn key_order_refuses_chain_topics_with_another_partition_count_than_the_main_topic() {
+        let listeners = [listener(&[
+            (Setting::Topic, "accounts"),
+            (Setting::Ordering, "key"),
+        ])];
+        for other in [
+            "accounts-retry",
+            "accounts-retry-parked",
+            "accounts-retry-locks",
+        ] {
+            let existing = HashMap::from([("accounts".to_string(), 6), (other.to_string(), 4)]);
+            let err = plan(&listeners, &existing).unwrap_err().to_string();
+            assert!(
+                err.contains(other) && err.contains('4') && err.contains('6'),
+                "{err}"
+            );
+        }
+        let existing =
+            HashMap::from([("accounts".to_string(), 6), ("accounts-dlt".to_string(), 4)]);
+        assert!(plan(&listeners, &existing).is_ok(), "a DLT may differ");
+        let pinned = [listener(&[
+            (Setting::Topic, "accounts"),
+            (Setting::Ordering, "key"),
+            (Setting::Partitions, "3"),
+        ])];
+        let existing = HashMap::from([("accounts".to_string(), 6)]);
+        assert!(plan(&pinned, &existing).is_err(), "would be created with 3");
     }
 
     #[test]
