@@ -9,7 +9,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
 
-use retry_core::DestinationKind;
+use retry_core::{DestinationKind, LOCK_LOG_TOPIC_SETTINGS};
 
 use crate::error::StartError;
 use crate::listener::Listener;
@@ -31,17 +31,6 @@ pub(crate) struct TopicToCreate {
 /// The parked topic's settings (design/key-order.md): its records wait as long as their key
 /// is blocked, so time and size never delete them (the main owner bounds what is parked).
 const PARKED_SETTINGS: &[(&str, &str)] = &[("retention.ms", "-1"), ("retention.bytes", "-1")];
-
-/// The lock log's settings (design/key-order.md): compacted, with segments rolled and
-/// cleaned soon, so a reader taking a partition over reads little.
-const LOCK_LOG_SETTINGS: &[(&str, &str)] = &[
-    ("cleanup.policy", "compact"),
-    ("segment.ms", "600000"),
-    ("segment.bytes", "67108864"),
-    ("min.cleanable.dirty.ratio", "0.1"),
-    ("delete.retention.ms", "600000"),
-    ("min.compaction.lag.ms", "60000"),
-];
 
 /// The `min.insync.replicas` of a topic created with `replication` replicas: 2 when there are
 /// that many, so that `acks=all` survives the loss of a broker without losing records (a
@@ -77,7 +66,7 @@ pub(crate) fn plan(
         let lock_log = config
             .topics
             .lock_log()
-            .map(|name| (name, DestinationKind::Parked, LOCK_LOG_SETTINGS));
+            .map(|name| (name, DestinationKind::Parked, LOCK_LOG_TOPIC_SETTINGS));
         let consumed = config.topics.topics().map(|topic| {
             let settings = match topic.kind {
                 DestinationKind::Parked => PARKED_SETTINGS,
