@@ -29,7 +29,8 @@ pub(crate) struct TopicToCreate {
 }
 
 /// The parked topic's settings (design/key-order.md): its records wait as long as their key
-/// is blocked, so time and size never delete them (the main owner bounds what is parked).
+/// is blocked, so time and size never delete them (what is parked is not bounded yet: see
+/// design/key-order.md, *Build stages*).
 const PARKED_SETTINGS: &[(&str, &str)] = &[("retention.ms", "-1"), ("retention.bytes", "-1")];
 
 /// The `min.insync.replicas` of a topic created with `replication` replicas: 2 when there are
