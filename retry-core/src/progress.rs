@@ -140,6 +140,15 @@ impl PartitionProgress {
     pub fn oldest_unfinished(&self) -> Option<i64> {
         self.in_flight.front().map(|r| r.offset)
     }
+
+    /// The records done behind the oldest one not done, in offset order: what a commit's
+    /// metadata may list so they are not handled again ([`FinishedAbove`](crate::FinishedAbove)).
+    pub fn finished(&self) -> impl Iterator<Item = i64> + '_ {
+        self.in_flight
+            .iter()
+            .filter(|r| r.finished)
+            .map(|r| r.offset)
+    }
 }
 
 #[cfg(test)]
@@ -154,6 +163,7 @@ mod tests {
         assert_eq!(p.finish(t7), None);
         assert_eq!(p.finish(t4), None);
         assert_eq!(p.oldest_unfinished(), Some(3));
+        assert_eq!(p.finished().collect::<Vec<_>>(), [4, 7]);
         assert_eq!(p.finish(t3), Some(7), "3, 4 and 7 are done; 9 is not");
         assert_eq!(p.in_flight(), 1);
         assert_eq!(p.in_flight_bytes(), 10);

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use retry_core::headers::{decode_attempts, decode_i64, ATTEMPTS, KEY_LOCK, ORIGINAL_OFFSET};
-use retry_core::{ChainLink, CopyAt, DestinationKind, ProgressTicket, RecordKey, Turn};
+use retry_core::{
+    ChainLink, CopyAt, DestinationKind, FinishedAbove, ProgressTicket, RecordKey, Turn,
+};
 use tokio::sync::watch;
 
 use crate::lanes::{Lane, Lanes};
@@ -62,6 +64,8 @@ pub(crate) struct Chained<'q> {
     fold: Arc<Fold>,
     changes: watch::Receiver<i64>,
     waiting: Vec<Waiting<'q>>,
+    /// Main-topic records the partition's last commit lists as finished.
+    finished: FinishedAbove,
 }
 
 impl<'q> Chained<'q> {
@@ -73,7 +77,18 @@ impl<'q> Chained<'q> {
             fold,
             changes,
             waiting: Vec::new(),
+            finished: FinishedAbove::default(),
         }
+    }
+
+    /// Skips the main-topic records `finished` lists (a commit's metadata).
+    pub fn skip_finished(&mut self, finished: FinishedAbove) {
+        self.finished = finished;
+    }
+
+    /// Whether `link` is a main-topic record the last commit lists as finished.
+    pub fn finished_before(&self, link: &ChainLink<RecordKey>) -> bool {
+        matches!(link, ChainLink::Main { offset, .. } if self.finished.contains(*offset))
     }
 
     /// What to do with `link`'s record now.

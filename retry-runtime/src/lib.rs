@@ -65,6 +65,7 @@ mod app;
 mod backtraces;
 mod breaker;
 mod chain;
+mod commit_metadata;
 mod consumer;
 mod context;
 #[cfg(feature = "embedded")]

@@ -35,6 +35,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard, Semaphore, SemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
 use crate::breaker::{Admit, BreakerCell, RecordRef};
+use crate::commit_metadata::FinishedCommits;
 use crate::consumer::ConsumerFailed;
 use crate::context::{ListenerConsumer, PartitionQueue};
 use crate::forward::Interrupted;
@@ -156,6 +157,9 @@ pub(crate) struct Worker<'a> {
     pub late: bool,
     /// The partition's current run of errors, ended by a record.
     pub errors: ErrorStreak<String>,
+    /// With `ordering = "key"` on a main topic: commits carry the records finished above
+    /// the committed offset (design/key-order.md).
+    pub finished: Option<FinishedCommits>,
 }
 
 /// Works on `partition` until it is revoked (`owned`) or the app shuts down, once the task of
@@ -303,6 +307,7 @@ impl<'a> Worker<'a> {
             owned,
             permit: None,
             unstored: None,
+            finished: None,
             progress: PartitionProgress::default(),
             forwards: FuturesUnordered::new(),
             ready_since_yield: 0,
@@ -637,11 +642,22 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// Notes a released offset for the background commit (see [`Worker::unstored`]).
+    /// Notes a released offset for the background commit (see [`Worker::unstored`]); with
+    /// commit metadata, also a record finished behind an unfinished one.
     pub fn store(&mut self, released: Option<i64>) {
-        if let Some(offset) = released {
-            let since = self.unstored.map_or_else(Instant::now, |(_, since)| since);
-            self.unstored = Some((offset, since));
+        let since = self.unstored.map_or_else(Instant::now, |(_, since)| since);
+        match (released, &mut self.finished) {
+            (Some(offset), finished) => {
+                if let Some(finished) = finished {
+                    finished.released(offset);
+                }
+                self.unstored = Some((offset, since));
+            }
+            (None, Some(_)) => {
+                let offset = self.unstored.map_or(-1, |(offset, _)| offset);
+                self.unstored = Some((offset, since));
+            }
+            (None, None) => {}
         }
     }
 
@@ -699,6 +715,16 @@ impl<'a> Worker<'a> {
         let Some((offset, _)) = self.unstored.take() else {
             return;
         };
+        let shared = self.shared;
+        if let Some(finished) = &mut self.finished {
+            finished.store(
+                &shared.consumer,
+                &shared.topic,
+                self.partition,
+                &self.progress,
+            );
+            return;
+        }
         // librdkafka's offset store records `offset + 1`, the next record to read: pass the
         // handled record's own offset.
         log_unstored(

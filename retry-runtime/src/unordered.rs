@@ -26,6 +26,7 @@ use retry_core::{
 
 use crate::breaker::{Admit, Admitted, BreakerCell, HeldByBreaker, RecordRef};
 use crate::chain::{link_of, Chained, Waiting};
+use crate::commit_metadata::finished_above;
 use crate::consumer::ConsumerFailed;
 use crate::gauges::due_of;
 use crate::inbound::Inbound;
@@ -125,6 +126,13 @@ pub(crate) async fn run_unordered(
                 return Ok(());
             },
         }
+    }
+    if let (Some(chained), DestinationKind::Main) = (&mut task.chained, shared.processor.kind()) {
+        // Records finished above the committed offset are not handled again; this task's
+        // commits list those it finishes.
+        let (finished, commits) = finished_above(&shared.consumer, &shared.topic, partition).await;
+        chained.skip_finished(finished);
+        task.worker.finished = Some(commits);
     }
     let stop = loop {
         if task.worker.owned.is_revoked() {
@@ -312,6 +320,11 @@ impl<'a, 'q> Unordered<'a, 'q> {
         let Some((turn, link)) = link else {
             return self.launch(message, ticket, None, None).await;
         };
+        let finished = self
+            .chained
+            .as_ref()
+            .is_some_and(|c| c.finished_before(&link));
+        let turn = if finished { Turn::Skip } else { turn };
         match turn {
             Turn::Handle => self.launch(message, ticket, None, Some(link)).await,
             Turn::Skip => {

@@ -257,3 +257,62 @@ async fn a_copy_whose_chain_entry_never_came_is_skipped_once_the_floor_passes_it
     let calls = calls("ord_floor");
     assert_eq!(calls.len(), 1, "the copy was not handled: {calls:?}");
 }
+
+/// Record 0 (key `slow`) awaits 5 s the first time; the others succeed at once.
+#[retryable_topic(topic = "ord-meta", ordering = "key", concurrency = 8, partitions = 1)]
+async fn ord_meta(rec: Record<u32>) -> anyhow::Result<()> {
+    record_call("ord_meta", &rec);
+    if rec.key_str() == Some("slow") && calls_for("ord_meta", "slow").len() == 1 {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_list_the_records_finished_above_them_and_a_new_owner_skips_those() {
+    if std::env::var("KAFKA_BOOTSTRAP_SERVERS").is_err() {
+        return; // the embedded broker answers every commit's metadata with an empty string
+    }
+    let s = Scenario::start().await;
+    s.kafka.create_topic(&s.topic("ord-meta"), 1).await.unwrap();
+    // A commit left by an earlier owner: 0 unfinished, 1 to 3 finished (kr1: 1 not listed,
+    // 3 finished).
+    s.produce("ord-meta", "slow", "0").await;
+    for k in 1..=10 {
+        s.produce("ord-meta", &format!("k{k}"), &k.to_string())
+            .await;
+    }
+    s.commit_with_metadata("ord_meta", "ord-meta", 0, 0, "kr1:1.3")
+        .await;
+    let app = s.start_app(&[("ord_meta", "ord-meta")]).await;
+    // While 0 is in its handler, the commit stays at 0 and lists everything after it.
+    let mut committed = None;
+    for _ in 0..100 {
+        committed = s.committed_with_metadata("ord_meta", "ord-meta", 0).await;
+        if committed.as_ref().is_some_and(|(_, m)| m == "kr1:1.a") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        committed,
+        Some((0, "kr1:1.a".to_string())),
+        "committed at the unfinished record, 1 to 10 finished"
+    );
+    eventually("slow handled", Duration::from_secs(20), || {
+        !calls_for("ord_meta", "slow").is_empty()
+    })
+    .await;
+    app.shutdown().await;
+    for k in 1..=3 {
+        assert!(
+            calls_for("ord_meta", &format!("k{k}")).is_empty(),
+            "k{k} was finished by the earlier owner"
+        );
+    }
+    for k in 4..=10 {
+        assert_eq!(calls_for("ord_meta", &format!("k{k}")).len(), 1, "k{k}");
+    }
+    let committed = s.committed_with_metadata("ord_meta", "ord-meta", 0).await;
+    assert_eq!(committed.map(|(o, _)| o), Some(11), "committed past all");
+}

@@ -262,27 +262,73 @@ impl Scenario {
     /// The offset `group` (as written) has committed on partition `partition` of `topic` (as
     /// written), as another client sees it; `None` before its first commit there.
     pub async fn committed(&self, group: &str, topic: &str, partition: i32) -> Option<i64> {
-        let group = format!("{}{group}", self.prefix);
-        let topic = self.topic(topic);
-        let bootstrap = self.kafka.bootstrap_servers().to_owned();
+        let committed = self.committed_with_metadata(group, topic, partition).await;
+        committed.map(|(offset, _)| offset)
+    }
+
+    /// [`Scenario::committed`], with the commit's metadata.
+    pub async fn committed_with_metadata(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: i32,
+    ) -> Option<(i64, String)> {
+        let (consumer, topic) = self.group_client(group, topic);
         tokio::task::spawn_blocking(move || {
-            let consumer: BaseConsumer = ClientConfig::new()
-                .set("bootstrap.servers", bootstrap)
-                .set("group.id", group)
-                .create()
-                .expect("consumer");
             let mut wanted = TopicPartitionList::new();
             wanted.add_partition(&topic, partition);
             let committed = consumer
                 .committed_offsets(wanted, Duration::from_secs(10))
                 .expect("committed offsets");
-            match committed.find_partition(&topic, partition)?.offset() {
-                Offset::Offset(offset) => Some(offset),
+            let element = committed.find_partition(&topic, partition)?;
+            match element.offset() {
+                Offset::Offset(offset) => Some((offset, element.metadata().to_owned())),
                 _ => None,
             }
         })
         .await
         .expect("committed offsets read")
+    }
+
+    /// Commits `offset` with `metadata` for `group` (as written) on partition `partition` of
+    /// `topic` (as written), as an earlier member of the group would have.
+    pub async fn commit_with_metadata(
+        &self,
+        group: &str,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+        metadata: &str,
+    ) {
+        let (consumer, topic) = self.group_client(group, topic);
+        let metadata = metadata.to_owned();
+        tokio::task::spawn_blocking(move || {
+            let mut tpl = TopicPartitionList::new();
+            tpl.add_partition_offset(&topic, partition, Offset::Offset(offset))
+                .expect("offset");
+            tpl.find_partition(&topic, partition)
+                .expect("the partition")
+                .set_metadata(&metadata);
+            // A fresh broker may not have its group coordinator yet.
+            let mut tries = 0;
+            while let Err(error) = consumer.commit(&tpl, rdkafka::consumer::CommitMode::Sync) {
+                tries += 1;
+                assert!(tries < 20, "commit: {error}");
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        })
+        .await
+        .expect("commit");
+    }
+
+    /// A client of `group` (as written) that joins no group, and `topic`'s full name.
+    fn group_client(&self, group: &str, topic: &str) -> (BaseConsumer, String) {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", self.kafka.bootstrap_servers())
+            .set("group.id", format!("{}{group}", self.prefix))
+            .create()
+            .expect("consumer");
+        (consumer, self.topic(topic))
     }
 }
 
