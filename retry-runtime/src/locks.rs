@@ -8,10 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::bindings as rdsys;
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
-use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientConfig, ClientContext, Message, Offset, TopicPartitionList};
 use retry_core::{decode_lock_entry, encode_lock_entry, LockEntry, LockLog, RecordKey, Released};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -145,7 +147,7 @@ impl Locks {
             // removed there, so catching up never waits for an offset that is gone.
             .set("enable.partition.eof", "true")
             .set("fetch.wait.max.ms", "10");
-        let reader: BaseConsumer = reader.create()?;
+        let reader: Reader = reader.create_with_context(ReaderContext)?;
         let folds = Arc::new(Mutex::new(HashMap::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let locks = Arc::new(Self {
@@ -334,7 +336,7 @@ fn fold_of(folds: &Mutex<HashMap<i32, Arc<Fold>>>, partition: i32) -> Arc<Fold> 
 /// it reads until `stop`. An entry it cannot read stops its partition's fold (a newer format
 /// is never skipped): the partition's key-ordered records wait, with an ERROR.
 fn read(
-    reader: &BaseConsumer,
+    reader: &Reader,
     topic: &str,
     folds: &Mutex<HashMap<i32, Arc<Fold>>>,
     stop: &AtomicBool,
@@ -362,7 +364,7 @@ fn read(
             None => continue,
             Some(Ok(message)) => message,
             Some(Err(KafkaError::PartitionEOF(partition))) => {
-                if let Some(position) = position(reader, topic, partition) {
+                if let Some(position) = end_reached(reader, topic, partition) {
                     let fold = fold_of(folds, partition);
                     fold.read_to.send_if_modified(|read| {
                         let moved = position > *read;
@@ -407,7 +409,7 @@ fn read(
 
 /// Assigns every partition of `topic` from the beginning: `false` while the metadata does not
 /// list any.
-fn assign_all(reader: &BaseConsumer, topic: &str) -> KafkaResult<bool> {
+fn assign_all(reader: &Reader, topic: &str) -> KafkaResult<bool> {
     let metadata = reader.fetch_metadata(Some(topic), WATERMARKS_TIMEOUT)?;
     let Some(listed) = metadata
         .topics()
@@ -427,12 +429,39 @@ fn assign_all(reader: &BaseConsumer, topic: &str) -> KafkaResult<bool> {
     Ok(true)
 }
 
-/// The reader's fetch position in `partition`: at its end, the offset after the last record
-/// there, whether or not compaction kept that record.
-fn position(reader: &BaseConsumer, topic: &str, partition: i32) -> Option<i64> {
-    let positions = reader.position().ok()?;
-    match positions.find_partition(topic, partition)?.offset() {
-        Offset::Offset(offset) => Some(offset),
-        _ => None,
+/// Where the reader stands in `partition` when it reached its end: the partition's end as
+/// the fetch that reached it saw it (the client's cached high watermark, no request), so
+/// past any records compaction removed at the end, which the reader's own position (the
+/// last record read, plus one) would never pass.
+fn end_reached(reader: &Reader, topic: &str, partition: i32) -> Option<i64> {
+    let topic = std::ffi::CString::new(topic).ok()?;
+    let (mut low, mut high) = (-1, -1);
+    // SAFETY: the client is alive for the call; librdkafka writes the two offsets only.
+    let error = unsafe {
+        rdsys::rd_kafka_get_watermark_offsets(
+            reader.client().native_ptr(),
+            topic.as_ptr(),
+            partition,
+            &mut low,
+            &mut high,
+        )
+    };
+    (error == rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
+}
+
+/// The reader's client context: a partition's end is how the reader knows it caught up, not
+/// an error to log (rdkafka logs every client error at ERROR by default).
+struct ReaderContext;
+
+impl ClientContext for ReaderContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() != Some(RDKafkaErrorCode::PartitionEOF) {
+            tracing::warn!(%error, reason, "lock-log reader");
+        }
     }
 }
+
+impl ConsumerContext for ReaderContext {}
+
+/// The reader's consumer.
+type Reader = BaseConsumer<ReaderContext>;
