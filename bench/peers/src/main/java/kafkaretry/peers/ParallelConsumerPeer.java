@@ -41,6 +41,9 @@ public final class ParallelConsumerPeer {
                 .ordering(ProcessingOrder.KEY)
                 .maxConcurrency(concurrency)
                 .defaultMessageRetryDelay(Duration.ofSeconds(1))
+                // Its check that the consumer does not auto-commit reads a field of kafka-clients
+                // 3.7's consumer that 3.9's does not have; the consumer below does not.
+                .ignoreReflectiveAccessExceptionsForAutoCommitDisabledCheck(true)
                 .build();
         ParallelStreamProcessor<String, String> processor = ParallelStreamProcessor.createEosStreamProcessor(options);
         processor.subscribe(List.of(topic), new Readiness());
