@@ -13,6 +13,8 @@ use rdkafka::ClientConfig;
 use retry_bench::harness::KafkaHarness;
 use retry_runtime::testing::TestKafka;
 
+use crate::brokers::Kind;
+
 /// A broker to benchmark on.
 pub enum Broker {
     Mock(MockCluster<'static, DefaultProducerContext>),
@@ -25,17 +27,17 @@ pub enum Broker {
 }
 
 impl Broker {
-    pub async fn start(kind: &str) -> anyhow::Result<Self> {
+    pub async fn start(kind: Kind) -> anyhow::Result<Self> {
         Ok(match kind {
-            "mock" => Self::Mock(MockCluster::new(1)?),
-            "kafka" => {
+            Kind::Mock => Self::Mock(MockCluster::new(1)?),
+            Kind::Kafka => {
                 let harness = KafkaHarness::start(1)?;
                 Self::Kafka {
                     kafka: TestKafka::connect(harness.bootstrap_servers())?,
                     _harness: harness,
                 }
             }
-            _ => Self::Embedded(TestKafka::start().await?),
+            Kind::Embedded => Self::Embedded(TestKafka::start().await?),
         })
     }
 

@@ -21,7 +21,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use retry_runtime::core::{
     decode_lock_entry, encode_lock_entry, CopyAt, LockEntry, LockLog, LockOutcome, RecordKey,
-    Verdict,
+    Verdict, LOCK_LOG_TOPIC_SETTINGS,
 };
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
@@ -29,16 +29,6 @@ use crate::broker::Broker;
 
 /// The lock log of main topic `bench-lock` with the default retry suffix.
 const TOPIC: &str = "bench-lock-retry-locks";
-
-/// The lock log's topic settings.
-const TOPIC_CONFIG: &[(&str, &str)] = &[
-    ("cleanup.policy", "compact"),
-    ("segment.ms", "600000"),
-    ("segment.bytes", "67108864"),
-    ("min.cleanable.dirty.ratio", "0.1"),
-    ("delete.retention.ms", "600000"),
-    ("min.compaction.lag.ms", "60000"),
-];
 
 /// Entries produced together in the burst run.
 pub const BURST: usize = 100;
@@ -81,7 +71,9 @@ pub struct RoundTrip {
 /// The lock log's round trip for `keys` keys (3 entries each), one at a time and in bursts.
 pub async fn round_trip(broker: &Broker, keys: usize) -> anyhow::Result<(RoundTrip, RoundTrip)> {
     anyhow::ensure!(keys > 0, "the lock-log run needs at least one key");
-    broker.create_topic_with_config(TOPIC, TOPIC_CONFIG).await?;
+    broker
+        .create_topic_with_config(TOPIC, LOCK_LOG_TOPIC_SETTINGS)
+        .await?;
     let bootstrap = broker.bootstrap_servers();
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", &bootstrap)

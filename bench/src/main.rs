@@ -13,6 +13,7 @@
 
 mod baseline;
 mod broker;
+mod brokers;
 #[cfg(test)]
 mod cli_tests;
 mod cpu;
@@ -30,6 +31,7 @@ mod variant;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
 
+use crate::brokers::{Brokers, Kind};
 use crate::measurement::Measurement;
 use crate::variant::{Figures, Variant};
 
@@ -38,9 +40,9 @@ use crate::variant::{Figures, Variant};
 struct Cli {
     #[command(subcommand)]
     child: Option<Internal>,
-    /// `mock`, `embedded`, `kafka`, `both` (mock and embedded) or `all`.
-    #[arg(long, default_value = "both")]
-    broker: String,
+    /// The brokers to measure on.
+    #[arg(long, value_enum, default_value_t = Brokers::Both)]
+    broker: Brokers,
     /// Records per dequeue-only throughput run (happy path and failure mix), on each broker.
     #[arg(long, default_value_t = 50_000)]
     records: usize,
@@ -384,27 +386,21 @@ async fn main() -> anyhow::Result<()> {
         return compare_with_peers(&cli).await;
     }
     let json = cli.json.as_deref().unwrap_or("target/bench-results.json");
-    let kinds: &[&str] = match cli.broker.as_str() {
-        "both" => &["mock", "embedded"],
-        "all" => &["mock", "embedded", "kafka"],
-        "mock" => &["mock"],
-        "kafka" => &["kafka"],
-        _ => &["embedded"],
-    };
     let mut all = Vec::new();
     let mut java = None;
-    for kind in kinds {
+    for &kind in cli.broker.kinds() {
         let broker = broker::Broker::start(kind).await?;
+        let name = broker.name();
         let records = cli.records;
         let mut r = Results {
-            broker: broker.name(),
+            broker: name,
             records,
             delayed_records: cli.delayed,
             ..Results::default()
         };
         if r.includes(Measurement::Throughput, cli.only) {
-            let sustained = if *kind == "mock" { 0 } else { cli.sustained };
-            eprintln!("[{kind}] producing {records} records (x2) and {sustained} sustained (x2)");
+            let sustained = if kind == Kind::Mock { 0 } else { cli.sustained };
+            eprintln!("[{name}] producing {records} records (x2) and {sustained} sustained (x2)");
             let mut topics = vec![
                 (variant::HAPPY, records),
                 (variant::MIX, records),
@@ -421,10 +417,10 @@ async fn main() -> anyhow::Result<()> {
                 broker.produce(topic, n, None).await?;
             }
             let bootstrap = broker.bootstrap_servers();
-            eprintln!("[{kind}] throughput, logging off");
+            eprintln!("[{name}] throughput, logging off");
             let off = variant::measure(Variant::LoggingOff, &bootstrap, records, 0).await?;
             r.throughput(Variant::LoggingOff, &off);
-            eprintln!("[{kind}] throughput as users run it (INFO, RUST_BACKTRACE=1)");
+            eprintln!("[{name}] throughput as users run it (INFO, RUST_BACKTRACE=1)");
             let as_run =
                 variant::measure(Variant::AsUsersRunIt, &bootstrap, records, sustained).await?;
             r.throughput(Variant::AsUsersRunIt, &as_run);
@@ -433,7 +429,7 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         if r.includes(Measurement::Delay, cli.only) {
-            eprintln!("[{kind}] {} records through a 1 s retry topic", cli.delayed);
+            eprintln!("[{name}] {} records through a 1 s retry topic", cli.delayed);
             let precision = scenarios::delay_precision(&broker, cli.delayed).await?;
             (
                 r.early,
@@ -449,7 +445,7 @@ async fn main() -> anyhow::Result<()> {
         }
         if r.includes(Measurement::Memory, cli.only) {
             use memory::Waiting;
-            eprintln!("[{kind}] memory with records waiting");
+            eprintln!("[{name}] memory with records waiting");
             let peak = |waiting, n, run| memory::peak_rss_kib(&broker, waiting, n, run);
             r.peak_rss_kib_1k_waiting = peak(Waiting::Retry, 1_000, "small").await?;
             r.peak_rss_kib_100k_waiting = peak(Waiting::Retry, 100_000, "large").await?;
@@ -459,7 +455,7 @@ async fn main() -> anyhow::Result<()> {
             r.peak_rss_kib_held_head_2k_piled = peak(Waiting::HeldHead, 2_000, "held").await?;
         }
         if r.includes(Measurement::Startup, cli.only) {
-            eprintln!("[{kind}] start-up");
+            eprintln!("[{name}] start-up");
             let startup = scenarios::startup(&broker).await?;
             r.startup_s_1_listener = startup.one_s;
             r.startup_s_20_listeners = startup.twenty_s;
@@ -468,24 +464,24 @@ async fn main() -> anyhow::Result<()> {
             r.idle_cores_20_listeners = startup.twenty_idle_cores;
         }
         if r.includes(Measurement::Io, cli.only) {
-            eprintln!("[{kind}] handlers awaiting 5 ms, one partition, by ordering");
+            eprintln!("[{name}] handlers awaiting 5 ms, one partition, by ordering");
             let io = io_wait::io_wait(&broker, cli.io_records).await?;
             r.io_wait_partition_records_per_s = io.partition_records_per_s;
             r.io_wait_none_records_per_s = io.none_records_per_s;
             r.io_wait_none_to_partition_ratio = io.none_records_per_s / io.partition_records_per_s;
         }
         if r.includes(Measurement::Keyed, cli.only) {
-            eprintln!("[{kind}] keyed: 5 ms calls over {} keys", keyed::KEYS);
+            eprintln!("[{name}] keyed: 5 ms calls over {} keys", keyed::KEYS);
             // Parallel Consumer runs beside on the brokers Java clients speak to.
-            if *kind != "mock" && java.is_none() {
+            if kind != Kind::Mock && java.is_none() {
                 java = Some(peers::java::Java::build()?);
             }
-            let java = java.as_ref().filter(|_| *kind != "mock");
+            let java = java.as_ref().filter(|_| kind != Kind::Mock);
             let logs = std::path::Path::new(json).with_file_name("keyed-logs");
             r.keyed = keyed::run(&broker, java, cli.keyed_records, &logs).await?;
         }
         if r.includes(Measurement::LockLog, cli.only) {
-            eprintln!("[{kind}] lock log round trip, {} keys", cli.lock_keys);
+            eprintln!("[{name}] lock log round trip, {} keys", cli.lock_keys);
             let (one, bursts) = lock_log::round_trip(&broker, cli.lock_keys).await?;
             r.lock_log(cli.lock_keys, &one, &bursts);
         }
@@ -521,7 +517,7 @@ fn write_json(path: &str, value: &impl Serialize) -> anyhow::Result<()> {
 /// `--peer`: the comparison with Spring Kafka and the kafka-clients floor on Apache Kafka.
 async fn compare_with_peers(cli: &Cli) -> anyhow::Result<()> {
     anyhow::ensure!(
-        cli.broker == "kafka",
+        cli.broker == Brokers::Kafka,
         "--peer runs on Apache Kafka only: add --broker kafka"
     );
     let json = cli.json.as_deref().unwrap_or("target/peer-results.json");
@@ -542,7 +538,7 @@ async fn compare_with_peers(cli: &Cli) -> anyhow::Result<()> {
         logs,
     };
     let java = peers::java::Java::build()?;
-    let broker = broker::Broker::start("kafka").await?;
+    let broker = broker::Broker::start(Kind::Kafka).await?;
     let runs = peers::run(&broker, &java, &options).await?;
     peers::report::print(&runs);
     let figures: Vec<_> = runs.iter().map(|run| &run.figures).collect();

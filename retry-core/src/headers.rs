@@ -51,6 +51,10 @@ pub const ATTEMPTS: &str = "retry_topic-attempts";
 pub const BACKOFF_TIMESTAMP: &str = "retry_topic-backoff-timestamp";
 /// `retry_topic-original-timestamp`: epoch ms of the record on the main topic.
 pub const ORIGINAL_TIMESTAMP_RETRY: &str = "retry_topic-original-timestamp";
+/// `retry_topic-key-lock`: `1` on a copy that a listener with `ordering = "key"` wrote to a
+/// retry or parked topic, whose key's order the lock log keeps (design/key-order.md). Each hop
+/// writes it anew: a copy forwarded by a listener of another ordering loses it.
+pub const KEY_LOCK: &str = "retry_topic-key-lock";
 
 /// Every header this crate writes.
 const PROVENANCE: [&str; 13] = [
@@ -358,7 +362,7 @@ const FIRST_HOP: [&str; 6] = [
 ];
 
 /// Headers every forward writes anew, dropped from the record's own.
-const REPLACED: [&str; 7] = [
+const REPLACED: [&str; 8] = [
     EXCEPTION_FQCN,
     EXCEPTION_CAUSE_FQCN,
     EXCEPTION_MESSAGE,
@@ -366,6 +370,7 @@ const REPLACED: [&str; 7] = [
     ATTEMPTS,
     ORIGINAL_TIMESTAMP_RETRY,
     BACKOFF_TIMESTAMP,
+    KEY_LOCK,
 ];
 
 /// Writes a forwarded record's headers to `sink`: the record's own (`original`, kept as they

@@ -41,7 +41,7 @@ struct InFlight {
 
 /// A record noted by [`PartitionProgress::read`], to hand to [`PartitionProgress::finish`]
 /// once it is done.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ProgressTicket {
     offset: i64,
     /// The sequence of reads the record belongs to: one more after each backwards jump.

@@ -72,6 +72,10 @@ pub enum DestinationKind {
     },
     /// A dead-letter topic: the generic one or one of an exception-based route.
     Dlt,
+    /// With `ordering = "key"`, the topic where the main-topic records of a blocked key wait
+    /// for their turn (design/key-order.md); each is handled as a first delivery once its
+    /// key's earlier records are resolved.
+    Parked,
 }
 
 /// One topic a listener consumes, with the consumer group that consumes it.
@@ -124,6 +128,8 @@ pub struct TopicPlan {
     route: Vec<usize>,
     routed_dlts: Vec<DestinationTopic>,
     dlt: Option<DestinationTopic>,
+    /// With `ordering = "key"`: the parked topic, and the lock log's name.
+    key_order: Option<(DestinationTopic, String)>,
 }
 
 impl TopicPlan {
@@ -199,8 +205,40 @@ impl TopicPlan {
             route,
             routed_dlts,
             dlt,
+            key_order: None,
         };
-        let names: Vec<&str> = plan.topics().map(|t| t.name.as_str()).collect();
+        plan.checked()
+    }
+
+    /// Adds the topics of `ordering = "key"`: the parked topic `<main><retry suffix>-parked`
+    /// (its group named alike) and the lock log `<main><retry suffix>-locks`.
+    ///
+    /// ```
+    /// use retry_core::{RetryPolicy, TopicPlan};
+    ///
+    /// let policy = RetryPolicy::builder("accounts").group("ledger").build().unwrap();
+    /// let plan = TopicPlan::new(&policy).unwrap().with_key_order(&policy).unwrap();
+    /// let parked = plan.parked().unwrap();
+    /// assert_eq!((parked.name.as_str(), parked.group.as_str()), ("accounts-retry-parked", "ledger-retry-parked"));
+    /// assert_eq!(plan.lock_log(), Some("accounts-retry-locks"));
+    /// ```
+    pub fn with_key_order(mut self, policy: &RetryPolicy) -> Result<Self, TopicError> {
+        let retry = &policy.retry_topic_suffix;
+        let parked =
+            DestinationTopic::new(policy, &format!("{retry}-parked"), DestinationKind::Parked)?;
+        let lock_log = format!("{}{retry}-locks", policy.topic);
+        validate_topic_name(&lock_log)?;
+        self.key_order = Some((parked, lock_log));
+        self.checked()
+    }
+
+    /// `self`, unless two of its topics share a name.
+    fn checked(self) -> Result<Self, TopicError> {
+        let names: Vec<&str> = self
+            .topics()
+            .map(|t| t.name.as_str())
+            .chain(self.lock_log())
+            .collect();
         let repeated = names
             .iter()
             .enumerate()
@@ -208,7 +246,7 @@ impl TopicPlan {
         if let Some(name) = repeated {
             return Err(TopicError::Duplicate(name.to_owned()));
         }
-        Ok(plan)
+        Ok(self)
     }
 
     /// The main topic.
@@ -244,9 +282,22 @@ impl TopicPlan {
             .or(self.dlt.as_ref())
     }
 
-    /// Every topic: main first, then the retry topics, the routed DLTs and the generic DLT.
+    /// The parked topic, with `ordering = "key"`.
+    pub fn parked(&self) -> Option<&DestinationTopic> {
+        self.key_order.as_ref().map(|(parked, _)| parked)
+    }
+
+    /// The lock log's topic, with `ordering = "key"`: not consumed by a group (every
+    /// instance reads it whole), so not one of [`TopicPlan::topics`].
+    pub fn lock_log(&self) -> Option<&str> {
+        self.key_order.as_ref().map(|(_, name)| name.as_str())
+    }
+
+    /// Every topic consumed: main first, then the parked topic (with `ordering = "key"`), the
+    /// retry topics, the routed DLTs and the generic DLT.
     pub fn topics(&self) -> impl Iterator<Item = &DestinationTopic> {
         std::iter::once(&self.main)
+            .chain(self.parked())
             .chain(&self.retries)
             .chain(&self.routed_dlts)
             .chain(&self.dlt)

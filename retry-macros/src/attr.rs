@@ -209,7 +209,7 @@ fn literal_text(setting: Setting, lit: &Lit) -> syn::Result<String> {
                 Setting::Dlt => "`\"always_retry\"`, `\"fail\"` or `\"none\"`",
                 Setting::TopicReuse => "`\"single\"` or `\"multiple\"`",
                 Setting::StackTrace => "`\"chain\"` or `\"full\"`",
-                Setting::Ordering => "`\"partition\"` or `\"none\"`",
+                Setting::Ordering => "`\"partition\"`, `\"key\"` or `\"none\"`",
                 Setting::RetryTopicSuffix | Setting::DltTopicSuffix => {
                     "a topic suffix like `\"-retry\"`"
                 }

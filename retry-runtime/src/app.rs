@@ -244,6 +244,7 @@ impl RetryAppBuilder {
             &self.states,
         )?;
         crate::backtraces::capture_only_if_shown(&listeners);
+        check_threads_for_key_order(&listeners)?;
 
         let admin: Arc<AdminClient<DefaultClientContext>> =
             Arc::new(kafka.client_config(Role::Admin).create()?);
@@ -499,4 +500,22 @@ pub async fn run_with(builder: RetryAppBuilder) -> anyhow::Result<()> {
         )
         .try_init();
     builder.run().await
+}
+
+/// Refuses `ordering = "key"` on a runtime of one thread (see
+/// [`StartError::KeyOrderOnOneThread`]).
+fn check_threads_for_key_order(listeners: &[Listener]) -> Result<(), StartError> {
+    let flavor = tokio::runtime::Handle::current().runtime_flavor();
+    if flavor == tokio::runtime::RuntimeFlavor::MultiThread {
+        return Ok(());
+    }
+    match listeners
+        .iter()
+        .find(|l| l.config.ordering == retry_core::ProcessingOrder::Key)
+    {
+        Some(listener) => Err(StartError::KeyOrderOnOneThread {
+            listener: listener.config.name.clone(),
+        }),
+        None => Ok(()),
+    }
 }

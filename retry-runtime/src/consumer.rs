@@ -10,7 +10,7 @@ use rdkafka::consumer::{CommitMode, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
 use rdkafka::types::RDKafkaErrorCode;
-use retry_core::{static_member_id, ProcessingOrder};
+use retry_core::{static_member_id, DestinationKind, ProcessingOrder};
 use tokio::sync::{mpsc, watch, Semaphore};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -22,6 +22,7 @@ use crate::gauges::HeldRecords;
 use crate::inbound::now_ms;
 use crate::kafka_config::{KafkaSettings, Role};
 use crate::listener::Listener;
+use crate::locks::Locks;
 use crate::partition::{run_partition, Partitions, SharedQueue};
 use crate::process::Processor;
 use crate::supervise::supervise;
@@ -148,8 +149,29 @@ pub(crate) fn spawn_consumers(
             Arc::new(BreakerCell::new(&listener.config.name, filter, config))
         });
         breakers.extend(breaker.clone());
+        // One lock-log client per listener with `ordering = "key"`, shared alike.
+        let locks = match listener.config.topics.lock_log() {
+            Some(topic) => {
+                let mut reader = kafka.client_config(Role::Admin);
+                // librdkafka assigns partitions only with a group; this one is never joined
+                // nor committed to.
+                reader.set("group.id", format!("{topic}-reader"));
+                let producer = kafka.client_config(Role::Producer);
+                Some(Locks::start(topic, &producer, &reader, abort.clone())?)
+            }
+            None => None,
+        };
         for destination in listener.consumed_topics() {
-            let (context, events) = PartitionContext::new();
+            // The main topic's commits move the lock log's floor, with `ordering = "key"`.
+            let commits = match &locks {
+                Some(locks) if destination.kind == DestinationKind::Main => {
+                    let (commits, committed) = mpsc::unbounded_channel();
+                    tokio::spawn(locks.clone().write_floors(committed));
+                    Some(commits)
+                }
+                _ => None,
+            };
+            let (context, events) = PartitionContext::new(commits, locks.is_some());
             let mut config = kafka.client_config(Role::consuming(destination.kind));
             config.set("group.id", &destination.group);
             if let Some(instance) = settings.instance_id {
@@ -168,6 +190,7 @@ pub(crate) fn spawn_consumers(
                 destination.clone(),
                 forwarder.clone(),
                 breaker.clone(),
+                locks.clone(),
             ));
             let consumed = consume(
                 consumer,
@@ -244,7 +267,7 @@ pub(crate) async fn consume(
                 };
                 match shared.processor.ordering() {
                     ProcessingOrder::Partition => tasks.spawn(run_partition(shared.clone(), queue, assigned.partition, assigned.owned)),
-                    ProcessingOrder::Unordered => tasks.spawn(run_unordered(shared.clone(), queue, assigned.partition, assigned.owned)),
+                    ProcessingOrder::Unordered | ProcessingOrder::Key => tasks.spawn(run_unordered(shared.clone(), queue, assigned.partition, assigned.owned)),
                 };
             }
             Some(joined) = tasks.join_next() => match joined {

@@ -20,10 +20,14 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
 
 use rdkafka::consumer::stream_consumer::StreamPartitionQueue;
+use rdkafka::consumer::CommitMode;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, Rebalance, StreamConsumer};
-use rdkafka::ClientContext;
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::{mpsc, watch};
 
 use crate::ownership::Ownership;
@@ -53,7 +57,17 @@ pub(crate) struct PartitionContext {
     owned: Mutex<HashMap<i32, Arc<Ownership>>>,
     /// Partitions whose queue was split already.
     split: Mutex<Vec<i32>>,
+    /// Where offsets the group coordinator acknowledged go, each as (partition, offset),
+    /// when someone listens (the lock log's floor, with `ordering = "key"`).
+    commits: Option<mpsc::UnboundedSender<(i32, i64)>>,
+    /// With `ordering = "key"`: a revocation waits for the revoked partitions' tasks to
+    /// finish their calls, forwards and lock-log entries, and commits, before the rebalance
+    /// goes on (design/key-order.md).
+    drains: bool,
 }
+
+/// How long a revocation waits for a revoked partition's task to drain (`drains`).
+const DRAIN_BOUND: Duration = Duration::from_secs(60);
 
 /// What the consume loop keeps of a context: readiness and new assignments.
 pub(crate) struct ContextEvents {
@@ -64,8 +78,12 @@ pub(crate) struct ContextEvents {
 }
 
 impl PartitionContext {
-    /// A context, and the receiving ends of its events.
-    pub fn new() -> (Self, ContextEvents) {
+    /// A context, and the receiving ends of its events; `commits` hears of every offset
+    /// committed; `drains` makes revocations wait for the revoked partitions' work.
+    pub fn new(
+        commits: Option<mpsc::UnboundedSender<(i32, i64)>>,
+        drains: bool,
+    ) -> (Self, ContextEvents) {
         let (ready_tx, ready) = watch::channel(false);
         let (assignments_tx, assignments) = mpsc::unbounded_channel();
         let context = Self {
@@ -74,6 +92,8 @@ impl PartitionContext {
             assignments: assignments_tx,
             owned: Mutex::default(),
             split: Mutex::default(),
+            commits,
+            drains,
         };
         (context, ContextEvents { ready, assignments })
     }
@@ -119,9 +139,39 @@ impl PartitionContext {
         });
     }
 
-    fn revoke(&self, partition: i32) {
-        if let Some(owned) = self.owned.lock().expect("not poisoned").remove(&partition) {
-            owned.revoke();
+    fn revoke(&self, partition: i32) -> Option<Arc<Ownership>> {
+        let owned = self
+            .owned
+            .lock()
+            .expect("not poisoned")
+            .remove(&partition)?;
+        owned.revoke();
+        Some(owned)
+    }
+
+    /// Waits until the tasks of `revoked` let go of their partitions (their calls, forwards
+    /// and lock-log entries ended, their offsets stored), then commits: the partitions' next
+    /// owners start after every entry of this one. On a runtime worker the wait moves the
+    /// worker's other tasks away first; a runtime of one thread cannot wait (its tasks would
+    /// wait for it), and start-up refuses key order there.
+    fn drain(&self, consumer: &BaseConsumer<Self>, revoked: &[(i32, Arc<Ownership>)]) {
+        let wait = || {
+            for (partition, owned) in revoked {
+                if !owned.wait_drained(DRAIN_BOUND) {
+                    tracing::error!(partition, bound = ?DRAIN_BOUND, "revoked partition not drained in time; its late entries may break key order");
+                }
+            }
+        };
+        match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
+            Ok(_) => return,
+            Err(_) => wait(),
+        }
+        match consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+            Err(error) => {
+                tracing::warn!(%error, "commit of revoked partitions failed; their records are handled again")
+            }
         }
     }
 }
@@ -129,15 +179,37 @@ impl PartitionContext {
 impl ClientContext for PartitionContext {}
 
 impl ConsumerContext for PartitionContext {
+    /// Tells `commits` which offsets the group coordinator acknowledged.
+    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
+        let Some(commits) = &self.commits else {
+            return;
+        };
+        if result.is_err() {
+            return;
+        }
+        for element in offsets.elements() {
+            if let (Offset::Offset(offset), None) = (element.offset(), element.error().err()) {
+                // The receiver may have ended with its app: nothing to tell then.
+                let _ = commits.send((element.partition(), offset));
+            }
+        }
+    }
+
     /// Runs before librdkafka applies the change: revoked partitions stop being worked on,
     /// assigned ones get their queue split before any record is fetched for them.
-    fn pre_rebalance(&self, _: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Revoke(partitions) => {
-                for element in partitions.elements() {
-                    self.revoke(element.partition());
-                }
+                let revoked: Vec<(i32, Arc<Ownership>)> = partitions
+                    .elements()
+                    .iter()
+                    .filter_map(|e| Some((e.partition(), self.revoke(e.partition())?)))
+                    .collect();
                 tracing::debug!(revoked = partitions.count(), "partitions revoked");
+                // Lost partitions are someone else's already: nothing to hand over.
+                if self.drains && !consumer.assignment_lost() {
+                    self.drain(consumer, &revoked);
+                }
             }
             Rebalance::Assign(partitions) => {
                 for element in partitions.elements() {

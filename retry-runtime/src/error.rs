@@ -70,6 +70,36 @@ pub enum StartError {
     /// A Kafka client could not be created.
     #[error("could not create a Kafka client")]
     Client(#[from] KafkaError),
+    /// With `ordering = "key"`, a retry, parked or lock-log topic does not have the main
+    /// topic's partition count: the keys of main partition `p` must be in partition `p` of
+    /// each.
+    #[error(
+        "listener `{listener}` has ordering = \"key\", but topic {topic} has {partitions} \
+         partitions and its main topic {main} {main_partitions}: give them the same count"
+    )]
+    KeyOrderPartitions {
+        /// The listener.
+        listener: String,
+        /// The topic whose count differs.
+        topic: String,
+        /// Its partition count, as it exists or would be created.
+        partitions: i32,
+        /// The main topic.
+        main: String,
+        /// The main topic's partition count.
+        main_partitions: i32,
+    },
+    /// `ordering = "key"` on a tokio runtime of one thread: a revocation waits for the
+    /// revoked partitions' work on the thread that polls the consumer, which needs another
+    /// thread to run that work.
+    #[error(
+        "listener `{listener}` has ordering = \"key\", which needs tokio's multi-threaded \
+         runtime (#[tokio::main], not flavor = \"current_thread\")"
+    )]
+    KeyOrderOnOneThread {
+        /// The listener.
+        listener: String,
+    },
     /// The Prometheus endpoint cannot start (feature `prometheus`).
     #[cfg(feature = "prometheus")]
     #[error("metrics endpoint: {reason}")]

@@ -129,13 +129,14 @@ impl Forwarder {
 
     /// Publishes `raw`'s key and value unchanged with the headers `headers` writes (once per
     /// try: the client consumes them) to `topic`, on the partition [`forward_partition`]
-    /// picks. Returns once the broker acknowledged the record, or refused it for good.
+    /// picks. Returns the record's offset there once the broker acknowledged it, or the
+    /// refusal for good.
     pub async fn send(
         &self,
         raw: &RawRecord<'_>,
         topic: &str,
         headers: &impl Fn() -> OwnedHeaders,
-    ) -> Result<(), ForwardError> {
+    ) -> Result<i64, ForwardError> {
         let mut pause = Duration::from_millis(100);
         let mut alone = false;
         let mut forwarding = self.gauges.start(topic);
@@ -147,7 +148,7 @@ impl Forwarder {
                     tracing::warn!(%topic, %error, "no producer; retrying in {pause:?}");
                 }
                 Ok(producer) => match self.send_once(&producer, raw, topic, headers()).await? {
-                    Ok(()) => return Ok(()),
+                    Ok(offset) => return Ok(offset),
                     Err(error) => {
                         let code = error.rdkafka_error_code();
                         if code.is_some_and(refuses_the_batch) && !alone {
@@ -179,16 +180,17 @@ impl Forwarder {
 
     /// [`send`](Self::send) that does not give up on a refusal: the record must not be lost,
     /// so it is tried again every [`REFUSED_RETRY`] until accepted or shutdown, logged once.
+    /// Returns the record's offset in `topic`.
     pub async fn send_until_accepted(
         &self,
         raw: &RawRecord<'_>,
         topic: &str,
         headers: &impl Fn() -> OwnedHeaders,
-    ) -> Result<(), Interrupted> {
+    ) -> Result<i64, Interrupted> {
         let mut refused = false;
         let outcome = loop {
             match self.send(raw, topic, headers).await {
-                Ok(()) => break Ok(()),
+                Ok(offset) => break Ok(offset),
                 Err(ForwardError::Interrupted(interrupted)) => break Err(interrupted),
                 Err(ForwardError::Refused { reason, .. }) => {
                     if !refused {
@@ -266,7 +268,7 @@ impl Forwarder {
         raw: &RawRecord<'_>,
         topic: &str,
         headers: OwnedHeaders,
-    ) -> Result<Result<(), KafkaError>, Interrupted> {
+    ) -> Result<Result<i64, KafkaError>, Interrupted> {
         let partition = self
             .partitions
             .get(topic)
@@ -282,7 +284,7 @@ impl Forwarder {
             record = record.partition(partition);
         }
         tokio::select! {
-            sent = producer.send(record, Duration::from_secs(30)) => Ok(sent.map(drop).map_err(|(error, _)| error)),
+            sent = producer.send(record, Duration::from_secs(30)) => Ok(sent.map(|delivery| delivery.offset).map_err(|(error, _)| error)),
             _ = self.shutdown.cancelled() => Err(Interrupted(topic.to_owned())),
         }
     }
@@ -344,7 +346,7 @@ mod tests {
         )
         .await;
         assert!(
-            matches!(sent, Ok(Ok(()))),
+            matches!(sent, Ok(Ok(_))),
             "forward did not go through: {sent:?}"
         );
     }

@@ -296,7 +296,7 @@ impl Role {
     pub fn consuming(kind: DestinationKind) -> Self {
         match kind {
             DestinationKind::Main => Self::Main,
-            DestinationKind::Retry { .. } => Self::Retry,
+            DestinationKind::Retry { .. } | DestinationKind::Parked => Self::Retry,
             DestinationKind::Dlt => Self::Dlt,
         }
     }

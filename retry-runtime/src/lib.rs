@@ -64,6 +64,7 @@
 mod app;
 mod backtraces;
 mod breaker;
+mod chain;
 mod consumer;
 mod context;
 #[cfg(feature = "embedded")]
@@ -76,7 +77,9 @@ mod gauges;
 mod inbound;
 mod kafka_config;
 pub mod kafka_headers;
+mod lanes;
 mod listener;
+mod locks;
 mod orphans;
 mod ownership;
 mod partition;

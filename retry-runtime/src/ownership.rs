@@ -6,6 +6,8 @@
 //! the partition is still owned, both are pure overhead.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
@@ -14,6 +16,20 @@ use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 pub(crate) struct Ownership {
     revoked: AtomicBool,
     token: CancellationToken,
+    /// With `ordering = "key"`: whether a task works on the partition, which a revocation
+    /// waits to end (design/key-order.md), and its change.
+    working: Mutex<bool>,
+    drained: Condvar,
+}
+
+/// A task's hold on a partition it works on; the partition is drained once it drops.
+pub(crate) struct Working(Arc<Ownership>);
+
+impl Drop for Working {
+    fn drop(&mut self) {
+        *self.0.working.lock().expect("ownership poisoned") = false;
+        self.0.drained.notify_all();
+    }
 }
 
 impl Ownership {
@@ -32,6 +48,25 @@ impl Ownership {
     pub fn revoked(&self) -> WaitForCancellationFuture<'_> {
         self.token.cancelled()
     }
+
+    /// Notes that a task works on the partition until the returned hold drops. Taken before
+    /// the task's first look at [`Ownership::is_revoked`]: a revocation either finds it
+    /// working and waits, or is seen by the task before it reads anything.
+    pub fn working(self: &Arc<Self>) -> Working {
+        *self.working.lock().expect("ownership poisoned") = true;
+        Working(self.clone())
+    }
+
+    /// Blocks the calling thread until no task works on the partition, or `bound` passed:
+    /// `false` then.
+    pub fn wait_drained(&self, bound: Duration) -> bool {
+        let working = self.working.lock().expect("ownership poisoned");
+        let (working, _) = self
+            .drained
+            .wait_timeout_while(working, bound, |working| *working)
+            .expect("ownership poisoned");
+        !*working
+    }
 }
 
 #[cfg(test)]
@@ -48,5 +83,26 @@ mod tests {
         ownership.revoke();
         assert!(ownership.is_revoked());
         assert!(waiting.now_or_never().is_some(), "the waiter completes");
+    }
+
+    #[test]
+    fn a_revocation_waits_for_the_task_working_on_the_partition() {
+        let ownership = Arc::new(Ownership::default());
+        assert!(
+            ownership.wait_drained(Duration::ZERO),
+            "nothing works on it"
+        );
+        let working = ownership.working();
+        assert!(
+            !ownership.wait_drained(Duration::from_millis(10)),
+            "bounded"
+        );
+        let drained = std::thread::spawn({
+            let ownership = ownership.clone();
+            move || ownership.wait_drained(Duration::from_secs(30))
+        });
+        std::thread::sleep(Duration::from_millis(20));
+        drop(working);
+        assert!(drained.join().unwrap(), "woken when the task let go");
     }
 }

@@ -686,12 +686,19 @@ impl<'a> Worker<'a> {
 
     /// Stores the offset released last, unless the partition was revoked.
     pub fn flush(&mut self) {
+        if !self.owned.is_revoked() {
+            self.flush_drained();
+        }
+    }
+
+    /// Stores the offset released last, the partition revoked or not: with the lock log of
+    /// `ordering = "key"`, the revocation waits for the task to drain, so the partition is
+    /// still assigned and its commit comes before its next owner starts
+    /// (design/key-order.md).
+    pub fn flush_drained(&mut self) {
         let Some((offset, _)) = self.unstored.take() else {
             return;
         };
-        if self.owned.is_revoked() {
-            return;
-        }
         // librdkafka's offset store records `offset + 1`, the next record to read: pass the
         // handled record's own offset.
         log_unstored(

@@ -10,10 +10,11 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use metrics::{Counter, Histogram};
 use rdkafka::message::OwnedHeaders;
-use retry_core::headers::{forward_attempts, write_forward, Hop};
+use retry_core::headers::{forward_attempts, write_forward, HeaderSink, Hop, KEY_LOCK};
 use retry_core::{
-    decide, Decision, DecodeError, DestinationKind, DestinationTopic, DltFailureAction,
-    ErrorFilter, ExceptionInfo, Failure, HandlerError, RawRecord, RecordMeta, StackTrace,
+    decide, ChainLink, CopyAt, Decision, DecodeError, DestinationKind, DestinationTopic,
+    DltFailureAction, ErrorFilter, ExceptionInfo, Failure, HandlerError, ProcessingOrder,
+    RawRecord, RecordKey, RecordMeta, StackTrace, Went,
 };
 use tracing::Instrument;
 
@@ -22,6 +23,7 @@ use crate::forward::{ForwardError, Forwarder, Interrupted};
 use crate::inbound::{now_ms, Inbound};
 use crate::kafka_headers::KafkaHeaders;
 use crate::listener::{Handler, Listener};
+use crate::locks::Locks;
 
 /// Counters and the latency histogram of one listener topic, registered once.
 struct Meters {
@@ -70,8 +72,21 @@ impl Handled {
 /// A forward in flight: completes when the broker acknowledged the record.
 pub(crate) type Forward = BoxFuture<'static, Result<(), Interrupted>>;
 
+/// Where a forward put its record, as the lock log of `ordering = "key"` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivered {
+    /// In a retry or parked topic, at this position.
+    Copy(CopyAt),
+    /// In a DLT.
+    DeadLetter,
+}
+
 /// The `kafka_exception-fqcn` of a record dead-lettered because its retry topic refused it.
 pub(crate) const FORWARD_REFUSED: &str = "kafka_retry::ForwardRefused";
+
+/// The `kafka_exception-fqcn` of a record parked because its key is blocked
+/// (`ordering = "key"`): no failure of its own.
+pub(crate) const KEY_BLOCKED: &str = "kafka_retry::KeyBlocked";
 
 /// What a forward's provenance headers say besides the record's own metadata.
 struct Stamp {
@@ -83,9 +98,12 @@ struct Stamp {
 
 /// Where a failed record goes, with what its headers will say. The headers are written when
 /// the record is sent, straight into the client's list, which the send consumes.
-struct NextHop {
+pub(crate) struct NextHop {
     raw: RawRecord<'static>,
     topic: String,
+    /// The copy's hop in a retry or parked topic (`retry_topic-attempts` less one: 0 in the
+    /// parked topic); `None` for a DLT.
+    hop: Option<u32>,
     stamp: Stamp,
     /// Whether a refusal sends the record to the DLT (a forward to a retry topic) instead of
     /// keeping it uncommitted.
@@ -102,17 +120,21 @@ pub(crate) struct Processor {
     forwarder: Arc<Forwarder>,
     /// The listener's breaker, when it has one and this topic's records reach a handler.
     breaker: Option<Arc<BreakerCell>>,
+    /// The listener's lock log, with `ordering = "key"`.
+    locks: Option<Arc<Locks>>,
     meters: Meters,
 }
 
 impl Processor {
     /// Handles `destination`'s records for `listener`; `breaker` is the listener's (one
-    /// for all its topics), used unless the topic is a DLT without a `#[dlt_handler]`.
+    /// for all its topics), used unless the topic is a DLT without a `#[dlt_handler]`;
+    /// `locks` is its lock log, with `ordering = "key"`.
     pub fn new(
         listener: Arc<Listener>,
         destination: DestinationTopic,
         forwarder: Arc<Forwarder>,
         breaker: Option<Arc<BreakerCell>>,
+        locks: Option<Arc<Locks>>,
     ) -> Self {
         let meters = Meters::new(&listener.config.name, &destination.name);
         let republish_to = match listener.config.topics.dlt() {
@@ -126,8 +148,14 @@ impl Processor {
             republish_to,
             forwarder,
             breaker: breaker.filter(|_| handled),
+            locks,
             meters,
         }
+    }
+
+    /// The listener's lock log, with `ordering = "key"`.
+    pub fn locks(&self) -> Option<&Arc<Locks>> {
+        self.locks.as_ref()
     }
 
     /// The listener's breaker, when this topic's records are subject to it.
@@ -173,7 +201,89 @@ impl Processor {
     pub fn next(self: &Arc<Self>, inbound: Inbound<'_>, handled: Handled) -> Option<Forward> {
         let Handled { outcome, span } = handled;
         let next = span.in_scope(|| self.next_hop(inbound, outcome))?;
-        Some(Box::pin(self.forward(next).instrument(span)))
+        Some(Box::pin(
+            self.forward(next).map(|r| r.map(drop)).instrument(span),
+        ))
+    }
+
+    /// [`Processor::next`] for a record of the lock log's chain (`ordering = "key"`): the
+    /// forward, if any, then the entry `link` writes for where the record went; completes
+    /// once the fold applied the entry. `None` when there is neither.
+    pub fn next_linked(
+        self: &Arc<Self>,
+        inbound: Inbound<'_>,
+        handled: Handled,
+        link: ChainLink<RecordKey>,
+    ) -> Option<Forward> {
+        let locks = self.locks.clone()?;
+        let Handled { outcome, span } = handled;
+        let resolved = match outcome {
+            Some(Ok(())) => Went::Handled,
+            _ => Went::DeadLettered,
+        };
+        let partition = inbound.raw.meta.partition;
+        let forward = span
+            .in_scope(|| self.next_hop(inbound, outcome))
+            .map(|next| self.forward(next));
+        if forward.is_none() && matches!(link, ChainLink::Main { .. }) {
+            return None;
+        }
+        let settle = async move {
+            let went = match forward {
+                None => resolved,
+                Some(forward) => match forward.await? {
+                    Delivered::Copy(copy) => Went::Copied(copy),
+                    Delivered::DeadLetter => Went::DeadLettered,
+                },
+            };
+            match link.entry(went) {
+                Some(entry) => locks.write(partition, &entry).await,
+                None => Ok(()),
+            }
+        };
+        Some(Box::pin(settle.instrument(span)))
+    }
+
+    /// Forwards a main-topic record whose key is blocked to the parked topic, then writes its
+    /// chain entry (`ordering = "key"`); completes once the fold applied it.
+    pub fn park(self: &Arc<Self>, inbound: Inbound<'_>, link: ChainLink<RecordKey>) -> Forward {
+        let locks = self.locks.clone().expect("parking needs the lock log");
+        let parked = self.listener.config.topics.parked();
+        let topic = parked.expect("parking needs the parked topic").name.clone();
+        let now = now_ms();
+        let raw = inbound.raw.into_owned();
+        tracing::debug!(record = %self.at(&raw), to = %topic, "parked: its key is blocked");
+        let stamp = Stamp {
+            exception: ExceptionInfo {
+                fqcn: KEY_BLOCKED.to_owned(),
+                cause_fqcn: KEY_BLOCKED.to_owned(),
+                message: "an earlier record of its key waits for a retry".to_owned(),
+                stacktrace: String::new(),
+            },
+            original_timestamp_ms: raw.meta.timestamp_ms.unwrap_or(now),
+            attempts: 1,
+            due_ms: now,
+        };
+        let partition = raw.meta.partition;
+        let forward = self.forward(NextHop {
+            raw,
+            topic,
+            hop: Some(0),
+            stamp,
+            // Dead-lettered ahead of its key's waiting record, it would break the key's
+            // order: it waits for the parked topic to take it instead.
+            dead_letter_if_refused: false,
+        });
+        Box::pin(async move {
+            let went = match forward.await? {
+                Delivered::Copy(copy) => Went::Copied(copy),
+                Delivered::DeadLetter => Went::DeadLettered,
+            };
+            match link.entry(went) {
+                Some(entry) => locks.write(partition, &entry).await,
+                None => Ok(()),
+            }
+        })
     }
 
     /// Runs the handler this topic's records go to; `None` for a DLT without a
@@ -183,7 +293,7 @@ impl Processor {
         let handler = match self.destination.kind {
             DestinationKind::Dlt => &self.listener.dlt_handler.as_ref()?.1,
             DestinationKind::Main => &self.listener.handler,
-            DestinationKind::Retry { .. } => match &inbound.state {
+            DestinationKind::Retry { .. } | DestinationKind::Parked => match &inbound.state {
                 Err(bad_header) => {
                     let error = DecodeError::Header(bad_header.clone());
                     return Some(Err(HandlerError::Decode(error)));
@@ -196,7 +306,7 @@ impl Processor {
 
     /// Where the record goes next, if anywhere, given what its handler made of it (`None`:
     /// no handler, a DLT without a `#[dlt_handler]`).
-    fn next_hop(
+    pub(crate) fn next_hop(
         &self,
         inbound: Inbound<'_>,
         outcome: Option<Result<(), HandlerError>>,
@@ -260,7 +370,7 @@ impl Processor {
             dlt_route: policy.dlt_route(&error),
             jitter_sample: rand::random(),
         };
-        let (topic, attempts, due_ms) = match decide(
+        let (topic, attempts, due_ms, hop) = match decide(
             policy,
             &self.listener.config.topics,
             Some(failure),
@@ -275,12 +385,12 @@ impl Processor {
                 // DEBUG, as Spring logs a retry by default (`AFTER_RETRIES_EXHAUSTED`): in a
                 // failure storm a line per retry would cost more than the retry itself.
                 tracing::debug!(record = %self.at(raw), to = %topic.name, due_in_ms = due_ms - now, error = %exception.message, "retrying");
-                (topic, next_attempt, due_ms)
+                (topic, next_attempt, due_ms, Some(next_attempt - 1))
             }
             Decision::DeadLetter { topic, reason } => {
                 self.meters.dead_lettered.increment(1);
                 tracing::warn!(record = %self.at(raw), to = %topic.name, %reason, error = %exception.message, "dead-lettered");
-                (topic, forward_attempts(attempt), now)
+                (topic, forward_attempts(attempt), now, None)
             }
             Decision::Drop { reason } => {
                 self.meters.dropped.increment(1);
@@ -297,6 +407,7 @@ impl Processor {
         Some(NextHop {
             raw: inbound.raw.into_owned(),
             topic: topic.name.clone(),
+            hop,
             stamp,
             dead_letter_if_refused: !matches!(topic.kind, DestinationKind::Dlt),
         })
@@ -352,6 +463,7 @@ impl Processor {
                 Some(NextHop {
                     raw: inbound.raw.into_owned(),
                     topic: self.republish_to.clone(),
+                    hop: None,
                     stamp,
                     dead_letter_if_refused: false,
                 })
@@ -363,20 +475,25 @@ impl Processor {
     /// topic that refuses the record for good (too large, gone, not writable) sends it to
     /// the DLT with the reason, when `dead_letter_if_refused`; a refusal with nowhere else to go
     /// keeps the record uncommitted, its partition waiting.
-    fn forward(
+    pub(crate) fn forward(
         self: &Arc<Self>,
         NextHop {
             raw,
             topic,
+            hop,
             stamp,
             dead_letter_if_refused,
         }: NextHop,
-    ) -> impl std::future::Future<Output = Result<(), Interrupted>> + Send + 'static {
+    ) -> impl std::future::Future<Output = Result<Delivered, Interrupted>> + Send + 'static {
         let this = self.clone();
         async move {
-            let headers = || this.forward_headers(&raw, &stamp);
+            let at = |offset| match hop {
+                Some(hop) => Delivered::Copy(CopyAt { hop, offset }),
+                None => Delivered::DeadLetter,
+            };
+            let headers = || this.forward_headers(&raw, &stamp, hop.is_some());
             let refused = match this.forwarder.send(&raw, &topic, &headers).await {
-                Ok(()) => return Ok(()),
+                Ok(offset) => return Ok(at(offset)),
                 Err(ForwardError::Interrupted(interrupted)) => return Err(interrupted),
                 Err(refused @ ForwardError::Refused { .. }) => refused,
             };
@@ -385,7 +502,8 @@ impl Processor {
                 return this
                     .forwarder
                     .send_until_accepted(&raw, &topic, &headers)
-                    .await;
+                    .await
+                    .map(at);
             };
             this.meters.dead_lettered.increment(1);
             tracing::warn!(record = %this.at(&raw), to = %dlt, %refused, "forward refused; dead-lettering instead");
@@ -398,16 +516,18 @@ impl Processor {
                 due_ms: now_ms(),
                 ..stamp
             };
-            let headers = || this.forward_headers(&raw, &stamp);
+            let headers = || this.forward_headers(&raw, &stamp, false);
             this.forwarder
                 .send_until_accepted(&raw, &dlt, &headers)
                 .await
+                .map(|_| Delivered::DeadLetter)
         }
     }
 
     /// `raw`'s headers with the provenance of this hop, written straight into the client's
-    /// header list.
-    fn forward_headers(&self, raw: &RawRecord<'_>, stamp: &Stamp) -> OwnedHeaders {
+    /// header list; with `ordering = "key"`, a copy to a retry or parked topic (`copy`) is
+    /// marked as one whose key's order the lock log keeps.
+    fn forward_headers(&self, raw: &RawRecord<'_>, stamp: &Stamp, copy: bool) -> OwnedHeaders {
         let Stamp {
             exception,
             original_timestamp_ms,
@@ -426,8 +546,11 @@ impl Processor {
             original_timestamp_ms,
             first: self.destination.kind == DestinationKind::Main,
         };
-        let mut headers = KafkaHeaders::with_capacity(raw.meta.headers.len() + 13);
+        let mut headers = KafkaHeaders::with_capacity(raw.meta.headers.len() + 14);
         write_forward(&raw.meta.headers, &hop, *attempts, *due_ms, &mut headers);
+        if copy && self.listener.config.ordering == ProcessingOrder::Key {
+            headers.append(KEY_LOCK.as_bytes(), Some(b"1"));
+        }
         headers.into_inner()
     }
 

@@ -9,7 +9,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
 
-use retry_core::DestinationKind;
+use retry_core::{DestinationKind, LOCK_LOG_TOPIC_SETTINGS};
 
 use crate::error::StartError;
 use crate::listener::Listener;
@@ -24,7 +24,14 @@ pub(crate) struct TopicToCreate {
     /// `min.insync.replicas`: with `acks=all`, how many replicas must have a record before
     /// it counts as written. `None`: the broker's default.
     pub min_insync_replicas: Option<i16>,
+    /// Topic settings besides those (`cleanup.policy` and the like).
+    pub settings: &'static [(&'static str, &'static str)],
 }
+
+/// The parked topic's settings (design/key-order.md): its records wait as long as their key
+/// is blocked, so time and size never delete them (what is parked is not bounded yet: see
+/// design/key-order.md, *Build stages*).
+const PARKED_SETTINGS: &[(&str, &str)] = &[("retention.ms", "-1"), ("retention.bytes", "-1")];
 
 /// The `min.insync.replicas` of a topic created with `replication` replicas: 2 when there are
 /// that many, so that `acks=all` survives the loss of a broker without losing records (a
@@ -56,46 +63,89 @@ pub(crate) fn plan(
         let main = config.topics.main();
         let main_partitions = existing.get(&main.name).copied();
         let partitions = config.partitions.or(main_partitions).unwrap_or(1);
-        for topic in config.topics.topics() {
-            if let Some(&count) = existing.get(&topic.name) {
-                if topic.name != main.name && count < main_partitions.unwrap_or(0) {
+        // The lock log is not consumed by a group, but is created like the chain's topics.
+        let lock_log = config
+            .topics
+            .lock_log()
+            .map(|name| (name, DestinationKind::Parked, LOCK_LOG_TOPIC_SETTINGS));
+        let consumed = config.topics.topics().map(|topic| {
+            let settings = match topic.kind {
+                DestinationKind::Parked => PARKED_SETTINGS,
+                _ => &[],
+            };
+            (topic.name.as_str(), topic.kind, settings)
+        });
+        for (name, kind, settings) in consumed.chain(lock_log) {
+            check_key_order_partitions(config, name, kind, existing, partitions)?;
+            if let Some(&count) = existing.get(name) {
+                if name != main.name && count < main_partitions.unwrap_or(0) {
                     work.warnings.push(format!(
-                        "topic {} has {count} partitions, fewer than the {} of {}; records of \
-                         partition p >= {count} are forwarded to partition p % {count}",
-                        topic.name,
+                        "topic {name} has {count} partitions, fewer than the {} of {}; records \
+                         of partition p >= {count} are forwarded to partition p % {count}",
                         main_partitions.unwrap_or(0),
                         main.name
                     ));
                 }
                 continue;
             }
-            if work.create.iter().any(|t| t.name == topic.name) {
+            if work.create.iter().any(|t| t.name == name) {
                 continue;
             }
-            if !config.auto_create.creates(topic.kind) {
+            if !config.auto_create.creates(kind) {
                 return Err(StartError::MissingTopic {
-                    topic: topic.name.clone(),
+                    topic: name.to_owned(),
                     listener: config.name.clone(),
                     auto_create: config.auto_create,
                 });
             }
-            if topic.kind == DestinationKind::Main {
+            if kind == DestinationKind::Main {
                 work.warnings.push(format!(
-                    "main topic {} of listener `{}` does not exist; creating it. Its name comes \
-                     from the {}: check it if records were expected there (auto_create = \
+                    "main topic {name} of listener `{}` does not exist; creating it. Its name \
+                     comes from the {}: check it if records were expected there (auto_create = \
                      \"retry\" refuses to start instead)",
-                    topic.name, config.name, config.topic_origin
+                    config.name, config.topic_origin
                 ));
             }
             work.create.push(TopicToCreate {
-                name: topic.name.clone(),
+                name: name.to_owned(),
                 partitions,
                 replication: config.replication,
                 min_insync_replicas: min_insync_replicas(config.replication),
+                settings,
             });
         }
     }
     Ok(work)
+}
+
+/// With `ordering = "key"`, refuses a retry, parked or lock-log topic whose partition count
+/// (as it exists, or as it would be created) is not the main topic's: partition `p` of each
+/// must hold the keys of main partition `p` (design/key-order.md).
+fn check_key_order_partitions(
+    config: &retry_core::ListenerConfig,
+    name: &str,
+    kind: DestinationKind,
+    existing: &HashMap<String, i32>,
+    created: i32,
+) -> Result<(), StartError> {
+    if config.topics.lock_log().is_none()
+        || matches!(kind, DestinationKind::Main | DestinationKind::Dlt)
+    {
+        return Ok(());
+    }
+    let main = &config.topics.main().name;
+    let main_partitions = existing.get(main).copied().unwrap_or(created);
+    let partitions = existing.get(name).copied().unwrap_or(created);
+    if partitions == main_partitions {
+        return Ok(());
+    }
+    Err(StartError::KeyOrderPartitions {
+        listener: config.name.clone(),
+        topic: name.to_owned(),
+        partitions,
+        main: main.clone(),
+        main_partitions,
+    })
 }
 
 /// Partition counts of every topic in the cluster.
@@ -160,6 +210,10 @@ pub(crate) async fn create(
         .map(|(t, min_insync)| {
             let replication = TopicReplication::Fixed(t.replication.map_or(-1, i32::from));
             let topic = NewTopic::new(&t.name, t.partitions, replication);
+            let topic = t
+                .settings
+                .iter()
+                .fold(topic, |topic, (name, value)| topic.set(name, value));
             match min_insync {
                 Some(n) => topic.set("min.insync.replicas", n),
                 None => topic,
@@ -248,6 +302,59 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "unstable-key-order")]
+    #[test]
+    fn key_order_creates_a_parked_topic_kept_for_ever_and_a_compacted_lock_log() {
+        let listeners = [listener(&[
+            (Setting::Topic, "accounts"),
+            (Setting::Ordering, "key"),
+        ])];
+        let existing = HashMap::from([("accounts".to_string(), 6)]);
+        let work = plan(&listeners, &existing).unwrap();
+        let created = |name: &str| {
+            let topic = work.create.iter().find(|t| t.name == name);
+            topic.unwrap_or_else(|| panic!("{name} created: {:?}", work.create))
+        };
+        let parked = created("accounts-retry-parked");
+        assert_eq!(parked.partitions, 6, "as many as the main topic");
+        assert!(parked.settings.contains(&("retention.ms", "-1")));
+        let locks = created("accounts-retry-locks");
+        assert_eq!(locks.partitions, 6);
+        assert!(locks.settings.contains(&("cleanup.policy", "compact")));
+        assert!(created("accounts-retry").settings.is_empty());
+    }
+
+    #[cfg(feature = "unstable-key-order")]
+    #[test]
+    fn key_order_refuses_chain_topics_with_another_partition_count_than_the_main_topic() {
+        let listeners = [listener(&[
+            (Setting::Topic, "accounts"),
+            (Setting::Ordering, "key"),
+        ])];
+        for other in [
+            "accounts-retry",
+            "accounts-retry-parked",
+            "accounts-retry-locks",
+        ] {
+            let existing = HashMap::from([("accounts".to_string(), 6), (other.to_string(), 4)]);
+            let err = plan(&listeners, &existing).unwrap_err().to_string();
+            assert!(
+                err.contains(other) && err.contains('4') && err.contains('6'),
+                "{err}"
+            );
+        }
+        let existing =
+            HashMap::from([("accounts".to_string(), 6), ("accounts-dlt".to_string(), 4)]);
+        assert!(plan(&listeners, &existing).is_ok(), "a DLT may differ");
+        let pinned = [listener(&[
+            (Setting::Topic, "accounts"),
+            (Setting::Ordering, "key"),
+            (Setting::Partitions, "3"),
+        ])];
+        let existing = HashMap::from([("accounts".to_string(), 6)]);
+        assert!(plan(&pinned, &existing).is_err(), "would be created with 3");
+    }
+
     #[test]
     fn partitions_setting_applies_to_new_topics_and_mismatches_warn() {
         let listeners = [listener(&[
@@ -264,6 +371,7 @@ mod tests {
                 partitions: 3,
                 replication: Some(2),
                 min_insync_replicas: Some(2),
+                settings: &[],
             }]
         );
         assert_eq!(work.warnings.len(), 1);

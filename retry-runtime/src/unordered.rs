@@ -1,6 +1,8 @@
 //! The partition task of `ordering = "none"` (design/concurrent-partition.md): a record's
 //! handler call starts and the task reads on, up to the consumer's `concurrency` calls in
-//! flight at once; records start in offset order and finish in any order.
+//! flight at once; records start in offset order and finish in any order. With
+//! `ordering = "key"` a record also waits in its key's lane ([`Lanes`]) until the records of
+//! its key read before it are finished.
 //!
 //! The calls are futures of the task, not tasks of their own: each borrows its record from
 //! the partition's queue, and they move only while the task polls them. So every wait of the
@@ -18,15 +20,20 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use rdkafka::message::{BorrowedMessage, Message};
-use retry_core::{Fate, HeldFailure, ProgressTicket};
+use retry_core::{
+    ChainLink, DestinationKind, Fate, HeldFailure, ProcessingOrder, ProgressTicket, RecordKey, Turn,
+};
 
 use crate::breaker::{Admit, Admitted, BreakerCell, HeldByBreaker, RecordRef};
+use crate::chain::{link_of, Chained, Waiting};
 use crate::consumer::ConsumerFailed;
 use crate::gauges::due_of;
 use crate::inbound::Inbound;
+use crate::lanes::{Lane, Lanes};
 use crate::ownership::Ownership;
 use crate::partition::{
-    revocation, take_over, until, Partitions, SharedQueue, Stop, Worker, IN_FLIGHT_BUDGET,
+    revocation, take_over, until, Forwarded, Partitions, SharedQueue, Stop, Worker,
+    IN_FLIGHT_BUDGET,
 };
 use crate::process::{Forward, Handled, Processor};
 
@@ -55,6 +62,8 @@ struct HeldRecord<'q> {
     /// Read after the partition was revoked (see `Worker::late`): it is handled whatever the
     /// revocation says; the others held are dropped on revocation.
     late: bool,
+    /// Its link in the lock log's chain, with `ordering = "key"`.
+    link: Option<ChainLink<RecordKey>>,
     /// Counts it in `kafka_retry_breaker_held_records` while it is held.
     _counted: HeldByBreaker<'q>,
 }
@@ -66,6 +75,13 @@ struct Unordered<'a, 'q> {
     /// Records held for the breaker, with their tickets: restarted in offset order before
     /// anything new is read.
     held: Vec<(ProgressTicket, HeldRecord<'q>)>,
+    /// The key lanes, with `ordering = "key"`.
+    lanes: Option<Lanes<'q>>,
+    /// The lane of the record read after the revocation (see `Worker::late`), with
+    /// `ordering = "key"`: the records of its key read before it are finished first.
+    late_lane: Option<Lane>,
+    /// The partition's part of the lock log, with `ordering = "key"`.
+    chained: Option<Chained<'q>>,
 }
 
 /// Works on `partition` with its records' calls running side by side, until it is revoked
@@ -84,7 +100,32 @@ pub(crate) async fn run_unordered(
         worker: Worker::new(&shared, partition, owned),
         calls: FuturesUnordered::new(),
         held: Vec::new(),
+        lanes: (shared.processor.ordering() == ProcessingOrder::Key).then(Lanes::new),
+        late_lane: None,
+        chained: shared
+            .processor
+            .locks()
+            .map(|locks| Chained::new(locks, partition)),
     };
+    // With the lock log, a revocation waits for this task to let go (design/key-order.md),
+    // and the main owner tombstones the keys its partition's fold releases.
+    let _working = task.chained.is_some().then(|| task.worker.owned.working());
+    let _claim = (shared.processor.kind() == DestinationKind::Main)
+        .then(|| shared.processor.locks())
+        .flatten()
+        .map(|locks| locks.fold(partition).claim());
+    let judges = shared.processor.kind() != DestinationKind::Dlt;
+    if let Some(locks) = shared.processor.locks().filter(|_| judges) {
+        // Nothing is judged before the fold has read what the log held at the assignment.
+        tokio::select! {
+            biased;
+            _ = task.worker.owned.revoked() => return Ok(()),
+            _ = shared.stop.cancelled() => return Ok(()),
+            caught_up = locks.caught_up(partition) => if caught_up.is_err() {
+                return Ok(());
+            },
+        }
+    }
     let stop = loop {
         if task.worker.owned.is_revoked() {
             break Stop::Revoked;
@@ -93,10 +134,14 @@ pub(crate) async fn run_unordered(
             break Stop::Shutdown;
         }
         if let Some((ticket, record)) = task.next_held() {
-            if let Err(stop) = task
-                .launch(record.message, ticket, Some(record.failure))
-                .await
-            {
+            let (failure, link) = (Some(record.failure), record.link);
+            if let Err(stop) = task.launch(record.message, ticket, failure, link).await {
+                break stop;
+            }
+            continue;
+        }
+        if let Some((ticket, message)) = task.lanes.as_mut().and_then(Lanes::next_ready) {
+            if let Err(stop) = task.take_turn(ticket, message).await {
                 break stop;
             }
             continue;
@@ -116,7 +161,11 @@ pub(crate) async fn run_unordered(
                 continue;
             }
             Some(forwarded) = task.worker.forwards.next() => {
-                task.worker.forwarded(forwarded);
+                task.forwarded(forwarded);
+                continue;
+            }
+            _ = moved(&mut task.chained) => {
+                task.release_waiting();
                 continue;
             }
             message = stream.next(), if room => message,
@@ -163,6 +212,13 @@ pub(crate) async fn run_unordered(
                 lasted,
             });
         }
+        // With the lock log, the revocation waits for the calls in flight, their forwards
+        // and entries, and commits what they release before the next owner starts
+        // (design/key-order.md).
+        Stop::Revoked if task.chained.is_some() => {
+            task.finish().await;
+            task.worker.flush_drained();
+        }
         // Handlers are never cancelled: the calls in flight end before the task returns
         // (and lets the next assignment's task start); their forwards are dropped, and the
         // next owner handles those records again (design/concurrent-partition.md).
@@ -195,6 +251,12 @@ impl<'a, 'q> Unordered<'a, 'q> {
             self.end_old_calls().await?;
             // The new sequence reads them again.
             self.held.clear();
+            if let Some(lanes) = &mut self.lanes {
+                lanes.clear();
+            }
+            if let Some(chained) = &mut self.chained {
+                chained.clear();
+            }
         }
         let (wait, footprint, held) = {
             let mut inbound = Inbound::read(&message, &shared.topic);
@@ -218,7 +280,77 @@ impl<'a, 'q> Unordered<'a, 'q> {
             self.worker.check_owned()?;
         }
         drop(held);
-        self.launch(message, ticket, None).await
+        let Some(lanes) = &mut self.lanes else {
+            return self.launch(message, ticket, None, None).await;
+        };
+        let lane = lanes.lane(&message);
+        if self.worker.late {
+            self.late_lane = Some(lane);
+        }
+        match lanes.offer(lane, (ticket, message)) {
+            Some((ticket, message)) => self.take_turn(ticket, message).await,
+            // It starts once its key's earlier records are finished.
+            None => Ok(()),
+        }
+    }
+
+    /// A record's turn in its key's lane came: with the lock log, it is handled, skipped,
+    /// parked or kept waiting as the log says; without, it is handled.
+    async fn take_turn(
+        &mut self,
+        ticket: ProgressTicket,
+        message: BorrowedMessage<'q>,
+    ) -> Result<(), Stop>
+    where
+        'a: 'q,
+    {
+        let processor = &self.worker.shared.processor;
+        let link = self.chained.as_ref().and_then(|chained| {
+            let link = link_of(&message, processor.kind())?;
+            Some((chained.turn(&link), link))
+        });
+        let Some((turn, link)) = link else {
+            return self.launch(message, ticket, None, None).await;
+        };
+        match turn {
+            Turn::Handle => self.launch(message, ticket, None, Some(link)).await,
+            Turn::Skip => {
+                self.finished(ticket);
+                Ok(())
+            }
+            Turn::Park => {
+                let inbound = Inbound::read(&message, &self.worker.shared.topic);
+                let parked = processor.park(inbound, link);
+                self.worker
+                    .forwards
+                    .push(parked.map(move |result| (ticket, result)).boxed());
+                Ok(())
+            }
+            Turn::Wait => {
+                let lanes = self.lanes.as_mut().expect("key order has lanes");
+                let lane = lanes.lane(&message);
+                // Its key's other copies go on: their order is the log's.
+                lanes.finished(ticket);
+                let waiting = Waiting {
+                    ticket,
+                    message,
+                    lane,
+                    link,
+                };
+                self.chained
+                    .as_mut()
+                    .expect("judged by the chain")
+                    .wait(waiting);
+                Ok(())
+            }
+        }
+    }
+
+    /// The fold moved: the records waiting for it whose turn came go back to their lanes.
+    fn release_waiting(&mut self) {
+        if let (Some(chained), Some(lanes)) = (&mut self.chained, &mut self.lanes) {
+            chained.release(lanes);
+        }
     }
 
     /// The record held for the breaker with the lowest offset, if any.
@@ -234,6 +366,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
         message: BorrowedMessage<'q>,
         ticket: ProgressTicket,
         resuming: Option<HeldFailure>,
+        link: Option<ChainLink<RecordKey>>,
     ) -> Result<(), Stop>
     where
         'a: 'q,
@@ -277,10 +410,14 @@ impl<'a, 'q> Unordered<'a, 'q> {
                         message,
                         failure,
                         late,
+                        link,
                         _counted: breaker.holding(),
                     })
                 }
-                None => Ended::Done(processor.next(inbound, handled)),
+                None => Ended::Done(match link {
+                    Some(link) => processor.next_linked(inbound, handled, link),
+                    None => processor.next(inbound, handled),
+                }),
             };
             (ticket, ended)
         }
@@ -332,7 +469,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
                 Ok(None)
             }
             Some(forwarded) = self.worker.forwards.next() => {
-                self.worker.forwarded(forwarded);
+                self.forwarded(forwarded);
                 Ok(None)
             }
             _ = until(store_at), if store_at.is_some() => {
@@ -350,33 +487,80 @@ impl<'a, 'q> Unordered<'a, 'q> {
                 .worker
                 .forwards
                 .push(forward.map(move |result| (ticket, result)).boxed()),
-            Ended::Done(None) => {
-                let released = self.worker.progress.finish(ticket);
-                self.worker.store(released);
-            }
+            Ended::Done(None) => self.finished(ticket),
             Ended::Held(record) => self.held.push((ticket, record)),
+        }
+    }
+
+    /// A record is finished without a forward: its offset may be released, and its key's
+    /// next record may start.
+    fn finished(&mut self, ticket: ProgressTicket) {
+        let released = self.worker.progress.finish(ticket);
+        self.worker.store(released);
+        if let Some(lanes) = &mut self.lanes {
+            lanes.finished(ticket);
+        }
+    }
+
+    /// A forward ended: once acknowledged, its record is finished, and so is its turn in its
+    /// key's lane (an abandoned forward keeps the lane: its record is not finished).
+    fn forwarded(&mut self, forwarded: Forwarded) {
+        let (ticket, acknowledged) = (forwarded.0, forwarded.1.is_ok());
+        self.worker.forwarded(forwarded);
+        if let (true, Some(lanes)) = (acknowledged, &mut self.lanes) {
+            lanes.finished(ticket);
         }
     }
 
     /// [`Unordered::finish`] after a record read late: that record is handled whatever
     /// the breaker held it for (the partition's next task starts after it); the other
-    /// records held were read before the revocation and are left to the next owner.
+    /// records held were read before the revocation and are left to the next owner. With
+    /// `ordering = "key"`, the records of its key read before it start first, in their
+    /// order: their duplicates, rather than the late record's loss or a break of its key's
+    /// order.
     async fn finish_late(&mut self)
     where
         'a: 'q,
     {
         loop {
             self.finish().await;
-            self.held.retain(|(_, record)| record.late);
-            let Some((ticket, record)) = self.next_held() else {
-                return;
-            };
+            // Records held before it in its key's lane stay: it starts after them.
+            let lanes = self.lanes.as_ref().zip(self.late_lane);
+            self.held.retain(|(_, record)| {
+                record.late
+                    || lanes.is_some_and(|(lanes, lane)| lanes.lane(&record.message) == lane)
+            });
             // Past the grace period, no handler starts.
-            if self.worker.shared.abort.is_cancelled() {
+            let abort = self.worker.shared.abort.clone();
+            if abort.is_cancelled() {
                 return;
             }
-            let failure = Some(record.failure);
-            if self.launch(record.message, ticket, failure).await.is_err() {
+            let started = match self.next_held() {
+                Some((ticket, record)) => {
+                    let (failure, link) = (Some(record.failure), record.link);
+                    self.launch(record.message, ticket, failure, link).await
+                }
+                None => {
+                    let lanes = self.lanes.as_mut().zip(self.late_lane);
+                    match lanes.and_then(|(lanes, lane)| lanes.take_ready_in(lane)) {
+                        Some((ticket, message)) => self.take_turn(ticket, message).await,
+                        None => {
+                            // A copy of its lane the lock log makes wait is not dropped: the
+                            // next task would start after it. It waits for its turn.
+                            let waits = self.late_lane.zip(self.chained.as_ref());
+                            if !waits.is_some_and(|(lane, chained)| chained.waits_in(lane)) {
+                                return;
+                            }
+                            tokio::select! {
+                                _ = abort.cancelled() => return,
+                                _ = moved(&mut self.chained) => self.release_waiting(),
+                            }
+                            Ok(())
+                        }
+                    }
+                }
+            };
+            if started.is_err() {
                 return;
             }
         }
@@ -391,7 +575,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
                 biased;
                 _ = abort.cancelled() => return,
                 Some(called) = self.calls.next() => self.called(called),
-                Some(forwarded) = self.worker.forwards.next() => self.worker.forwarded(forwarded),
+                Some(forwarded) = self.worker.forwards.next() => self.forwarded(forwarded),
             }
         }
     }
@@ -399,12 +583,14 @@ impl<'a, 'q> Unordered<'a, 'q> {
     /// Lets the calls of the sequence before a rewind end, their forwards going on (a record
     /// of the old sequence that the new one does not read again still reaches its retry
     /// topic; its ticket releases nothing); ends early on revocation or shutdown, so no call
-    /// starts after either.
+    /// starts after either. With the lock log, their forwards and entries end too: a record
+    /// read again is judged by a fold that has them.
     async fn end_old_calls(&mut self) -> Result<(), Stop> {
         // Nothing is stored meanwhile: what the old calls release lies beyond the record
         // in hand, which the new sequence has not finished.
         let mut never = pin!(std::future::pending::<()>());
-        while !self.calls.is_empty() {
+        let chained = self.chained.is_some();
+        while !self.calls.is_empty() || (chained && !self.worker.forwards.is_empty()) {
             self.step(never.as_mut(), false).await?;
         }
         Ok(())
@@ -456,5 +642,14 @@ fn record_ref<'m>(message: &'m BorrowedMessage<'_>) -> RecordRef<'m> {
         topic: message.topic(),
         partition: message.partition(),
         offset: message.offset(),
+    }
+}
+
+/// Resolves once the lock log's fold moved while records wait for it; never without the
+/// lock log.
+async fn moved(chained: &mut Option<Chained<'_>>) {
+    match chained {
+        Some(chained) => chained.moved().await,
+        None => std::future::pending().await,
     }
 }

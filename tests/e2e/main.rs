@@ -1,6 +1,7 @@
 //! End-to-end behaviour on a real broker: the embedded one (one per test), or the cluster
 //! `KAFKA_BOOTSTRAP_SERVERS` names.
 
+mod blocked_keys;
 mod breaker;
 mod errors;
 mod fetching;
@@ -11,6 +12,8 @@ mod handover;
 mod hardening;
 mod hardening2;
 mod hardening3;
+mod key_lanes;
+mod key_rebalance;
 mod lifecycle;
 mod membership;
 mod metrics;

@@ -2,8 +2,10 @@
 # The suites against the reference implementations: starts Apache Kafka with
 # tools/kafka/kafka.sh, runs the end-to-end suite (`cargo test -p e2e`) against it twice (the
 # classic consumer group protocol, then KIP-848's group.protocol=consumer), then the interop
-# tests with the Spring Kafka items service of interop/ (built here with Maven). The broker is
-# always stopped again, also when the tests fail or the run is interrupted.
+# tests with the Spring Kafka items service of interop/ (built here with Maven), once on each
+# Spring generation: Spring Boot 3.5 / spring-kafka 3.3 (interop/pom.xml), then Spring Boot 4.1 /
+# spring-kafka 4.1 (interop/boot4/pom.xml). The broker is always stopped again, also when the
+# tests fail or the run is interrupted.
 #
 #   tools/kafka/test-suites.sh [--nodes 1|3] [more `cargo test` arguments for the e2e suite]
 #
@@ -46,11 +48,16 @@ cargo test -p e2e "$@"
 # broker), which the embedded broker does not serve.
 echo "test-suites.sh: the same with group.protocol=consumer (KIP-848)" >&2
 KAFKA_GROUP_PROTOCOL=consumer cargo test -p e2e "$@"
-# A running Spring Kafka service and the Rust one sharing topics, groups and retry chains.
-echo "test-suites.sh: building the Spring Kafka items service (interop/)" >&2
+# A running Spring Kafka service and the Rust one sharing topics, groups and retry chains, on
+# each Spring generation in turn.
+echo "test-suites.sh: building the Spring Kafka items service (interop/, both generations)" >&2
 mvn -q -B -f interop/pom.xml package -DskipTests
+mvn -q -B -f interop/boot4/pom.xml package -DskipTests
 cargo build -p kafka-retry
-echo "test-suites.sh: interop tests with the Spring Kafka service" >&2
-SPRING_ITEMS_JAR="$PWD/interop/target/items-spring.jar" \
-    KAFKA_RETRY_CLI="${target_dir}/debug/kafka-retry" \
-    cargo test -p e2e --features interop --test interop
+for generation in "3.3 interop/target" "4.1 interop/boot4/target"; do
+    read -r version jar_dir <<<"${generation}"
+    echo "test-suites.sh: interop tests with the Spring Kafka ${version} service" >&2
+    SPRING_ITEMS_JAR="$PWD/${jar_dir}/items-spring.jar" \
+        KAFKA_RETRY_CLI="${target_dir}/debug/kafka-retry" \
+        cargo test -p e2e --features interop --test interop
+done

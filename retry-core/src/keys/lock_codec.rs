@@ -31,6 +31,17 @@ const SUCCEEDED: u8 = 0;
 const FORWARDED: u8 = 1;
 const DEAD_LETTERED: u8 = 2;
 
+/// The lock log's topic settings (design/key-order.md): compacted, with segments rolled and
+/// cleaned soon, so a reader taking a partition over reads little.
+pub const LOCK_LOG_TOPIC_SETTINGS: &[(&str, &str)] = &[
+    ("cleanup.policy", "compact"),
+    ("segment.ms", "600000"),
+    ("segment.bytes", "67108864"),
+    ("min.cleanable.dirty.ratio", "0.1"),
+    ("delete.retention.ms", "600000"),
+    ("min.compaction.lag.ms", "60000"),
+];
+
 /// A record key as the lock log keeps it: `None` for a record without a key (which is not
 /// the empty key).
 pub type RecordKey = Option<Vec<u8>>;

@@ -96,14 +96,30 @@ pub enum Verdict {
     Pending,
 }
 
-/// An entry of the log, named as the runtime keys it in Kafka, so that the entries of a key
-/// that left the log can be tombstoned.
+/// An entry of the log without its record key: with the key it is the entry again
+/// ([`EntryId::entry`]), whose Kafka key a tombstone names once the key left the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryId {
-    /// The chain entry of a main-topic offset.
-    Chain(i64),
-    /// An outcome entry of a main-topic offset, by the copy that was handled.
-    Outcome(i64, CopyAt),
+    /// The chain entry of a main-topic offset, naming its first copy.
+    Chain(i64, CopyAt),
+    /// An outcome entry of a main-topic offset: the copy that was handled, and what became
+    /// of it.
+    Outcome(i64, CopyAt, LockOutcome),
+}
+
+impl EntryId {
+    /// The entry of `key` this names.
+    pub fn entry<K>(self, key: K) -> LockEntry<K> {
+        match self {
+            Self::Chain(offset, copy) => LockEntry::Chain { key, offset, copy },
+            Self::Outcome(offset, copy, outcome) => LockEntry::Outcome {
+                key,
+                offset,
+                copy,
+                outcome,
+            },
+        }
+    }
 }
 
 /// A key whose chain records are all resolved and below the floor: it left the folded
@@ -184,8 +200,13 @@ impl<K: Hash + Eq + Clone> LockLog<K> {
         let known = chain.resolved.is_some_and(|r| offset <= r)
             || chain.unresolved.iter().any(|(o, _)| *o == offset);
         if known {
+            // A later chain entry of a record (a duplicate's) leaves with its key, and is
+            // tombstoned before the first: outliving it, a compacted log would fold it as
+            // the record's first.
+            chain.entries.insert(0, EntryId::Chain(offset, copy));
             return;
         }
+        chain.entries.push(EntryId::Chain(offset, copy));
         if chain.unresolved.is_empty() {
             if let Some(resolved) = chain.resolved {
                 remove_idle(&mut self.idle, resolved, &key);
@@ -193,7 +214,6 @@ impl<K: Hash + Eq + Clone> LockLog<K> {
         }
         let at = chain.unresolved.partition_point(|(o, _)| *o < offset);
         chain.unresolved.insert(at, (offset, copy));
-        chain.entries.push(EntryId::Chain(offset));
     }
 
     fn outcome(
@@ -209,10 +229,13 @@ impl<K: Hash + Eq + Clone> LockLog<K> {
         let Some(front) = chain.unresolved.front_mut() else {
             return Vec::new();
         };
+        // An outcome that does not count is not kept for tombstoning: it may repeat one
+        // that counted in an earlier life of the key, whose chain entry its tombstone would
+        // then outlive.
         if *front != (offset, copy) {
             return Vec::new();
         }
-        chain.entries.push(EntryId::Outcome(offset, copy));
+        chain.entries.push(EntryId::Outcome(offset, copy, outcome));
         match outcome {
             LockOutcome::Forwarded(next) => front.1 = next,
             LockOutcome::Succeeded | LockOutcome::DeadLettered => {
@@ -454,10 +477,10 @@ mod tests {
             [Released {
                 key: "k",
                 entries: vec![
-                    EntryId::Chain(5),
-                    EntryId::Chain(7),
-                    EntryId::Outcome(5, at(1, 10)),
-                    EntryId::Outcome(7, at(0, 2)),
+                    EntryId::Chain(5, at(1, 10)),
+                    EntryId::Chain(7, at(0, 2)),
+                    EntryId::Outcome(5, at(1, 10), LockOutcome::Succeeded),
+                    EntryId::Outcome(7, at(0, 2), LockOutcome::Succeeded),
                 ],
             }]
         );
@@ -599,8 +622,8 @@ mod tests {
             let mut compacted = LockLog::default();
             for entry in entries {
                 let id = match &entry {
-                    LockEntry::Chain { key, offset, .. } => Some((*key, EntryId::Chain(*offset))),
-                    LockEntry::Outcome { key, offset, copy, .. } => Some((*key, EntryId::Outcome(*offset, *copy))),
+                    LockEntry::Chain { key, offset, copy } => Some((*key, EntryId::Chain(*offset, *copy))),
+                    LockEntry::Outcome { key, offset, copy, outcome } => Some((*key, EntryId::Outcome(*offset, *copy, *outcome))),
                     LockEntry::Floor(_) => None,
                 };
                 if id.is_some_and(|id| gone.contains(&id)) { continue; }

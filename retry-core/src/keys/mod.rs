@@ -6,8 +6,12 @@ mod finished;
 mod lanes;
 mod lock_codec;
 mod lock_log;
+mod turn;
 
 pub use finished::FinishedAbove;
 pub use lanes::KeyLanes;
-pub use lock_codec::{decode_lock_entry, encode_lock_entry, LockEntryError, RecordKey};
+pub use lock_codec::{
+    decode_lock_entry, encode_lock_entry, LockEntryError, RecordKey, LOCK_LOG_TOPIC_SETTINGS,
+};
 pub use lock_log::{CopyAt, EntryId, LockEntry, LockLog, LockOutcome, Released, Verdict};
+pub use turn::{ChainLink, Turn, Went};

@@ -9,14 +9,15 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.springframework.kafka.annotation.DltHandler;
 import org.springframework.kafka.annotation.KafkaListener;
 import org.springframework.kafka.annotation.RetryableTopic;
-import org.springframework.retry.annotation.Backoff;
 import org.springframework.stereotype.Component;
 
 /**
  * The items service's handlers, as the Rust `items` example has them: `create-item` stores an
  * item as PENDING; `update-item` sets its status, retrying an unknown id (`NotFoundYet`) through
  * `update-item-retry-1000`, `-2000`, `-4000` and then `update-item-dlt`, and sending an invalid
- * status straight to the DLT. Consumer groups are the Rust handlers' names.
+ * status straight to the DLT. Consumer groups are the Rust handlers' names. The same source runs on
+ * spring-kafka 3.x (pom.xml) and 4.x (boot4/pom.xml); `@UpdateItemRetry` is the one part each
+ * spells its own way.
  */
 @Component
 public class ItemsListeners {
@@ -32,7 +33,7 @@ public class ItemsListeners {
         Events.record("handled", rec, "created item " + item.get("id").asText());
     }
 
-    @RetryableTopic(attempts = "4", backoff = @Backoff(delay = 1000, multiplier = 2), include = NotFoundYet.class)
+    @UpdateItemRetry
     @KafkaListener(topics = "${items.prefix}update-item", groupId = "${items.prefix}update_item")
     public void updateItem(ConsumerRecord<String, String> rec) throws Exception {
         JsonNode update = JSON.readTree(rec.value());

@@ -1,0 +1,259 @@
+//! `ordering = "key"` with the lock log (the `unstable-key-order` feature): a key whose record
+//! waits for a retry is blocked; its later records wait in the parked topic, in order, until
+//! the waiting record succeeded or reached the DLT, also across a restart. Other keys flow.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use retry_runtime::prelude::*;
+
+use crate::support::*;
+
+/// A handler call: the record's key, sequence and attempt, whether it succeeded, and when it
+/// started and ended.
+#[derive(Debug, Clone)]
+struct Handling {
+    key: String,
+    seq: u32,
+    attempt: u32,
+    ok: bool,
+    started_ms: i64,
+    ended_ms: i64,
+}
+
+static HANDLINGS: Mutex<Vec<Handling>> = Mutex::new(Vec::new());
+
+fn handlings(key: &str) -> Vec<Handling> {
+    let all = HANDLINGS.lock().unwrap();
+    all.iter().filter(|h| h.key == key).cloned().collect()
+}
+
+/// Key `slow`'s record 0 fails twice, then succeeds; key `doomed`'s record 0 always fails
+/// (dead-lettered after 3 attempts); every other record succeeds.
+#[retryable_topic(
+    topic = "ord-block",
+    ordering = "key",
+    concurrency = 8,
+    partitions = 1,
+    attempts = 3,
+    backoff = "1s"
+)]
+async fn ord_block(rec: Record<u32>) -> anyhow::Result<()> {
+    let started_ms = now_ms();
+    let key = rec.key_str().unwrap_or_default().to_owned();
+    let seq = *rec.value();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let ok = match (key.as_str(), seq) {
+        ("slow", 0) => rec.attempt >= 3,
+        ("doomed", 0) => false,
+        _ => true,
+    };
+    HANDLINGS.lock().unwrap().push(Handling {
+        key,
+        seq,
+        attempt: rec.attempt,
+        ok,
+        started_ms,
+        ended_ms: now_ms(),
+    });
+    anyhow::ensure!(ok, "not yet");
+    Ok(())
+}
+
+/// The sequences of `key`'s successful handlings, in order.
+fn succeeded(key: &str) -> Vec<u32> {
+    handlings(key)
+        .iter()
+        .filter(|h| h.ok)
+        .map(|h| h.seq)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_waiting_for_a_retry_is_blocked_and_other_keys_flow() {
+    let s = Scenario::start().await;
+    let listeners = [("ord_block", "ord-block")];
+    let app = s.start_app(&listeners).await;
+    for seq in 0..3 {
+        for key in ["slow", "doomed", "free"] {
+            s.produce("ord-block", key, &seq.to_string()).await;
+        }
+    }
+    eventually("free's records handled", Duration::from_secs(20), || {
+        succeeded("free").len() == 3
+    })
+    .await;
+    assert!(
+        succeeded("slow").is_empty() && succeeded("doomed").is_empty(),
+        "free flowed while the others wait: {:?}",
+        HANDLINGS.lock().unwrap()
+    );
+    // Restart while both keys are blocked: their later records stay parked, and one more
+    // record of `slow` joins them.
+    // Their later records parked: every main record is finished, so the restart reads none
+    // again (records finished behind an unfinished one are read again until the commit
+    // carries them).
+    let parked = s.read_n("ord-block-retry-parked", 4).await;
+    assert_eq!(
+        parked.len(),
+        4,
+        "slow's and doomed's records 1 and 2 parked"
+    );
+    app.shutdown().await;
+    s.produce("ord-block", "slow", "3").await;
+    let app = s.start_app(&listeners).await;
+    eventually("slow and doomed resolved", Duration::from_secs(40), || {
+        succeeded("slow").len() == 4 && succeeded("doomed").len() == 2
+    })
+    .await;
+    // Every key resolved below the floor leaves the log: each entry of a key gets a
+    // tombstone after it (the floor's entry, keyed `F`, stays).
+    let mut untombstoned = Vec::new();
+    for _ in 0..100 {
+        let log = s.read_all("ord-block-retry-locks").await;
+        let entries: Vec<&[u8]> = log
+            .iter()
+            .filter(|r| r.value.is_some() && r.key.as_deref().is_some_and(|k| k.len() > 2))
+            .filter_map(|r| r.key.as_deref())
+            .collect();
+        assert!(!entries.is_empty(), "the lock log held the chain");
+        untombstoned = entries
+            .into_iter()
+            .filter(|key| {
+                !log.iter()
+                    .any(|r| r.value.is_none() && r.key.as_deref() == Some(*key))
+            })
+            .map(<[u8]>::to_vec)
+            .collect();
+        if untombstoned.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        untombstoned.is_empty(),
+        "entries left without a tombstone: {untombstoned:?}"
+    );
+    app.shutdown().await;
+
+    assert_eq!(succeeded("free"), [0, 1, 2]);
+    assert_eq!(succeeded("slow"), [0, 1, 2, 3], "in offset order");
+    assert_eq!(succeeded("doomed"), [1, 2], "after 0 was dead-lettered");
+    for key in ["slow", "doomed"] {
+        let of_key = handlings(key);
+        let head_done = of_key
+            .iter()
+            .filter(|h| h.seq == 0)
+            .map(|h| h.ended_ms)
+            .max()
+            .unwrap();
+        let head_attempts: Vec<u32> = of_key
+            .iter()
+            .filter(|h| h.seq == 0)
+            .map(|h| h.attempt)
+            .collect();
+        assert_eq!(head_attempts, [1, 2, 3], "{key}: its head's attempts");
+        for later in of_key.iter().filter(|h| h.seq > 0) {
+            assert!(
+                later.started_ms >= head_done && later.attempt == 1,
+                "{key}: record {} started before its head was resolved: {of_key:?}",
+                later.seq
+            );
+        }
+        assert_eq!(
+            of_key.iter().filter(|h| h.seq > 0).count(),
+            of_key.iter().filter(|h| h.seq > 0 && h.ok).count(),
+            "{key}: every later record handled once: {of_key:?}"
+        );
+    }
+    let dlt = s.read_n("ord-block-dlt", 1).await;
+    assert_eq!(dlt.len(), 1);
+    assert_eq!(dlt[0].key.as_deref(), Some(&b"doomed"[..]));
+    let parked = s.read_all("ord-block-retry-parked").await;
+    let parked_keys: Vec<(String, String)> = parked
+        .iter()
+        .map(|r| {
+            let key = String::from_utf8_lossy(r.key.as_deref().unwrap_or_default());
+            let value = String::from_utf8_lossy(r.value.as_deref().unwrap_or_default());
+            (key.into_owned(), value.into_owned())
+        })
+        .collect();
+    // Each key's parked records in its order (keys park side by side, in any order).
+    for (key, values) in [
+        ("slow", ["1", "2", "3"].as_slice()),
+        ("doomed", &["1", "2"]),
+    ] {
+        let of_key: Vec<&str> = parked_keys
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(of_key, values, "{key}'s records were parked in order");
+    }
+    assert_eq!(
+        parked_keys.len(),
+        5,
+        "only blocked keys' records: {parked_keys:?}"
+    );
+    for record in &parked {
+        assert_eq!(header_str(record, "retry_topic-key-lock"), "1");
+        assert_eq!(
+            header_str(record, "kafka_original-topic"),
+            s.topic("ord-block")
+        );
+    }
+}
+
+/// Counts its calls; every record succeeds.
+#[retryable_topic(
+    topic = "ord-floor",
+    ordering = "key",
+    partitions = 1,
+    attempts = 2,
+    backoff = "200ms"
+)]
+async fn ord_floor(rec: Record<u32>) -> anyhow::Result<()> {
+    record_call("ord_floor", &rec);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_whose_chain_entry_never_came_is_skipped_once_the_floor_passes_its_record() {
+    let s = Scenario::start().await;
+    let app = s.start_app(&[("ord_floor", "ord-floor")]).await;
+    s.produce("ord-floor", "k", "0").await;
+    eventually("the main record handled", Duration::from_secs(20), || {
+        calls("ord_floor").len() == 1
+    })
+    .await;
+    // A copy of main record 0 as a forward that crashed before its chain entry leaves it.
+    let headers = [
+        ("kafka_original-topic", s.topic("ord-floor").into_bytes()),
+        ("kafka_original-partition", 0i32.to_be_bytes().to_vec()),
+        ("kafka_original-offset", 0i64.to_be_bytes().to_vec()),
+        ("retry_topic-attempts", 2i32.to_be_bytes().to_vec()),
+        (
+            "retry_topic-backoff-timestamp",
+            now_ms().to_be_bytes().to_vec(),
+        ),
+        ("retry_topic-key-lock", b"1".to_vec()),
+    ];
+    s.produce_with_headers("ord-floor-retry", "k", b"0", &headers)
+        .await;
+    let mut committed = None;
+    for _ in 0..100 {
+        committed = s.committed("ord_floor-retry", "ord-floor-retry", 0).await;
+        if committed == Some(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.shutdown().await;
+    assert_eq!(
+        committed,
+        Some(1),
+        "the retry partition committed past the copy"
+    );
+    let calls = calls("ord_floor");
+    assert_eq!(calls.len(), 1, "the copy was not handled: {calls:?}");
+}
