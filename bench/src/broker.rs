@@ -139,7 +139,7 @@ impl Broker {
             .set("linger.ms", "5")
             .set("queue.buffering.max.messages", "1000000")
             .create()?;
-        let keys: Vec<String> = (0..records.n).map(|i| i.to_string()).collect();
+        let keys: Vec<String> = (0..records.n).map(|i| records.key(i)).collect();
         for chunk in keys.chunks(10_000) {
             let sends = chunk
                 .iter()
@@ -152,12 +152,14 @@ impl Broker {
     }
 }
 
-/// Records to produce: `n` of them to `topic`, keyed `0..n`.
+/// Records to produce: `n` of them to `topic`, keyed `0..n` (or `0..keys`, over and over).
 pub struct Records<'a> {
     pub topic: &'a str,
     /// The partition, or librdkafka's choice by key.
     pub partition: Option<i32>,
     pub n: usize,
+    /// How many keys the records cycle through, or one key per record.
+    pub keys: Option<usize>,
     pub value: &'a [u8],
     pub headers: Option<OwnedHeaders>,
 }
@@ -168,6 +170,7 @@ impl Default for Records<'_> {
             topic: "",
             partition: None,
             n: 0,
+            keys: None,
             value: br#"{"item":"bench"}"#,
             headers: None,
         }
@@ -175,6 +178,11 @@ impl Default for Records<'_> {
 }
 
 impl<'a> Records<'a> {
+    /// The key of the `i`th record.
+    fn key(&self, i: usize) -> String {
+        self.keys.map_or(i, |keys| i % keys).to_string()
+    }
+
     /// The record keyed `key`.
     pub fn record<'k>(&self, key: &'k str) -> FutureRecord<'k, str, [u8]>
     where

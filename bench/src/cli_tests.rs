@@ -9,13 +9,14 @@ use crate::measurement::Measurement;
 use crate::Cli;
 
 /// The names bench/README.md and DEVELOPMENT.md give the measurements.
-const NAMES: [(&str, Measurement); 6] = [
+const NAMES: [(&str, Measurement); 7] = [
     ("throughput", Measurement::Throughput),
     ("delay", Measurement::Delay),
     ("memory", Measurement::Memory),
     ("startup", Measurement::Startup),
     ("io", Measurement::Io),
     ("lock-log", Measurement::LockLog),
+    ("keyed", Measurement::Keyed),
 ];
 
 #[test]

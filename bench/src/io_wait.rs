@@ -12,7 +12,7 @@ use crate::handlers::Meter;
 use crate::scenarios::{start, wait_for};
 
 /// How long each call waits.
-const WAIT: Duration = Duration::from_millis(5);
+pub const WAIT: Duration = Duration::from_millis(5);
 
 /// Records of the one-at-a-time run: at 5 ms each, about 10 s.
 pub const SEQUENTIAL_RECORDS: usize = 2_000;

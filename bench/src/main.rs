@@ -5,6 +5,7 @@
 //! cargo run --release -p retry-bench -- --broker kafka   # Apache Kafka (JDK 17 and Maven)
 //! cargo run --release -p retry-bench -- --broker mock --records 50000
 //! cargo run --release -p retry-bench -- --broker kafka --peer spring   # against Spring Kafka
+//! cargo run --release -p retry-bench -- --broker kafka --only keyed   # beside Parallel Consumer
 //! ```
 //! Throughput is measured twice, each in a child process: with logging off, and as users run
 //! the app (`run()`'s INFO subscriber, `RUST_BACKTRACE=1`). Prints a table and writes the same
@@ -18,6 +19,7 @@ mod cli_tests;
 mod cpu;
 mod handlers;
 mod io_wait;
+mod keyed;
 mod lock_log;
 mod measurement;
 mod memory;
@@ -57,7 +59,11 @@ struct Cli {
     /// Records of the side-by-side run of handlers that wait 5 ms.
     #[arg(long, default_value_t = 20_000)]
     io_records: usize,
-    /// Run only this measurement.
+    /// Records of each run of the keyed scenario (a tenth of them with `ordering =
+    /// "partition"`).
+    #[arg(long, default_value_t = 200_000)]
+    keyed_records: u64,
+    /// Run only this measurement (`keyed` runs only when named).
     #[arg(long, value_enum)]
     only: Option<Measurement>,
     /// Where to write the JSON results [default: target/bench-results.json, with --peer
@@ -108,6 +114,13 @@ enum Internal {
         sustained: usize,
         #[arg(long)]
         tag: String,
+    },
+    /// Internal: the kafka-retry side of the keyed scenario.
+    KeyedApp {
+        #[arg(long)]
+        records: u64,
+        #[arg(long)]
+        failing_percent: u32,
     },
     /// Internal: the kafka-retry peer of the comparison with Spring Kafka.
     PeerApp {
@@ -220,13 +233,16 @@ struct Results {
     io_wait_none_records_per_s: f64,
     /// The second over the first.
     io_wait_none_to_partition_ratio: f64,
+    /// The keyed scenario's runs ([`keyed`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    keyed: Vec<keyed::report::Row>,
 }
 
 impl Results {
-    /// Whether `measurement` runs: `only` is none or names it. If it does, it is recorded
-    /// among this broker's measurements.
+    /// Whether `measurement` runs: `only` names it, or is none and it runs by default. If it
+    /// does, it is recorded among this broker's measurements.
     fn includes(&mut self, measurement: Measurement, only: Option<Measurement>) -> bool {
-        let runs = only.is_none_or(|only| only == measurement);
+        let runs = only.map_or(measurement.by_default(), |only| only == measurement);
         if runs {
             self.measurements.push(measurement);
         }
@@ -351,6 +367,10 @@ async fn main() -> anyhow::Result<()> {
             sustained,
             tag,
         }) => return variant::child(bootstrap, *records, *sustained, tag).await,
+        Some(Internal::KeyedApp {
+            records,
+            failing_percent,
+        }) => return keyed::app::run(*records, *failing_percent).await,
         Some(Internal::PeerApp { workload, records }) => {
             return peers::app::run(*workload, *records).await
         }
@@ -367,6 +387,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let json = cli.json.as_deref().unwrap_or("target/bench-results.json");
     let mut all = Vec::new();
+    let mut java = None;
     for &kind in cli.broker.kinds() {
         let broker = broker::Broker::start(kind).await?;
         let name = broker.name();
@@ -449,6 +470,16 @@ async fn main() -> anyhow::Result<()> {
             r.io_wait_none_records_per_s = io.none_records_per_s;
             r.io_wait_none_to_partition_ratio = io.none_records_per_s / io.partition_records_per_s;
         }
+        if r.includes(Measurement::Keyed, cli.only) {
+            eprintln!("[{name}] keyed: 5 ms calls over {} keys", keyed::KEYS);
+            // Parallel Consumer runs beside on the brokers Java clients speak to.
+            if kind != Kind::Mock && java.is_none() {
+                java = Some(peers::java::Java::build()?);
+            }
+            let java = java.as_ref().filter(|_| kind != Kind::Mock);
+            let logs = std::path::Path::new(json).with_file_name("keyed-logs");
+            r.keyed = keyed::run(&broker, java, cli.keyed_records, &logs).await?;
+        }
         if r.includes(Measurement::LockLog, cli.only) {
             eprintln!("[{name}] lock log round trip, {} keys", cli.lock_keys);
             let (one, bursts) = lock_log::round_trip(&broker, cli.lock_keys).await?;
@@ -461,6 +492,9 @@ async fn main() -> anyhow::Result<()> {
         "no measurement ran; {json} not written",
     );
     print_table(&all);
+    for r in &all {
+        keyed::report::print(r.broker, &r.keyed);
+    }
     println!(
         "this process: RUST_BACKTRACE={}, RUST_LOG={}",
         std::env::var("RUST_BACKTRACE").unwrap_or_else(|_| "(unset)".into()),

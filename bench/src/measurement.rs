@@ -20,4 +20,15 @@ pub enum Measurement {
     Io,
     /// The lock log's round trip, one entry at a time and in bursts.
     LockLog,
+    /// Handlers awaiting 5 ms over 10,000 keys on 8 partitions, by ordering and concurrency,
+    /// beside Confluent's Parallel Consumer: only when `--only keyed` names it (it builds the
+    /// Java peers and takes minutes a broker).
+    Keyed,
+}
+
+impl Measurement {
+    /// Whether it runs when `--only` names none.
+    pub fn by_default(self) -> bool {
+        self != Self::Keyed
+    }
 }

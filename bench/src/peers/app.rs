@@ -94,16 +94,19 @@ pub fn listener(workload: Workload) -> &'static str {
 /// Runs `workload`'s listener over `records` records until SIGTERM, as `run_with` does, saying
 /// when every consumer has its partitions.
 pub async fn run(workload: Workload, records: u64) -> anyhow::Result<()> {
+    TALLY.expect(workload, records);
+    serve(listener(workload)).await
+}
+
+/// Runs `listener` as `run_with` does (its subscriber at INFO unless `RUST_LOG` says
+/// otherwise), says `PEER-READY` once every consumer has its partitions, and stops on SIGTERM.
+pub async fn serve(listener: &str) -> anyhow::Result<()> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .try_init();
-    TALLY.expect(workload, records);
-    let app = RetryApp::builder()
-        .listeners([listener(workload)])
-        .start()
-        .await?;
+    let app = RetryApp::builder().listeners([listener]).start().await?;
     app.ready().await;
     say(READY);
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

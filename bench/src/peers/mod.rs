@@ -7,7 +7,7 @@ pub mod app;
 pub mod java;
 mod process;
 pub mod report;
-mod tally;
+pub mod tally;
 #[cfg(test)]
 mod tests;
 
@@ -43,6 +43,8 @@ pub enum Peer {
     SpringKafka,
     /// The plain kafka-clients poll loops.
     KafkaClients,
+    /// Confluent's Parallel Consumer, in the keyed scenario.
+    ParallelConsumer,
 }
 
 impl Peer {
@@ -52,6 +54,7 @@ impl Peer {
             Self::KafkaRetry => "kafka-retry",
             Self::SpringKafka => "spring-kafka",
             Self::KafkaClients => "kafka-clients",
+            Self::ParallelConsumer => "parallel-consumer",
         }
     }
 }
@@ -198,38 +201,77 @@ async fn run_one(
     }
     let command = match peer {
         Peer::KafkaRetry => app_command(&broker.bootstrap_servers(), workload, topic, records)?,
-        Peer::SpringKafka | Peer::KafkaClients => {
-            java.command(peer, &broker.bootstrap_servers(), workload, topic, records)
-        }
+        _ => java.command(peer, &broker.bootstrap_servers(), workload, topic, records),
     };
+    // Spring's failing workloads handle tens (dlt) to hundreds of records a second here.
+    let per_second = if workload == Workload::Dlt { 5 } else { 100 };
+    let limit = Duration::from_secs(300 + records / per_second);
     let log = logs.join(format!("{topic}.log"));
-    let mut process = PeerProcess::spawn(command, &log)?;
+    let after_ready = || async {
+        if workload == Workload::Dlt {
+            produce().await?;
+        }
+        Ok(())
+    };
+    let m = measure(command, &log, limit, after_ready).await?;
+    let started_ms = if workload == Workload::Dlt {
+        m.ready_ms
+    } else {
+        m.done.first_epoch_ms
+    };
+    let startup_s = (started_ms - m.spawned_ms) as f64 / 1e3;
+    Ok(Run::new(
+        peer,
+        workload,
+        records,
+        &m.done,
+        m.peak_rss_kib,
+        m.threads,
+        startup_s,
+    ))
+}
+
+/// What a peer's process gave: its report, and what was read of it from outside.
+pub struct Measured {
+    pub done: Done,
+    /// Its peak RSS (`VmHWM`) and threads once it reported.
+    pub peak_rss_kib: u64,
+    pub threads: u64,
+    /// When it was started and when it said it was ready, epoch ms.
+    pub spawned_ms: i64,
+    pub ready_ms: i64,
+}
+
+/// Starts `command` with its log in `log`, waits for it to be ready, runs `after_ready`, waits
+/// up to `limit` for its report, reads its peak RSS and threads, and stops it.
+pub async fn measure<F>(
+    command: tokio::process::Command,
+    log: &Path,
+    limit: Duration,
+    after_ready: impl FnOnce() -> F,
+) -> anyhow::Result<Measured>
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let mut process = PeerProcess::spawn(command, log)?;
     let run = async {
         process
             .wait_for(process::READY, Duration::from_secs(120))
             .await?;
         let ready_ms = crate::handlers::now_ms();
-        if workload == Workload::Dlt {
-            produce().await?;
-        }
-        // Spring's failing workloads handle tens (dlt) to hundreds of records a second here.
-        let per_second = if workload == Workload::Dlt { 5 } else { 100 };
-        let limit = Duration::from_secs(300 + records / per_second);
+        after_ready().await?;
         let done: Done = serde_json::from_str(&process.wait_for(process::DONE, limit).await?)?;
-        let (rss, threads) = (process.status("VmHWM")?, process.status("Threads")?);
-        let started_ms = if workload == Workload::Dlt {
-            ready_ms
-        } else {
-            done.first_epoch_ms
-        };
-        let startup_s = (started_ms - process.spawned_ms) as f64 / 1e3;
-        anyhow::Ok(Run::new(
-            peer, workload, records, &done, rss, threads, startup_s,
-        ))
+        anyhow::Ok(Measured {
+            done,
+            peak_rss_kib: process.status("VmHWM")?,
+            threads: process.status("Threads")?,
+            spawned_ms: process.spawned_ms,
+            ready_ms,
+        })
     };
     let result = run.await;
     process.stop().await?;
-    result.map_err(|e| e.context(format!("{topic} (log: {})", log.display())))
+    result.map_err(|e| e.context(format!("log: {}", log.display())))
 }
 
 /// The kafka-retry peer: this program's `peer-app`, with the environment users run it with,
@@ -240,16 +282,30 @@ fn app_command(
     topic: &str,
     records: u64,
 ) -> anyhow::Result<tokio::process::Command> {
-    let listener = app::listener(workload).to_ascii_uppercase();
+    let records = records.to_string();
+    let args = [
+        "peer-app",
+        "--workload",
+        workload.name(),
+        "--records",
+        &records,
+    ];
+    rust_command(bootstrap, &args, app::listener(workload), topic)
+}
+
+/// This program run with `args` as users run the app (`RUST_LOG=info`, `RUST_BACKTRACE=1`,
+/// the brokers from `KAFKA_BOOTSTRAP_SERVERS`), `listener` pointed at `topic` and a group of
+/// the same name.
+pub fn rust_command(
+    bootstrap: &str,
+    args: &[&str],
+    listener: &str,
+    topic: &str,
+) -> anyhow::Result<tokio::process::Command> {
+    let listener = listener.to_ascii_uppercase();
     let mut command = tokio::process::Command::new(std::env::current_exe()?);
     command
-        .args([
-            "peer-app",
-            "--workload",
-            workload.name(),
-            "--records",
-            &records.to_string(),
-        ])
+        .args(args)
         .env("KAFKA_BOOTSTRAP_SERVERS", bootstrap)
         .env(format!("RETRY_{listener}_TOPIC"), topic)
         .env(format!("RETRY_{listener}_GROUP"), topic)

@@ -60,17 +60,12 @@ impl Run {
         let early = workload
             .retries()
             .then(|| late.iter().filter(|&&ms| ms < 0).count() as u64);
-        let main = done.main_records.max(1) as f64;
         Self {
             figures: Figures {
                 peer,
                 workload,
-                records_per_s: if done.main_window_s > 0.0 {
-                    (main - 1.0) / done.main_window_s
-                } else {
-                    0.0
-                },
-                cpu_s_per_million: done.cpu_s / main * 1e6,
+                records_per_s: done.records_per_s(),
+                cpu_s_per_million: done.cpu_s_per_record() * 1e6,
                 peak_rss_kib,
                 startup_s,
                 lateness_p99_ms: at(0.99),

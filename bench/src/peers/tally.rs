@@ -26,6 +26,22 @@ pub struct Done {
     pub lateness_ms: Vec<i64>,
 }
 
+impl Done {
+    /// Main-topic records per second, from the first delivery to the last.
+    pub fn records_per_s(&self) -> f64 {
+        if self.main_window_s > 0.0 {
+            (self.main_records.max(1) - 1) as f64 / self.main_window_s
+        } else {
+            0.0
+        }
+    }
+
+    /// CPU seconds per main-topic record.
+    pub fn cpu_s_per_record(&self) -> f64 {
+        self.cpu_s / self.main_records.max(1) as f64
+    }
+}
+
 /// Counts the deliveries of one workload.
 pub struct Tally {
     workload: OnceLock<(Workload, u64)>,

@@ -27,6 +27,7 @@ fn workloads_take_the_names_of_the_results() {
         (Peer::KafkaRetry, "kafka-retry"),
         (Peer::SpringKafka, "spring-kafka"),
         (Peer::KafkaClients, "kafka-clients"),
+        (Peer::ParallelConsumer, "parallel-consumer"),
     ] {
         assert_eq!(serde_json::to_value(peer).unwrap(), name);
         assert_eq!(peer.name(), name);

@@ -9,7 +9,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * What both Java peers do with a delivery, and what they report: the same work as the Rust
+ * What the Java peers do with a delivery, and what they report: the same work as the Rust
  * listener of the same workload, counted the same way. Configured from the environment
  * (PEER_WORKLOAD, PEER_RECORDS); prints `PEER-DONE {json}` on stderr once the workload is done.
  */
@@ -90,6 +90,15 @@ public final class Tally {
         }
         retried.incrementAndGet();
         checkDone();
+    }
+
+    /**
+     * Counts a record handled to its end by a peer that retries in memory (the keyed scenario's
+     * Parallel Consumer): a tally of the happy workload is done once `records` succeeded, its
+     * window running from the first success to the last.
+     */
+    public void succeeded() {
+        mainRecord();
     }
 
     /** Counts a dead letter. */
