@@ -4,6 +4,7 @@
 //! `retry_topic-key-lock` (by a listener of another ordering, or by Spring), are not in the
 //! chain: they are handled as with `ordering = "partition"`.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use rdkafka::message::{BorrowedMessage, Headers, Message};
@@ -63,7 +64,10 @@ pub(crate) struct Waiting<'q> {
 pub(crate) struct Chained<'q> {
     fold: Arc<Fold>,
     changes: watch::Receiver<i64>,
-    waiting: Vec<Waiting<'q>>,
+    /// The waiting copies by key.
+    waiting: HashMap<RecordKey, Vec<Waiting<'q>>>,
+    /// The fold's mark when the waiting copies were last judged again.
+    seen: u64,
     /// Main-topic records the partition's last commit lists as finished.
     finished: FinishedAbove,
 }
@@ -73,10 +77,12 @@ impl<'q> Chained<'q> {
     pub fn new(locks: &Locks, partition: i32) -> Self {
         let fold = locks.fold(partition);
         let changes = fold.changes();
+        let seen = fold.touched_mark();
         Self {
             fold,
+            seen,
             changes,
-            waiting: Vec::new(),
+            waiting: HashMap::new(),
             finished: FinishedAbove::default(),
         }
     }
@@ -98,12 +104,15 @@ impl<'q> Chained<'q> {
 
     /// Whether a record of `lane` waits.
     pub fn waits_in(&self, lane: Lane) -> bool {
-        self.waiting.iter().any(|w| w.lane == lane)
+        self.waiting.values().flatten().any(|w| w.lane == lane)
     }
 
     /// Keeps a record whose turn is [`Turn::Wait`].
     pub fn wait(&mut self, waiting: Waiting<'q>) {
-        self.waiting.push(waiting);
+        let key = match &waiting.link {
+            ChainLink::Main { key, .. } | ChainLink::Copy { key, .. } => key.clone(),
+        };
+        self.waiting.entry(key).or_default().push(waiting);
     }
 
     /// Resolves once the fold moved while records wait; never while none do.
@@ -117,16 +126,38 @@ impl<'q> Chained<'q> {
     }
 
     /// Offers the waiting records whose turn came to their lanes again, in offset order: each
-    /// is judged once more when the lane hands it out.
+    /// is judged once more when the lane hands it out. Only the keys the fold touched since
+    /// the last time are judged again (all after a floor).
     pub fn release(&mut self, lanes: &mut Lanes<'q>) {
-        self.waiting.sort_by_key(|w| w.ticket.offset());
-        let fold = &self.fold;
-        let (ready, still): (Vec<_>, Vec<_>) = fold.with(|log| {
-            std::mem::take(&mut self.waiting)
+        let (touched, mark) = self.fold.touched_since(self.seen);
+        self.seen = mark;
+        let keys: Vec<RecordKey> = match touched {
+            Some(touched) => touched
                 .into_iter()
-                .partition(|w| w.link.turn(log) != Turn::Wait)
+                .filter(|key| self.waiting.contains_key(key))
+                .collect(),
+            None => self.waiting.keys().cloned().collect(),
+        };
+        let waiting = &mut self.waiting;
+        let mut ready: Vec<Waiting<'q>> = self.fold.with(|log| {
+            let mut ready = Vec::new();
+            for key in keys {
+                let Some(of_key) = waiting.get_mut(&key) else {
+                    continue;
+                };
+                let (turned, still): (Vec<_>, Vec<_>) = std::mem::take(of_key)
+                    .into_iter()
+                    .partition(|w| w.link.turn(log) != Turn::Wait);
+                ready.extend(turned);
+                if still.is_empty() {
+                    waiting.remove(&key);
+                } else {
+                    *of_key = still;
+                }
+            }
+            ready
         });
-        self.waiting = still;
+        ready.sort_by_key(|w| w.ticket.offset());
         for Waiting {
             ticket,
             message,

@@ -3,7 +3,7 @@
 //! log from its start with [`LockLog::apply`], so every instance decides every copy the same
 //! way. Tasks wait for their own entries to come back through the fold before they go on.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -46,6 +46,22 @@ pub(crate) struct Fold {
     /// the main partition ([`Fold::claim`]). Replaying the log releases again what an owner
     /// did not tombstone, so the next owner does.
     released: Mutex<Option<Vec<Released<RecordKey>>>>,
+    /// The keys of the entries applied lately, for tasks with waiting copies to judge again
+    /// only those of the keys touched.
+    touched: Mutex<Touched>,
+}
+
+/// Entries applied kept in [`Touched`]; a task that fell further behind judges all its
+/// waiting copies again.
+const TOUCHED_KEPT: usize = 65_536;
+
+/// The keys of the entries a fold applied lately, numbered in the order applied.
+#[derive(Default)]
+struct Touched {
+    /// The number the next entry applied gets.
+    next: u64,
+    /// The last entries' keys (`None` for a floor, which can move any key's copies).
+    recent: VecDeque<Option<RecordKey>>,
 }
 
 /// A main-topic task's hold on its partition's fold: while it lives, the keys the fold
@@ -64,7 +80,36 @@ impl Fold {
             log: Mutex::new(LockLog::default()),
             read_to: watch::Sender::new(0),
             released: Mutex::new(None),
+            touched: Mutex::default(),
         }
+    }
+
+    /// Notes that an entry of `key` was applied (`None`: a floor).
+    fn touch(&self, key: Option<RecordKey>) {
+        let mut touched = self.touched.lock().expect("lock-log fold poisoned");
+        touched.next += 1;
+        touched.recent.push_back(key);
+        if touched.recent.len() > TOUCHED_KEPT {
+            touched.recent.pop_front();
+        }
+    }
+
+    /// The keys of the entries applied since mark `seen` (`None`: any key may have moved,
+    /// after a floor or past what is kept), and the mark to pass next time.
+    pub fn touched_since(&self, seen: u64) -> (Option<HashSet<RecordKey>>, u64) {
+        let touched = self.touched.lock().expect("lock-log fold poisoned");
+        let kept_from = touched.next - touched.recent.len() as u64;
+        if seen < kept_from {
+            return (None, touched.next);
+        }
+        let since = touched.recent.range((seen - kept_from) as usize..);
+        let keys: Option<HashSet<RecordKey>> = since.cloned().collect();
+        (keys, touched.next)
+    }
+
+    /// The mark of the entries applied so far (see [`Fold::touched_since`]).
+    pub fn touched_mark(&self) -> u64 {
+        self.touched.lock().expect("lock-log fold poisoned").next
     }
 
     /// Keeps the keys the fold releases for their tombstones until the hold drops: this
@@ -387,11 +432,18 @@ fn read(
         match decode_lock_entry(message.key().unwrap_or_default(), message.payload()) {
             Ok(entry) => {
                 if let Some(entry) = entry {
+                    let key = match &entry {
+                        LockEntry::Chain { key, .. } | LockEntry::Outcome { key, .. } => {
+                            Some(key.clone())
+                        }
+                        LockEntry::Floor(_) => None,
+                    };
                     let released = fold
                         .log
                         .lock()
                         .expect("lock-log fold poisoned")
                         .apply(entry);
+                    fold.touch(key);
                     if !released.is_empty() {
                         fold.keep_released(released);
                     }
@@ -465,3 +517,39 @@ impl ConsumerContext for ReaderContext {}
 
 /// The reader's consumer.
 type Reader = BaseConsumer<ReaderContext>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(k: &str) -> RecordKey {
+        Some(k.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn a_task_judges_again_only_the_keys_touched_since_it_last_looked() {
+        let fold = Fold::new();
+        let start = fold.touched_mark();
+        fold.touch(Some(key("a")));
+        fold.touch(Some(key("b")));
+        let (touched, mark) = fold.touched_since(start);
+        assert_eq!(touched, Some(HashSet::from([key("a"), key("b")])));
+        fold.touch(Some(key("c")));
+        let (touched, mark) = fold.touched_since(mark);
+        assert_eq!(
+            touched,
+            Some(HashSet::from([key("c")])),
+            "only since the mark"
+        );
+        fold.touch(None);
+        assert_eq!(
+            fold.touched_since(mark).0,
+            None,
+            "a floor touches every key"
+        );
+        for _ in 0..=TOUCHED_KEPT {
+            fold.touch(Some(key("d")));
+        }
+        assert_eq!(fold.touched_since(mark).0, None, "fell behind what is kept");
+    }
+}

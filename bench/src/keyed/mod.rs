@@ -78,9 +78,10 @@ impl Mode {
 }
 
 /// The rows, in the order they run: who, how, at which concurrencies.
-pub const ROWS: [(Peer, Mode, &[usize]); 3] = [
+pub const ROWS: [(Peer, Mode, &[usize]); 4] = [
     (Peer::KafkaRetry, Mode::Partition, &[PARTITIONS as usize]),
     (Peer::KafkaRetry, Mode::None, &CONCURRENCIES),
+    (Peer::KafkaRetry, Mode::Key, &CONCURRENCIES),
     (Peer::ParallelConsumer, Mode::Key, &CONCURRENCIES),
 ];
 
