@@ -15,6 +15,8 @@ use crate::journal::{self, Outcome};
 pub const TOPIC: &str = "fault-keyed";
 /// Its dead-letter topic.
 pub const DLT: &str = "fault-keyed-dlt";
+/// Where its blocked keys' later records wait.
+pub const PARKED: &str = "fault-keyed-retry-parked";
 /// Its partitions.
 pub const PARTITIONS: i32 = 4;
 /// Deliveries of a record before the DLT (the listener's `attempts`).

@@ -1,6 +1,8 @@
 //! The fault suite: every scenario runs a known set of uniquely keyed records through the
 //! `fault_orders` listener while something goes wrong, then accounts for every key: handled
-//! at least once, or in the DLT. Zero lost is the only pass.
+//! at least once, or in the DLT. Zero lost is the only pass. `key-order` runs records of
+//! 200 keys through the `ordering = "key"` listener `fault_keyed` instead, and also checks
+//! every key's order (`key_oracle`).
 //!
 //! ```text
 //! cargo run --release -p retry-bench --bin retry-faults            # every scenario

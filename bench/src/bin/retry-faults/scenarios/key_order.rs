@@ -13,7 +13,7 @@ use crate::accounting::Accounting;
 use crate::broker::{fresh_broker, Fresh};
 use crate::journal::{self, Call, Outcome};
 use crate::key_oracle::{name, violations};
-use crate::keyed::{fate, Fate, ATTEMPTS, DLT, PARTITIONS, TOPIC};
+use crate::keyed::{fate, Fate, ATTEMPTS, DLT, PARKED, PARTITIONS, TOPIC};
 use crate::orders::produce_records;
 use crate::scenarios::kill::{instance_command, kill_9, kill_at_random, KillMode};
 
@@ -97,7 +97,13 @@ pub async fn run(broker: &str, records: u64, kills: usize) -> anyhow::Result<Acc
     let (calls, dlt) = outcome(&kafka, &journals, &deaths).await?;
     let mut accounting = account(&expected, &calls, &dlt).bounded(records as usize / 4);
     accounting.violations = violations(&calls, &dlt, ATTEMPTS);
-    summarise(&calls, &journals);
+    let parked = kafka.read_all(PARKED).await?.len();
+    summarise(&calls, parked);
+    if accounting.passed() {
+        std::fs::remove_dir_all(&journals)?;
+    } else {
+        eprintln!("  the journals: {}", journals.display());
+    }
     Ok(accounting)
 }
 
@@ -156,8 +162,9 @@ async fn settle(
     }
 }
 
-/// Prints the calls, those cut by kills, and the records that succeeded more than once.
-fn summarise(calls: &[Call], journals: &Path) {
+/// Prints the calls, those cut by kills, the copies `parked` behind a blocked key, and the
+/// records that succeeded more than once.
+fn summarise(calls: &[Call], parked: usize) {
     let cut = calls.iter().filter(|c| c.outcome == Outcome::Cut).count();
     let mut successes: HashMap<String, usize> = HashMap::new();
     for call in calls.iter().filter(|c| c.outcome == Outcome::Succeeded) {
@@ -167,10 +174,9 @@ fn summarise(calls: &[Call], journals: &Path) {
         successes.into_iter().filter(|(_, n)| *n > 1).collect();
     repeated.sort();
     eprintln!(
-        "  key order: {} handler calls, {cut} cut by kills, {} records succeeded more than once (journals in {})",
+        "  key order: {} handler calls, {cut} cut by kills, {parked} copies parked, {} records succeeded more than once",
         calls.len(),
-        repeated.len(),
-        journals.display()
+        repeated.len()
     );
     for (record, n) in repeated.iter().take(30) {
         eprintln!("    {record} succeeded {n} times");
