@@ -72,11 +72,18 @@ pub async fn run(broker: &str, records: u64, kills: usize) -> anyhow::Result<Acc
             std::fs::metadata(journal::path(&journals, pid)).is_ok_and(|m| m.len() > 0)
         })
     };
-    let mut deaths: HashMap<u32, u64> =
-        kill_at_random(&mut running, kills, &logs, 1000..3000, spawn, handled)
-            .await?
-            .into_iter()
-            .collect();
+    let mut deaths: HashMap<u32, u64> = kill_at_random(
+        &mut running,
+        kills,
+        &logs,
+        1000..3000,
+        spawn,
+        handled,
+        |i| i % 3 == 2,
+    )
+    .await?
+    .into_iter()
+    .collect();
     producing.await??;
     let expected: BTreeSet<String> = (0..records)
         .map(record)

@@ -58,7 +58,16 @@ pub async fn run(
         KillMode::Dynamic | KillMode::Static => 1,
     };
     let mut running: Vec<_> = (0..instances).map(spawn).collect::<Result<_, _>>()?;
-    kill_at_random(&mut running, kills, &logs, 500..2500, spawn, |_| true).await?;
+    kill_at_random(
+        &mut running,
+        kills,
+        &logs,
+        500..2500,
+        spawn,
+        |_| true,
+        |_| false,
+    )
+    .await?;
     producing.await??;
     let accounting = settle(&kafka, &keys(records), Duration::from_secs(120)).await?;
     for mut instance in running {
@@ -101,7 +110,8 @@ pub fn instance_command(
 /// kill -9s one of the `running` instances at a random moment, `kills` times, restarting it
 /// with `spawn(instance)` each time; fails if one exited by itself (its log in `logs`).
 /// Each kill picks an instance `ripe` says has work to lose (any, once none has for 30 s),
-/// and kills it `lives` ms (a random number of them) later. Returns each killed
+/// and kills it `lives` ms (a random number of them) later; the `i`-th is a graceful
+/// [`stop`] instead if `graceful(i)`. Returns each killed
 /// process's id and when it was dead ([`kill_9`]).
 pub async fn kill_at_random(
     running: &mut [Child],
@@ -110,6 +120,7 @@ pub async fn kill_at_random(
     lives: std::ops::Range<u64>,
     mut spawn: impl FnMut(usize) -> std::io::Result<Child>,
     ripe: impl Fn(&Child) -> bool,
+    graceful: impl Fn(usize) -> bool,
 ) -> anyhow::Result<Vec<(u32, u64)>> {
     let mut deaths = Vec::new();
     for i in 0..kills {
@@ -135,10 +146,16 @@ pub async fn kill_at_random(
                 );
             }
         }
-        deaths.push(kill_9(&mut running[victim]).await?);
+        let how = if graceful(i) {
+            deaths.push(stop(&mut running[victim]).await?);
+            "stop (SIGTERM)"
+        } else {
+            deaths.push(kill_9(&mut running[victim]).await?);
+            "kill"
+        };
         running[victim] = spawn(victim)?;
         eprintln!(
-            "  kill {}/{kills} of instance {victim} after {:?}",
+            "  {how} {}/{kills} of instance {victim} after {:?}",
             i + 1,
             life + waited
         );
@@ -153,4 +170,22 @@ pub async fn kill_9(child: &mut Child) -> anyhow::Result<(u32, u64)> {
     child.start_kill()?;
     child.wait().await?;
     Ok((pid, now_us()))
+}
+
+/// Stops `child` gracefully (SIGTERM: the app finishes its calls and leaves the group), or
+/// SIGKILLs it if it is still running a minute later: its process id, and a moment it was
+/// dead by (microseconds since the epoch).
+pub async fn stop(child: &mut Child) -> anyhow::Result<(u32, u64)> {
+    let Some(pid) = child.id() else {
+        return kill_9(child).await;
+    };
+    // SAFETY: kill(2) on our own child's process id, which `wait` has not reaped yet.
+    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    match tokio::time::timeout(Duration::from_secs(60), child.wait()).await {
+        Ok(status) => {
+            status?;
+            Ok((pid, now_us()))
+        }
+        Err(_) => kill_9(child).await,
+    }
 }
