@@ -92,7 +92,8 @@ enum Command {
     /// The same with poison orders among them: they still reach the DLT after their
     /// attempts, before and after the outage.
     OutagePoison,
-    /// `ordering = "key"` (two instances, cooperative, one killed -9 at a time) over
+    /// `ordering = "key"` (two instances, cooperative, one killed -9 or, every third time,
+    /// stopped at a time) over
     /// twice `--records` records of 200 keys, some failing once, some always: every key's
     /// calls never overlap, start only after the key's earlier records are resolved, and
     /// succeed in sequence order.
@@ -182,7 +183,7 @@ async fn main() -> anyhow::Result<()> {
                 kill::run(broker, cli.records, cli.kills, kill::KillMode::Cooperative).await?,
             ),
             Command::KeyOrder => (
-                format!("key order, kill -9 x{}", cli.kills),
+                format!("key order, kill/stop x{}", cli.kills),
                 key_order::run(broker, cli.records * 2, cli.kills).await?,
             ),
             Command::Mock => (

@@ -1,6 +1,7 @@
 //! The key-order oracle under kill -9: two instances of the `ordering = "key"` listener
-//! under cooperative rebalancing, one killed at a time, while records of 200 keys flow; every
-//! key's handler calls must keep [`key_oracle`](crate::key_oracle)'s rules.
+//! under cooperative rebalancing, one killed at a time (every third one stopped gracefully
+//! instead), while records of 200 keys flow; every key's handler calls must keep
+//! [`key_oracle`](crate::key_oracle)'s rules.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -25,12 +26,14 @@ fn record(i: u64) -> (String, u32) {
     (format!("k{}", i % KEYS), (i / KEYS) as u32)
 }
 
-/// `records` records over 200 keys through two instances, `kills` kill -9s among them.
+/// `records` records over 200 keys through two instances, `kills` kill -9s and graceful
+/// stops among them.
 ///
 /// Duplicates (a second success or dead letter of a record): a kill repeats what its
 /// instance finished since its partitions' last commit (a main partition is committed every
 /// 200 ms) and the calls in flight (at most the listener's `concurrency`, 64); a record
-/// whose key was blocked is repeated only if its outcome was not in the lock log yet. The
+/// whose key was blocked is repeated only if its outcome was not in the lock log yet. A
+/// graceful stop drains and commits its partitions as they are revoked: it repeats none. The
 /// records arrive at 130/s, so a kill repeats some tens; the bound, a quarter of the records,
 /// is far above what `kills` kills at that rate can repeat and far below what replaying a
 /// partition from its start after each kill would.
