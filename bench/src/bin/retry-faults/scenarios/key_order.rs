@@ -3,7 +3,7 @@
 //! instead), while records of 200 keys flow; every key's handler calls must keep
 //! [`key_oracle`](crate::key_oracle)'s rules.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -172,10 +172,13 @@ async fn settle(
     }
 }
 
-/// Prints the calls, those cut by kills, the copies `parked` behind a blocked key, and the
-/// records that succeeded more than once.
+/// Prints the calls, those cut by their process's end (per process), the copies `parked`
+/// behind a blocked key, and the records that succeeded more than once.
 fn summarise(calls: &[Call], parked: usize) {
-    let cut = calls.iter().filter(|c| c.outcome == Outcome::Cut).count();
+    let mut cut: BTreeMap<u32, usize> = BTreeMap::new();
+    for call in calls.iter().filter(|c| c.outcome == Outcome::Cut) {
+        *cut.entry(call.pid).or_default() += 1;
+    }
     let mut successes: HashMap<String, usize> = HashMap::new();
     for call in calls.iter().filter(|c| c.outcome == Outcome::Succeeded) {
         *successes.entry(name(&call.key, call.seq)).or_default() += 1;
@@ -184,8 +187,9 @@ fn summarise(calls: &[Call], parked: usize) {
         successes.into_iter().filter(|(_, n)| *n > 1).collect();
     repeated.sort();
     eprintln!(
-        "  key order: {} handler calls, {cut} cut by kills, {parked} copies parked, {} records succeeded more than once",
+        "  key order: {} handler calls, {} cut by their process's end {cut:?} (process: calls), {parked} copies parked, {} records succeeded more than once",
         calls.len(),
+        cut.values().sum::<usize>(),
         repeated.len()
     );
     for (record, n) in repeated.iter().take(30) {

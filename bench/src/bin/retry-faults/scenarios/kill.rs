@@ -155,8 +155,9 @@ pub async fn kill_at_random(
         };
         running[victim] = spawn(victim)?;
         eprintln!(
-            "  {how} {}/{kills} of instance {victim} after {:?}",
+            "  {how} {}/{kills} of instance {victim} (process {}) after {:?}",
             i + 1,
+            deaths.last().map_or(0, |(pid, _)| *pid),
             life + waited
         );
     }
