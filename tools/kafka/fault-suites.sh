@@ -3,7 +3,9 @@
 # tools/kafka/kafka.sh starts and stops): kill -9 of the app with static membership and under
 # cooperative rebalancing, one broker of three killed and restarted, a retry topic and a DLT
 # whose max.message.bytes is below the main topic's, poison headers, keys, values and
-# timestamps, and kill -9 under KIP-848's consumer group protocol. The whole suite, on either broker: cargo run --release -p retry-bench --bin retry-faults
+# timestamps, the key-order oracle (`ordering = "key"` under kill -9 and cooperative
+# rebalancing, about 80 s), and kill -9 under KIP-848's consumer group protocol. The whole
+# suite, on either broker: cargo run --release -p retry-bench --bin retry-faults
 #
 #   tools/kafka/fault-suites.sh
 #
@@ -19,7 +21,7 @@ cargo build -p retry-bench --bin retry-faults
 # The poison scenario replays its DLT with the kafka-retry command built beside the suite.
 cargo build -p kafka-retry
 faults=("${target_dir}/debug/retry-faults" --broker kafka)
-for scenario in kill-static kill-coop broker-restart size poison; do
+for scenario in kill-static kill-coop broker-restart size poison key-order; do
     echo "fault-suites.sh: ${scenario} on Apache Kafka" >&2
     "${faults[@]}" "${scenario}"
 done

@@ -19,6 +19,8 @@ pub struct Accounting {
     /// Duplicates the scenario allows (see each scenario); more is a failure.
     pub duplicate_bound: usize,
     pub misplaced: Vec<String>,
+    /// Rules of the scenario broken (the key-order oracle's); any is a failure.
+    pub violations: Vec<String>,
 }
 
 impl Accounting {
@@ -33,12 +35,28 @@ impl Accounting {
         let key = |r: &ReadRecord| {
             String::from_utf8_lossy(r.key.as_deref().unwrap_or_default()).into_owned()
         };
-        let mut counts: HashMap<String, usize> = HashMap::new();
-        for r in handled.iter().chain(dlt) {
-            *counts.entry(key(r)).or_default() += 1;
+        Self::of_names(
+            expected,
+            &handled.iter().map(key).collect::<Vec<_>>(),
+            &dlt.iter().map(key).collect::<Vec<_>>(),
+            should_die,
+        )
+    }
+
+    /// The same over the names of what was handled and what was dead-lettered, one per
+    /// success or dead letter (a name seen twice is a duplicate).
+    pub fn of_names(
+        expected: &BTreeSet<String>,
+        handled: &[String],
+        dlt: &[String],
+        should_die: impl Fn(&str) -> bool,
+    ) -> Self {
+        let mut counts: HashMap<&str, usize> = HashMap::new();
+        for name in handled.iter().chain(dlt) {
+            *counts.entry(name).or_default() += 1;
         }
-        let handled_keys: BTreeSet<String> = handled.iter().map(key).collect();
-        let dlt_keys: BTreeSet<String> = dlt.iter().map(key).collect();
+        let handled_keys: BTreeSet<String> = handled.iter().cloned().collect();
+        let dlt_keys: BTreeSet<String> = dlt.iter().cloned().collect();
         Self {
             expected: expected.len(),
             handled: handled_keys.intersection(expected).count(),
@@ -58,6 +76,7 @@ impl Accounting {
                 })
                 .cloned()
                 .collect(),
+            violations: Vec::new(),
         }
     }
 
@@ -71,9 +90,12 @@ impl Accounting {
         self
     }
 
-    /// Nothing lost or misplaced, duplicates within the bound.
+    /// Nothing lost or misplaced, no rule broken, duplicates within the bound.
     pub fn passed(&self) -> bool {
-        self.lost.is_empty() && self.misplaced.is_empty() && self.duplicates <= self.duplicate_bound
+        self.lost.is_empty()
+            && self.misplaced.is_empty()
+            && self.violations.is_empty()
+            && self.duplicates <= self.duplicate_bound
     }
 
     pub fn print(&self, scenario: &str) {
@@ -96,6 +118,12 @@ impl Accounting {
                 "    misplaced: {:?}",
                 &self.misplaced[..self.misplaced.len().min(20)]
             );
+        }
+        if !self.violations.is_empty() {
+            println!("    {} violations:", self.violations.len());
+            for violation in &self.violations[..self.violations.len().min(20)] {
+                println!("      {violation}");
+            }
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The fault suite: every scenario runs a known set of uniquely keyed records through the
 //! `fault_orders` listener while something goes wrong, then accounts for every key: handled
-//! at least once, or in the DLT. Zero lost is the only pass.
+//! at least once, or in the DLT. Zero lost is the only pass. `key-order` runs records of
+//! 200 keys through the `ordering = "key"` listener `fault_keyed` instead, and also checks
+//! every key's order (`key_oracle`).
 //!
 //! ```text
 //! cargo run --release -p retry-bench --bin retry-faults            # every scenario
@@ -16,6 +18,9 @@ mod accounting;
 mod app;
 mod broker;
 mod downstream;
+mod journal;
+mod key_oracle;
+mod keyed;
 mod listener;
 mod orders;
 mod scenarios;
@@ -24,7 +29,8 @@ use clap::{Parser, Subcommand};
 use retry_runtime::RetryApp;
 
 use scenarios::{
-    bad, broker_restart, dlt_down, kill, long_wait, mock, outage, poison, recovery, size, storm,
+    bad, broker_restart, dlt_down, key_order, kill, long_wait, mock, outage, poison, recovery,
+    size, storm,
 };
 
 #[derive(Parser)]
@@ -86,10 +92,22 @@ enum Command {
     /// The same with poison orders among them: they still reach the DLT after their
     /// attempts, before and after the outage.
     OutagePoison,
-    /// Internal: the application process the kill scenario kills.
+    /// `ordering = "key"` (two instances, cooperative, one killed -9 or, every third time,
+    /// stopped at a time) over
+    /// twice `--records` records of 200 keys, some failing once, some always: every key's
+    /// calls never overlap, start only after the key's earlier records are resolved, and
+    /// succeed in sequence order.
+    KeyOrder,
+    /// Internal: the application process the kill scenarios kill.
     App {
         #[arg(long)]
         bootstrap: String,
+        /// The listener it runs.
+        #[arg(long, default_value = "fault_orders")]
+        listener: String,
+        /// The folder of its journal of handler calls (the `fault_keyed` listener's).
+        #[arg(long)]
+        journal: Option<std::path::PathBuf>,
     },
 }
 
@@ -105,12 +123,20 @@ async fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| if app { "info" } else { "off" }.into()),
         )
         .init();
-    if let Some(Command::App { bootstrap }) = &cli.command {
+    if let Some(Command::App {
+        bootstrap,
+        listener,
+        journal,
+    }) = &cli.command
+    {
         listener::connect(bootstrap)?;
+        if let Some(dir) = journal {
+            journal::open(dir)?;
+        }
         std::panic::set_hook(quiet_unprintable(std::panic::take_hook()));
         return RetryApp::builder()
             .bootstrap_servers(bootstrap)
-            .listeners(["fault_orders"])
+            .listeners([listener.as_str()])
             .run()
             .await;
     }
@@ -121,6 +147,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Kill,
         Command::KillStatic,
         Command::KillCoop,
+        Command::KeyOrder,
         Command::Mock,
         Command::Storm,
         Command::StormCoop,
@@ -154,6 +181,10 @@ async fn main() -> anyhow::Result<()> {
             Command::KillCoop => (
                 format!("kill -9 x{}, cooperative", cli.kills),
                 kill::run(broker, cli.records, cli.kills, kill::KillMode::Cooperative).await?,
+            ),
+            Command::KeyOrder => (
+                format!("key order, kill/stop x{}", cli.kills),
+                key_order::run(broker, cli.records * 2, cli.kills).await?,
             ),
             Command::Mock => (
                 "mock broker faults".to_owned(),

@@ -39,17 +39,27 @@ pub async fn produce_order_range_to(
     range: std::ops::RangeInclusive<u64>,
     spread: Duration,
 ) -> anyhow::Result<()> {
+    let orders = range.map(|k| (k.to_string(), format!(r#"{{"k":{k}}}"#)));
+    produce_records(bootstrap, topic, orders.collect(), spread).await
+}
+
+/// Produces `records` (key, value) to `topic`, in order, over about `spread` (at once when
+/// zero).
+pub async fn produce_records(
+    bootstrap: &str,
+    topic: &str,
+    records: Vec<(String, String)>,
+    spread: Duration,
+) -> anyhow::Result<()> {
     let producer: FutureProducer = ClientConfig::new()
         .set("bootstrap.servers", bootstrap)
         .set("message.timeout.ms", "120000")
         .create()?;
-    let pause = spread / (range.end() + 1 - range.start()).max(1) as u32;
-    for k in range {
-        let key = k.to_string();
-        let value = format!(r#"{{"k":{k}}}"#);
+    let pause = spread / (records.len() as u32).max(1);
+    for (key, value) in &records {
         producer
             .send(
-                FutureRecord::to(topic).key(&key).payload(&value),
+                FutureRecord::to(topic).key(key).payload(value),
                 Duration::from_secs(120),
             )
             .await

@@ -3,6 +3,7 @@
 pub mod bad;
 pub mod broker_restart;
 pub mod dlt_down;
+pub mod key_order;
 pub mod kill;
 pub mod long_wait;
 pub mod mock;
