@@ -18,10 +18,10 @@
 //! A record fails its first attempt when its offset is a multiple of 100 / `failing_percent`
 //! ([`fails_once`]), in both programs alike.
 //!
-//! `ordering = "key"` rows of kafka-retry are one more entry in [`ROWS`],
-//! `(Peer::KafkaRetry, Mode::Key, &CONCURRENCIES)`, with retry-runtime's `unstable-key-order`
-//! feature while that gates the value: the listener takes its ordering and concurrency from
-//! `RETRY_BENCH_KEYED_ORDERING` and `RETRY_BENCH_KEYED_CONCURRENCY`, as users override them.
+//! kafka-retry's rows are `ordering = "partition"`, `"none"` and `"key"` (the bench enables
+//! retry-runtime's `unstable-key-order` feature while that gates the value): the listener
+//! takes its ordering and concurrency from `RETRY_BENCH_KEYED_ORDERING` and
+//! `RETRY_BENCH_KEYED_CONCURRENCY`, as users override them.
 //!
 //! The JSON results carry, per broker, `keyed`: one object per row and failing percentage
 //! with exactly `peer` (`kafka-retry`, `parallel-consumer`), `mode` (`partition`, `none`,

@@ -24,7 +24,7 @@ fn keyed_runs_only_when_named_over_200000_records_by_default() {
 #[test]
 fn every_row_runs_at_each_failing_percentage_partition_over_a_tenth() {
     let all = specs(200_000, true);
-    assert_eq!(all.len(), 3 * 7);
+    assert_eq!(all.len(), 3 * 10);
     let at = |percent| -> Vec<_> {
         all.iter()
             .filter(|s| s.failing_percent == percent)
@@ -33,12 +33,13 @@ fn every_row_runs_at_each_failing_percentage_partition_over_a_tenth() {
     };
     let mut expected = vec![(Peer::KafkaRetry, Mode::Partition, 8, 20_000)];
     expected.extend(CONCURRENCIES.map(|c| (Peer::KafkaRetry, Mode::None, c, 200_000)));
+    expected.extend(CONCURRENCIES.map(|c| (Peer::KafkaRetry, Mode::Key, c, 200_000)));
     expected.extend(CONCURRENCIES.map(|c| (Peer::ParallelConsumer, Mode::Key, c, 200_000)));
     for percent in [0, 1, 10] {
         assert_eq!(at(percent), expected, "{percent} % failing");
     }
     let without_java = specs(200_000, false);
-    assert_eq!(without_java.len(), 3 * 4);
+    assert_eq!(without_java.len(), 3 * 7);
     assert!(without_java.iter().all(|s| s.peer == Peer::KafkaRetry));
 }
 
@@ -65,7 +66,7 @@ fn runs_have_topics_of_their_own() {
     assert_eq!(spec().topic("keyed"), "keyed-parallel-consumer-key-256-10");
     let topics: std::collections::HashSet<_> =
         specs(100, true).iter().map(|s| s.topic("keyed")).collect();
-    assert_eq!(topics.len(), 21);
+    assert_eq!(topics.len(), 30);
 }
 
 #[test]
