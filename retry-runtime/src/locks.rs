@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rdkafka::bindings as rdsys;
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
@@ -192,7 +191,7 @@ impl Locks {
             // removed there, so catching up never waits for an offset that is gone.
             .set("enable.partition.eof", "true")
             .set("fetch.wait.max.ms", "10");
-        let reader: Reader = reader.create_with_context(ReaderContext)?;
+        let reader: Reader = reader.create_with_context(ReaderContext::default())?;
         let folds = Arc::new(Mutex::new(HashMap::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let locks = Arc::new(Self {
@@ -409,7 +408,7 @@ fn read(
             None => continue,
             Some(Ok(message)) => message,
             Some(Err(KafkaError::PartitionEOF(partition))) => {
-                if let Some(position) = end_reached(reader, topic, partition) {
+                if let Some(position) = reader.context().take_end() {
                     let fold = fold_of(folds, partition);
                     fold.read_to.send_if_modified(|read| {
                         let moved = position > *read;
@@ -481,36 +480,42 @@ fn assign_all(reader: &Reader, topic: &str) -> KafkaResult<bool> {
     Ok(true)
 }
 
-/// Where the reader stands in `partition` when it reached its end: the partition's end as
-/// the fetch that reached it saw it (the client's cached high watermark, no request), so
-/// past any records compaction removed at the end, which the reader's own position (the
-/// last record read, plus one) would never pass.
-fn end_reached(reader: &Reader, topic: &str, partition: i32) -> Option<i64> {
-    let topic = std::ffi::CString::new(topic).ok()?;
-    let (mut low, mut high) = (-1, -1);
-    // SAFETY: the client is alive for the call; librdkafka writes the two offsets only.
-    let error = unsafe {
-        rdsys::rd_kafka_get_watermark_offsets(
-            reader.client().native_ptr(),
-            topic.as_ptr(),
-            partition,
-            &mut low,
-            &mut high,
-        )
-    };
-    (error == rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR && high >= 0).then_some(high)
+/// The reader's client context. A partition's end is how the reader knows it caught up, not
+/// an error to log (rdkafka logs every client error at ERROR by default), and its offset
+/// moves the fold past records compaction removed at the end, which the reader's own
+/// position (the last record read, plus one) never passes. rdkafka hands the reader the end
+/// without its offset; the offset comes in the same poll, through this context, only in
+/// librdkafka's description ("reached end of partition at offset N"), so it is read from
+/// there. The partition's high watermark, read instead, would count records fetched after
+/// the end and not yet folded.
+#[derive(Default)]
+struct ReaderContext {
+    /// The offset of the end reached last, until the reader takes it.
+    end: Mutex<Option<i64>>,
 }
 
-/// The reader's client context: a partition's end is how the reader knows it caught up, not
-/// an error to log (rdkafka logs every client error at ERROR by default).
-struct ReaderContext;
+impl ReaderContext {
+    /// The offset of the partition end just reached, if librdkafka said it.
+    fn take_end(&self) -> Option<i64> {
+        self.end.lock().expect("reader context poisoned").take()
+    }
+}
 
 impl ClientContext for ReaderContext {
     fn error(&self, error: KafkaError, reason: &str) {
         if error.rdkafka_error_code() != Some(RDKafkaErrorCode::PartitionEOF) {
             tracing::warn!(%error, reason, "lock-log reader");
+            return;
         }
+        *self.end.lock().expect("reader context poisoned") = end_offset(reason);
     }
+}
+
+/// The offset in librdkafka's description of a partition end: `... at offset N ...`.
+fn end_offset(reason: &str) -> Option<i64> {
+    let (_, after) = reason.split_once("at offset ")?;
+    let digits: &str = after.split(|c: char| !c.is_ascii_digit()).next()?;
+    digits.parse().ok()
 }
 
 impl ConsumerContext for ReaderContext {}
@@ -524,6 +529,13 @@ mod tests {
 
     fn key(k: &str) -> RecordKey {
         Some(k.as_bytes().to_vec())
+    }
+
+    #[test]
+    fn a_partition_end_is_read_from_librdkafkas_description() {
+        let reason = "Fetch from broker 1 reached end of partition at offset 17 (HighwaterMark 20)";
+        assert_eq!(end_offset(reason), Some(17));
+        assert_eq!(end_offset("something else"), None);
     }
 
     #[test]
