@@ -13,7 +13,9 @@ use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientConfig, ClientContext, Message, Offset, TopicPartitionList};
-use retry_core::{decode_lock_entry, encode_lock_entry, LockEntry, LockLog, RecordKey, Released};
+use retry_core::{
+    decode_lock_entry, encode_lock_entry, ChainLink, LockEntry, LockLog, RecordKey, Released, Went,
+};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -278,6 +280,20 @@ impl Locks {
         tokio::select! {
             _ = fold.reached(offset + 1) => Ok(()),
             _ = self.shutdown.cancelled() => Err(self.interrupted()),
+        }
+    }
+
+    /// Writes the entry `link` needs once its record went where `went` says, if any, and
+    /// returns once the fold applied it.
+    pub async fn enter(
+        &self,
+        partition: i32,
+        link: ChainLink<RecordKey>,
+        went: Went,
+    ) -> Result<(), Interrupted> {
+        match link.entry(went) {
+            Some(entry) => self.write(partition, &entry).await,
+            None => Ok(()),
         }
     }
 

@@ -81,6 +81,16 @@ pub(crate) enum Delivered {
     DeadLetter,
 }
 
+impl Delivered {
+    /// Where the record went, as the lock log's chain says it.
+    fn went(self) -> Went {
+        match self {
+            Delivered::Copy(copy) => Went::Copied(copy),
+            Delivered::DeadLetter => Went::DeadLettered,
+        }
+    }
+}
+
 /// The `kafka_exception-fqcn` of a record dead-lettered because its retry topic refused it.
 pub(crate) const FORWARD_REFUSED: &str = "kafka_retry::ForwardRefused";
 
@@ -231,15 +241,9 @@ impl Processor {
         let settle = async move {
             let went = match forward {
                 None => resolved,
-                Some(forward) => match forward.await? {
-                    Delivered::Copy(copy) => Went::Copied(copy),
-                    Delivered::DeadLetter => Went::DeadLettered,
-                },
+                Some(forward) => forward.await?.went(),
             };
-            match link.entry(went) {
-                Some(entry) => locks.write(partition, &entry).await,
-                None => Ok(()),
-            }
+            locks.enter(partition, link, went).await
         };
         Some(Box::pin(settle.instrument(span)))
     }
@@ -275,14 +279,8 @@ impl Processor {
             dead_letter_if_refused: false,
         });
         Box::pin(async move {
-            let went = match forward.await? {
-                Delivered::Copy(copy) => Went::Copied(copy),
-                Delivered::DeadLetter => Went::DeadLettered,
-            };
-            match link.entry(went) {
-                Some(entry) => locks.write(partition, &entry).await,
-                None => Ok(()),
-            }
+            let went = forward.await?.went();
+            locks.enter(partition, link, went).await
         })
     }
 
