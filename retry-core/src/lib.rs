@@ -78,9 +78,9 @@ pub use format::Protobuf;
 pub use format::{Bytes, DecodeError, Payload, Text};
 pub use headers::{ExceptionInfo, Header, Headers, TimestampType};
 pub use keys::{
-    decode_lock_entry, encode_lock_entry, ChainLink, CopyAt, EntryId, FinishedAbove, KeyLanes,
-    LockEntry, LockEntryError, LockLog, LockOutcome, RecordKey, Released, Turn, Verdict, Went,
-    LOCK_LOG_TOPIC_SETTINGS,
+    decode_lock_entry, encode_lock_entry, ChainBounds, ChainLink, CopyAt, EntryId, FinishedAbove,
+    KeyLanes, LockEntry, LockEntryError, LockLog, LockOutcome, RecordKey, Released, Turn, Verdict,
+    Went, LOCK_LOG_TOPIC_SETTINGS,
 };
 pub use membership::{check_subscriptions_unshared, SharedSubscription};
 pub use orphans::{

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use crate::backoff::{Backoff, Jitter};
 use crate::classify::{ErrorRules, StackTrace};
 use crate::duration::parse_duration;
+use crate::keys::ChainBounds;
 use crate::policy::{DltStrategy, PolicyError, RetryPolicy, SuffixStrategy, TopicReuse};
 use crate::topics::{illegal_character, DestinationKind, TopicError, TopicPlan};
 
@@ -74,11 +75,19 @@ pub enum Setting {
     /// `pause_on`: on the attribute a list of error types, not a string; its variable
     /// `RETRY_<HANDLER>_PAUSE_ON=off` (the only value) turns the list off.
     PauseOn,
+    /// `max_blocked_keys`: with `ordering = "key"`, the keys a main partition may hold in
+    /// its lock log (blocked, or unblocked since the last commit) before it stops reading
+    /// (default [`ChainBounds::DEFAULT`]).
+    MaxBlockedKeys,
+    /// `max_parked`: with `ordering = "key"`, the records of a main partition that may wait
+    /// in the chain (blocked heads and parked records) before it stops reading (default
+    /// [`ChainBounds::DEFAULT`]).
+    MaxParked,
 }
 
 impl Setting {
     /// Every setting.
-    pub const ALL: [Setting; 23] = [
+    pub const ALL: [Setting; 25] = [
         Setting::Topic,
         Setting::Group,
         Setting::Attempts,
@@ -102,6 +111,8 @@ impl Setting {
         Setting::Probe,
         Setting::MaxProbeDelay,
         Setting::PauseOn,
+        Setting::MaxBlockedKeys,
+        Setting::MaxParked,
     ];
 
     /// The attribute argument's name.
@@ -130,6 +141,8 @@ impl Setting {
             Setting::Probe => "probe",
             Setting::MaxProbeDelay => "max_probe_delay",
             Setting::PauseOn => "pause_on",
+            Setting::MaxBlockedKeys => "max_blocked_keys",
+            Setting::MaxParked => "max_parked",
         }
     }
 
@@ -164,6 +177,8 @@ impl Setting {
             Setting::Probe => "Probe",
             Setting::MaxProbeDelay => "MaxProbeDelay",
             Setting::PauseOn => "PauseOn",
+            Setting::MaxBlockedKeys => "MaxBlockedKeys",
+            Setting::MaxParked => "MaxParked",
         }
     }
 
@@ -299,6 +314,9 @@ pub struct ListenerConfig {
     /// The circuit breaker (`pause_on`, `breaker`, `probe`, `max_probe_delay`); `None` when
     /// nothing can open it (design/breaker.md).
     pub breaker: Option<crate::BreakerConfig>,
+    /// With `ordering = "key"`, how much a main partition's lock log may hold before the
+    /// partition stops reading (`max_blocked_keys`, `max_parked`).
+    pub key_bounds: ChainBounds,
 }
 
 /// How a partition's records are handled relative to each other (`ordering`).
@@ -435,6 +453,36 @@ fn choice<T: Copy>(options: &'static [(&'static str, T)]) -> impl Fn(&str) -> Re
                 format!("expected one of {}", names.join(", "))
             })
     }
+}
+
+/// The largest `max_blocked_keys` and `max_parked`: far past what one partition's folded
+/// state holds in memory on each instance.
+pub const MAX_KEY_BOUND: usize = 100_000_000;
+
+/// `max_blocked_keys` and `max_parked`, refused with another ordering than `"key"` (they
+/// would bound nothing).
+fn key_bounds<F: Fn(&str) -> Option<String>>(
+    src: &Sources<'_, F>,
+    ordering: ProcessingOrder,
+) -> Result<ChainBounds, ConfigError> {
+    let keys = src.get(Setting::MaxBlockedKeys, one_to(MAX_KEY_BOUND))?;
+    let records = src.get(Setting::MaxParked, one_to(MAX_KEY_BOUND))?;
+    if ordering != ProcessingOrder::Key {
+        let set = [
+            (Setting::MaxBlockedKeys, keys),
+            (Setting::MaxParked, records),
+        ]
+        .into_iter()
+        .find(|(_, value)| value.is_some());
+        if let Some((setting, _)) = set {
+            return Err(src.blame(setting, "applies only with `ordering = \"key\"`"));
+        }
+    }
+    let default = ChainBounds::DEFAULT;
+    Ok(ChainBounds {
+        keys: keys.unwrap_or(default.keys),
+        records: records.unwrap_or(default.records),
+    })
 }
 
 /// Parses `ordering`; `"key"` only with the `unstable-key-order` feature, since it does not
@@ -625,6 +673,7 @@ impl ListenerConfig {
                     choice(&[("chain", StackTrace::Chain), ("full", StackTrace::Full)]),
                 )?
                 .unwrap_or_default(),
+            key_bounds: key_bounds(&src, ordering)?,
             ordering,
             breaker: breaker::resolve(&src, errors.pause_on)?,
         })
@@ -885,6 +934,41 @@ mod tests {
             assert_eq!(err.setting, Setting::Ordering);
             assert!(err.to_string().contains("unstable-key-order"), "{err}");
         }
+    }
+
+    #[test]
+    #[cfg(feature = "unstable-key-order")]
+    fn key_bounds_apply_only_to_key_order() {
+        let c = resolve(ITEMS, &[("RETRY_UPDATE_ITEM_ORDERING", "key")]).unwrap();
+        assert_eq!(c.key_bounds, ChainBounds::DEFAULT);
+        let c = resolve(
+            ITEMS,
+            &[
+                ("RETRY_UPDATE_ITEM_ORDERING", "key"),
+                ("RETRY_UPDATE_ITEM_MAX_PARKED", "50"),
+                ("RETRY_UPDATE_ITEM_MAX_BLOCKED_KEYS", "7"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            c.key_bounds,
+            ChainBounds {
+                keys: 7,
+                records: 50
+            }
+        );
+        let err = resolve(ITEMS, &[("RETRY_UPDATE_ITEM_MAX_PARKED", "50")]).unwrap_err();
+        assert_eq!(err.setting, Setting::MaxParked);
+        assert!(err.to_string().contains("ordering = \"key\""), "{err}");
+        let err = resolve(
+            ITEMS,
+            &[
+                ("RETRY_UPDATE_ITEM_ORDERING", "key"),
+                ("RETRY_UPDATE_ITEM_MAX_BLOCKED_KEYS", "0"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(err.setting, Setting::MaxBlockedKeys);
     }
 
     #[test]

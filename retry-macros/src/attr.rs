@@ -172,7 +172,12 @@ fn parse_type_list(
 /// The literal's value as the text the runtime parses, checked for the right literal kind.
 fn literal_text(setting: Setting, lit: &Lit) -> syn::Result<String> {
     let expected = match setting {
-        Setting::Attempts | Setting::Partitions | Setting::Replication | Setting::Concurrency => {
+        Setting::Attempts
+        | Setting::Partitions
+        | Setting::Replication
+        | Setting::Concurrency
+        | Setting::MaxBlockedKeys
+        | Setting::MaxParked => {
             if let Lit::Int(i) = lit {
                 return Ok(i.base10_digits().to_owned());
             }

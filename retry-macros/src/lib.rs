@@ -27,7 +27,7 @@ use proc_macro2::TokenStream as TokenStream2;
 /// Arguments: `topic` (required), `group`, `attempts`, `backoff`, `max_delay`, `jitter`,
 /// `timeout`, `suffix`, `dlt`, `partitions`, `replication`, `concurrency`, `auto_create`,
 /// `retry_topic_suffix`, `dlt_topic_suffix`, `topic_reuse`, `auto_start_dlt`, `stacktrace`,
-/// `ordering`, `breaker`, `probe`, `max_probe_delay`,
+/// `ordering`, `breaker`, `probe`, `max_probe_delay`, `max_blocked_keys`, `max_parked`,
 /// `include = [Type, ...]` or `exclude = [Type, ...]`,
 /// `dlt_routing("-suffix" = [Type, ...], ...)` (errors dead-lettered to `<topic>-suffix-dlt`),
 /// and `pause_on = [Type, ...]` (errors meaning the downstream is unavailable: they open the

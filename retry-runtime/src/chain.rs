@@ -10,7 +10,7 @@ use std::sync::Arc;
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use retry_core::headers::{decode_attempts, decode_i64, ATTEMPTS, KEY_LOCK, ORIGINAL_OFFSET};
 use retry_core::{
-    ChainLink, CopyAt, DestinationKind, FinishedAbove, ProgressTicket, RecordKey, Turn,
+    ChainBounds, ChainLink, CopyAt, DestinationKind, FinishedAbove, ProgressTicket, RecordKey, Turn,
 };
 use tokio::sync::watch;
 
@@ -115,9 +115,17 @@ impl<'q> Chained<'q> {
         self.waiting.entry(key).or_default().push(waiting);
     }
 
-    /// Resolves once the fold moved while records wait; never while none do.
-    pub async fn moved(&mut self) {
-        if self.waiting.is_empty() {
+    /// Whether the partition's folded state reached its bounds: its main owner reads
+    /// nothing until keys resolve. Returns the keys and unresolved records it holds.
+    pub fn full(&self, bounds: ChainBounds) -> Option<(usize, usize)> {
+        self.fold
+            .with(|log| log.is_full(bounds).then(|| (log.keys(), log.unresolved())))
+    }
+
+    /// Resolves once the fold moved while records wait, or while `paused` (the main owner
+    /// waits for its state to shrink); never otherwise.
+    pub async fn moved(&mut self, paused: bool) {
+        if self.waiting.is_empty() && !paused {
             return std::future::pending().await;
         }
         if self.changes.changed().await.is_err() {

@@ -557,6 +557,12 @@ impl Processor {
         self.listener.config.ordering
     }
 
+    /// With `ordering = "key"`, how much a main partition's lock log may hold before the
+    /// partition stops reading.
+    pub fn key_bounds(&self) -> retry_core::ChainBounds {
+        self.listener.config.key_bounds
+    }
+
     /// The topic this processor handles.
     pub fn topic(&self) -> &str {
         &self.destination.name

@@ -83,6 +83,9 @@ struct Unordered<'a, 'q> {
     late_lane: Option<Lane>,
     /// The partition's part of the lock log, with `ordering = "key"`.
     chained: Option<Chained<'q>>,
+    /// The main owner stopped reading because the partition's folded state reached its
+    /// bounds.
+    paused_full: bool,
 }
 
 /// Works on `partition` with its records' calls running side by side, until it is revoked
@@ -107,6 +110,7 @@ pub(crate) async fn run_unordered(
             .processor
             .locks()
             .map(|locks| Chained::new(locks, partition)),
+        paused_full: false,
     };
     // With the lock log, a revocation waits for this task to let go (design/key-order.md),
     // and the main owner tombstones the keys its partition's fold releases.
@@ -155,7 +159,8 @@ pub(crate) async fn run_unordered(
             continue;
         }
         task.worker.flush_if_stale();
-        let room = task.has_room();
+        let full = task.chain_full();
+        let room = task.has_room() && !full;
         let dead_at = task.worker.errors.deadline();
         // Calls and forwards end while the task waits for records: what they release is
         // stored on time even if no record comes.
@@ -172,7 +177,7 @@ pub(crate) async fn run_unordered(
                 task.forwarded(forwarded);
                 continue;
             }
-            _ = moved(&mut task.chained) => {
+            _ = moved(&mut task.chained, full) => {
                 task.release_waiting();
                 continue;
             }
@@ -242,6 +247,33 @@ impl<'a, 'q> Unordered<'a, 'q> {
         let progress = &self.worker.progress;
         progress.in_flight_bytes() < IN_FLIGHT_BUDGET
             && progress.in_flight() < MAX_IN_FLIGHT_RECORDS
+    }
+
+    /// Whether the main owner must stop reading: the partition's folded state reached its
+    /// bounds (design/key-order.md, *Bounds*). Logs when that starts and ends.
+    fn chain_full(&mut self) -> bool {
+        let processor = &self.worker.shared.processor;
+        let bounds = processor.key_bounds();
+        let full = match &self.chained {
+            Some(chained) if processor.kind() == DestinationKind::Main => chained.full(bounds),
+            _ => None,
+        };
+        let partition = self.worker.partition;
+        match (full, self.paused_full) {
+            (Some((keys, unresolved)), false) => tracing::warn!(
+                partition,
+                keys,
+                unresolved,
+                max_blocked_keys = bounds.keys,
+                max_parked = bounds.records,
+                "key-ordered partition paused: its blocked keys reached their bounds; \
+                 it reads on as they resolve"
+            ),
+            (None, true) => tracing::info!(partition, "key-ordered partition resumed"),
+            _ => {}
+        }
+        self.paused_full = full.is_some();
+        self.paused_full
     }
 
     /// Takes the record's ticket, waits for its due time and a handler permit, then starts
@@ -566,7 +598,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
                             }
                             tokio::select! {
                                 _ = abort.cancelled() => return,
-                                _ = moved(&mut self.chained) => self.release_waiting(),
+                                _ = moved(&mut self.chained, false) => self.release_waiting(),
                             }
                             Ok(())
                         }
@@ -658,11 +690,11 @@ fn record_ref<'m>(message: &'m BorrowedMessage<'_>) -> RecordRef<'m> {
     }
 }
 
-/// Resolves once the lock log's fold moved while records wait for it; never without the
-/// lock log.
-async fn moved(chained: &mut Option<Chained<'_>>) {
+/// Resolves once the lock log's fold moved while records wait for it or while the main
+/// owner is `paused` for its bounds; never without the lock log.
+async fn moved(chained: &mut Option<Chained<'_>>, paused: bool) {
     match chained {
-        Some(chained) => chained.moved().await,
+        Some(chained) => chained.moved(paused).await,
         None => std::future::pending().await,
     }
 }

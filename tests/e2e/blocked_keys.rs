@@ -316,3 +316,58 @@ async fn commits_list_the_records_finished_above_them_and_a_new_owner_skips_thos
     let committed = s.committed_with_metadata("ord_meta", "ord-meta", 0).await;
     assert_eq!(committed.map(|(o, _)| o), Some(11), "committed past all");
 }
+
+/// Key `bound-held`'s record 0 fails once, then succeeds on its retry, 2 s later.
+#[retryable_topic(
+    topic = "ord-bound",
+    ordering = "key",
+    concurrency = 8,
+    partitions = 1,
+    attempts = 2,
+    backoff = "2s",
+    max_parked = 2
+)]
+async fn ord_bound(rec: Record<u32>) -> anyhow::Result<()> {
+    let started_ms = now_ms();
+    let key = rec.key_str().unwrap_or_default().to_owned();
+    let seq = *rec.value();
+    let ok = !(key == "bound-held" && seq == 0 && rec.attempt == 1);
+    HANDLINGS.lock().unwrap().push(Handling {
+        key,
+        seq,
+        attempt: rec.attempt,
+        ok,
+        started_ms,
+        ended_ms: now_ms(),
+    });
+    anyhow::ensure!(ok, "not yet");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_whose_chain_reached_max_parked_reads_on_only_as_its_keys_resolve() {
+    let s = Scenario::start().await;
+    let app = s.start_app(&[("ord_bound", "ord-bound")]).await;
+    s.produce("ord-bound", "bound-held", "0").await;
+    s.produce("ord-bound", "bound-held", "1").await;
+    // A head and a parked record: the chain holds `max_parked` records.
+    let parked = s.read_n("ord-bound-retry-parked", 1).await;
+    assert_eq!(parked.len(), 1, "bound-held's record 1 parked");
+    s.produce("ord-bound", "bound-free", "0").await;
+    eventually("every record handled", Duration::from_secs(30), || {
+        succeeded("bound-held").len() == 2 && succeeded("bound-free").len() == 1
+    })
+    .await;
+    app.shutdown().await;
+    let retried = handlings("bound-held")
+        .into_iter()
+        .find(|h| h.seq == 0 && h.ok)
+        .expect("the head's retry");
+    let free = &handlings("bound-free")[0];
+    assert!(
+        free.started_ms >= retried.ended_ms,
+        "the partition read on only once the head resolved: {:?}",
+        HANDLINGS.lock().unwrap()
+    );
+    assert_eq!(succeeded("bound-held"), [0, 1], "in offset order");
+}

@@ -144,10 +144,34 @@ struct KeyChain {
     entries: Vec<EntryId>,
 }
 
+/// How much the folded lock log of one main-topic partition may hold before its main owner
+/// stops reading (design/key-order.md, *Bounds*): the main-topic records that may enter the
+/// chain are what grows it, so pausing them always lets the log shrink as keys resolve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainBounds {
+    /// Keys in the folded state: blocked ones, and those resolved since the last floor.
+    pub keys: usize,
+    /// Chain records not yet resolved (heads and parked records): what the parked and retry
+    /// topics hold live for the partition.
+    pub records: usize,
+}
+
+impl ChainBounds {
+    /// 100,000 keys and 200,000 records per main partition: a few tens of MiB of folded
+    /// state on each instance (bench/README.md measures it), far more than an outage of a
+    /// handler's downstream blocks at the rates a partition sustains.
+    pub const DEFAULT: Self = Self {
+        keys: 100_000,
+        records: 200_000,
+    };
+}
+
 /// The folded lock log of one main-topic partition.
 #[derive(Debug)]
 pub struct LockLog<K> {
     keys: HashMap<K, KeyChain>,
+    /// Chain records not yet resolved, over every key.
+    unresolved: usize,
     /// Keys with nothing unresolved, by their highest resolved offset: they leave once the
     /// floor passes it.
     idle: BTreeMap<i64, Vec<K>>,
@@ -159,6 +183,7 @@ impl<K> Default for LockLog<K> {
         Self {
             keys: HashMap::new(),
             idle: BTreeMap::new(),
+            unresolved: 0,
             floor: i64::MIN,
         }
     }
@@ -214,6 +239,7 @@ impl<K: Hash + Eq + Clone> LockLog<K> {
         }
         let at = chain.unresolved.partition_point(|(o, _)| *o < offset);
         chain.unresolved.insert(at, (offset, copy));
+        self.unresolved += 1;
     }
 
     fn outcome(
@@ -240,6 +266,7 @@ impl<K: Hash + Eq + Clone> LockLog<K> {
             LockOutcome::Forwarded(next) => front.1 = next,
             LockOutcome::Succeeded | LockOutcome::DeadLettered => {
                 chain.unresolved.pop_front();
+                self.unresolved -= 1;
                 chain.resolved = Some(offset);
                 if chain.unresolved.is_empty() {
                     self.idle.entry(offset).or_default().push(key);
@@ -336,6 +363,16 @@ impl<K: Hash + Eq + Clone> LockLog<K> {
         self.keys.len()
     }
 
+    /// Chain records not yet resolved, over every key.
+    pub fn unresolved(&self) -> usize {
+        self.unresolved
+    }
+
+    /// Whether the state reached `bounds`: the main owner reads no record until it shrinks.
+    pub fn is_full(&self, bounds: ChainBounds) -> bool {
+        self.keys.len() >= bounds.keys || self.unresolved >= bounds.records
+    }
+
     /// The floor: the main partition's committed offset as last logged.
     pub fn floor(&self) -> i64 {
         self.floor
@@ -407,6 +444,34 @@ mod tests {
         );
         log.apply(outcome("k", 5, at(0, 3), LockOutcome::Forwarded(next)));
         assert_eq!(log.judge(&"k", 5, next), Verdict::Current);
+    }
+
+    #[test]
+    fn the_state_is_full_at_either_bound_and_shrinks_as_keys_resolve() {
+        let bounds = ChainBounds {
+            keys: 2,
+            records: 3,
+        };
+        let mut log = LockLog::default();
+        log.apply(chain("a", 1, at(1, 1)));
+        log.apply(chain("a", 2, at(0, 1)));
+        assert!(!log.is_full(bounds));
+        log.apply(chain("a", 3, at(0, 2)));
+        assert_eq!(log.unresolved(), 3);
+        assert!(log.is_full(bounds), "three records unresolved");
+        log.apply(outcome("a", 1, at(1, 1), LockOutcome::Succeeded));
+        assert!(!log.is_full(bounds));
+        log.apply(chain("b", 4, at(1, 2)));
+        assert!(log.is_full(bounds), "two keys");
+        log.apply(outcome("a", 2, at(0, 1), LockOutcome::DeadLettered));
+        log.apply(outcome("a", 3, at(0, 2), LockOutcome::Succeeded));
+        assert!(
+            log.is_full(bounds),
+            "a resolved key stays until the floor passes it"
+        );
+        log.apply(LockEntry::Floor(10));
+        assert!(!log.is_full(bounds));
+        assert_eq!((log.keys(), log.unresolved()), (1, 1));
     }
 
     #[test]
@@ -612,6 +677,8 @@ mod tests {
                 entries.push(entry.clone());
                 released.extend(log.apply(entry));
             }
+            let model: usize = unresolved.values().map(Vec::len).sum();
+            prop_assert_eq!(log.unresolved(), model, "unresolved chain records, as counted for the bounds");
             // Compaction after tombstones: for each released key, any prefix of its entries
             // (chain entries first) is gone from the log.
             let mut gone: Vec<(u8, EntryId)> = Vec::new();
@@ -629,6 +696,7 @@ mod tests {
                 if id.is_some_and(|id| gone.contains(&id)) { continue; }
                 compacted.apply(entry);
             }
+            prop_assert_eq!(compacted.unresolved(), model);
             for (key, offset, copy) in copies {
                 prop_assert_eq!(log.judge(&key, offset, copy), compacted.judge(&key, offset, copy), "copy {:?} of {} {}", copy, key, offset);
             }

@@ -13,5 +13,7 @@ pub use lanes::KeyLanes;
 pub use lock_codec::{
     decode_lock_entry, encode_lock_entry, LockEntryError, RecordKey, LOCK_LOG_TOPIC_SETTINGS,
 };
-pub use lock_log::{CopyAt, EntryId, LockEntry, LockLog, LockOutcome, Released, Verdict};
+pub use lock_log::{
+    ChainBounds, CopyAt, EntryId, LockEntry, LockLog, LockOutcome, Released, Verdict,
+};
 pub use turn::{ChainLink, Turn, Went};
