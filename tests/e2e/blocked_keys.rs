@@ -371,3 +371,57 @@ async fn a_partition_whose_chain_reached_max_parked_reads_on_only_as_its_keys_re
     );
     assert_eq!(succeeded("bound-held"), [0, 1], "in offset order");
 }
+
+/// Key `late`'s record 0 fails twice (1 s apart) and succeeds on its third attempt; its
+/// record 1, parked meanwhile, fails once.
+#[retryable_topic(
+    topic = "ord-timeout",
+    ordering = "key",
+    concurrency = 8,
+    partitions = 1,
+    attempts = 5,
+    backoff = "1s",
+    timeout = "2500ms"
+)]
+async fn ord_timeout(rec: Record<u32>) -> anyhow::Result<()> {
+    let started_ms = now_ms();
+    let seq = *rec.value();
+    let ok = match seq {
+        0 => rec.attempt >= 3,
+        _ => rec.attempt >= 2,
+    };
+    HANDLINGS.lock().unwrap().push(Handling {
+        key: "late".into(),
+        seq,
+        attempt: rec.attempt,
+        ok,
+        started_ms,
+        ended_ms: now_ms(),
+    });
+    anyhow::ensure!(ok, "not yet");
+    Ok(())
+}
+
+/// A policy `timeout` counts from the record's arrival on the main topic, time spent parked
+/// included (design/key-order.md): a record parked past it gets one attempt, then the DLT.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_spent_parked_counts_against_the_timeout() {
+    let s = Scenario::start().await;
+    let app = s.start_app(&[("ord_timeout", "ord-timeout")]).await;
+    s.produce("ord-timeout", "late", "0").await;
+    s.produce("ord-timeout", "late", "1").await;
+    let dead = s.read_n("ord-timeout-dlt", 1).await;
+    app.shutdown().await;
+    assert_eq!(dead.len(), 1, "record 1 dead-lettered");
+    assert_eq!(dead[0].value.as_deref(), Some(&b"1"[..]));
+    assert_eq!(
+        header_i32(&dead[0], "retry_topic-attempts"),
+        2,
+        "one delivery, then the DLT: its budget was spent parked"
+    );
+    let handled: Vec<(u32, u32)> = handlings("late")
+        .iter()
+        .map(|h| (h.seq, h.attempt))
+        .collect();
+    assert_eq!(handled, [(0, 1), (0, 2), (0, 3), (1, 1)]);
+}
