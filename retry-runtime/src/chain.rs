@@ -4,22 +4,20 @@
 //! `retry_topic-key-lock` (by a listener of another ordering, or by Spring), are not in the
 //! chain: they are handled as with `ordering = "partition"`.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::message::{Headers, Message};
 use retry_core::headers::{decode_attempts, decode_i64, ATTEMPTS, KEY_LOCK, ORIGINAL_OFFSET};
-use retry_core::{
-    ChainBounds, ChainLink, CopyAt, DestinationKind, FinishedAbove, ProgressTicket, RecordKey, Turn,
-};
+use retry_core::{ChainBounds, ChainLink, CopyAt, DestinationKind, FinishedAbove, RecordKey, Turn};
 use tokio::sync::watch;
 
 use crate::lanes::{Lane, Lanes};
 use crate::locks::{Fold, Locks};
+use crate::waiting::{Waiting, WaitingRecords};
 
 /// The chain link of `message`, read from a topic of `kind`.
 pub(crate) fn link_of(
-    message: &BorrowedMessage<'_>,
+    message: &impl Message,
     kind: DestinationKind,
 ) -> Option<ChainLink<RecordKey>> {
     let key = message.key().map(<[u8]>::to_vec);
@@ -50,22 +48,13 @@ pub(crate) fn link_of(
     })
 }
 
-/// A record whose copy the lock log cannot decide yet, or that waits for an earlier record
-/// of its key: kept, with its ticket, until the fold moves.
-pub(crate) struct Waiting<'q> {
-    pub ticket: ProgressTicket,
-    pub message: BorrowedMessage<'q>,
-    pub lane: Lane,
-    pub link: ChainLink<RecordKey>,
-}
-
 /// A key-ordered partition task's part of the lock log: the partition's fold, and the
 /// copies waiting for it to move.
 pub(crate) struct Chained<'q> {
     fold: Arc<Fold>,
     changes: watch::Receiver<i64>,
-    /// The waiting copies by key.
-    waiting: HashMap<RecordKey, Vec<Waiting<'q>>>,
+    /// The waiting copies.
+    waiting: WaitingRecords<'q>,
     /// The fold's mark when the waiting copies were last judged again.
     seen: u64,
     /// Main-topic records the partition's last commit lists as finished.
@@ -82,7 +71,7 @@ impl<'q> Chained<'q> {
             fold,
             seen,
             changes,
-            waiting: HashMap::new(),
+            waiting: WaitingRecords::default(),
             finished: FinishedAbove::default(),
         }
     }
@@ -102,17 +91,29 @@ impl<'q> Chained<'q> {
         self.fold.with(|log| link.turn(log))
     }
 
-    /// Whether a record of `lane` waits.
+    /// Whether a record of `lane` waits, or was set aside and is not read again yet.
     pub fn waits_in(&self, lane: Lane) -> bool {
-        self.waiting.values().flatten().any(|w| w.lane == lane)
+        self.waiting.waits_in(lane)
     }
 
-    /// Keeps a record whose turn is [`Turn::Wait`].
+    /// Keeps a record whose turn is [`Turn::Wait`]; past the memory kept, it is set aside.
     pub fn wait(&mut self, waiting: Waiting<'q>) {
-        let key = match &waiting.link {
-            ChainLink::Main { key, .. } | ChainLink::Copy { key, .. } => key.clone(),
-        };
-        self.waiting.entry(key).or_default().push(waiting);
+        self.waiting.keep(waiting);
+    }
+
+    /// The records set aside, and their footprints.
+    pub fn set_aside(&self) -> (usize, usize) {
+        self.waiting.set_aside()
+    }
+
+    /// The record set aside whose turn came first, to read again.
+    pub fn next_turned(&mut self) -> Option<Waiting<'q>> {
+        self.waiting.next_turned()
+    }
+
+    /// The record of `lane` set aside whose turn came, to read again.
+    pub fn take_turned_in(&mut self, lane: Lane) -> Option<Waiting<'q>> {
+        self.waiting.take_turned_in(lane)
     }
 
     /// Whether the partition's folded state reached its bounds: its main owner reads
@@ -134,38 +135,23 @@ impl<'q> Chained<'q> {
     }
 
     /// Offers the waiting records whose turn came to their lanes again, in offset order: each
-    /// is judged once more when the lane hands it out. Only the keys the fold touched since
-    /// the last time are judged again (all after a floor).
+    /// is judged once more when the lane hands it out; those set aside are read again first
+    /// ([`Chained::next_turned`]). Only the keys the fold touched since the last time are
+    /// judged again (all after a floor).
     pub fn release(&mut self, lanes: &mut Lanes<'q>) {
         let (touched, mark) = self.fold.touched_since(self.seen);
         self.seen = mark;
         let keys: Vec<RecordKey> = match touched {
             Some(touched) => touched
                 .into_iter()
-                .filter(|key| self.waiting.contains_key(key))
+                .filter(|key| self.waiting.has_key(key))
                 .collect(),
-            None => self.waiting.keys().cloned().collect(),
+            None => self.waiting.keys(),
         };
         let waiting = &mut self.waiting;
-        let mut ready: Vec<Waiting<'q>> = self.fold.with(|log| {
-            let mut ready = Vec::new();
-            for key in keys {
-                let Some(of_key) = waiting.get_mut(&key) else {
-                    continue;
-                };
-                let (turned, still): (Vec<_>, Vec<_>) = std::mem::take(of_key)
-                    .into_iter()
-                    .partition(|w| w.link.turn(log) != Turn::Wait);
-                ready.extend(turned);
-                if still.is_empty() {
-                    waiting.remove(&key);
-                } else {
-                    *of_key = still;
-                }
-            }
-            ready
-        });
-        ready.sort_by_key(|w| w.ticket.offset());
+        let ready = self
+            .fold
+            .with(|log| waiting.release(keys, |link| link.turn(log) != Turn::Wait));
         for Waiting {
             ticket,
             message,
@@ -173,7 +159,7 @@ impl<'q> Chained<'q> {
             ..
         } in ready
         {
-            lanes.offer_ready(lane, (ticket, message));
+            lanes.offer_ready(lane, (ticket, message.expect("kept in memory")));
         }
     }
 

@@ -2,16 +2,18 @@
 //! `unordered.rs`: a record starts only once every earlier record of its key that the task
 //! read is finished (its call ended and its forward, if any, was acknowledged); records of
 //! other keys start beside it. Which record runs next is [`retry_core::KeyLanes`]'s; this
-//! holds the records as the client lent them and knows which lane each started record is in.
+//! holds the records in hand and knows which lane each started record is in.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, RandomState};
 
-use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::message::Message;
 use retry_core::{KeyLanes, ProgressTicket};
 
+use crate::in_hand::InHand;
+
 /// A record read and not started, with its ticket.
-pub(crate) type Queued<'q> = (ProgressTicket, BorrowedMessage<'q>);
+pub(crate) type Queued<'q> = (ProgressTicket, InHand<'q>);
 
 /// A key's lane: the hash of the record key (`None` for records without a key, which are one
 /// key). Two keys of one hash share a lane: they are ordered among themselves, which keeps
@@ -44,7 +46,7 @@ impl<'q> Lanes<'q> {
     }
 
     /// The lane of `message`'s key.
-    pub fn lane(&self, message: &BorrowedMessage<'_>) -> Lane {
+    pub fn lane(&self, message: &impl Message) -> Lane {
         self.hasher.hash_one(message.key())
     }
 

@@ -75,6 +75,7 @@ mod error;
 mod exporter;
 mod forward;
 mod gauges;
+mod in_hand;
 mod inbound;
 mod kafka_config;
 pub mod kafka_headers;
@@ -87,6 +88,7 @@ mod partition;
 mod process;
 mod producer;
 mod provision;
+mod refetch;
 mod secret;
 mod shutdown;
 mod state;
@@ -94,6 +96,7 @@ mod supervise;
 #[cfg(feature = "embedded")]
 pub mod testing;
 mod unordered;
+mod waiting;
 
 pub use app::{run, run_with, RetryApp, RetryAppBuilder, RunningApp};
 pub use error::{RegistryError, StartError};

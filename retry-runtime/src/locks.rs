@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::forward::Interrupted;
+use crate::refetch::Refetch;
 
 /// How long the reader waits for an entry before it looks at its stop flag again.
 const POLL: Duration = Duration::from_millis(100);
@@ -160,6 +161,8 @@ impl Fold {
 pub(crate) struct Locks {
     topic: String,
     producer: FutureProducer,
+    /// Reads copies set aside again, for the listener's tasks.
+    refetch: Refetch,
     folds: Arc<Mutex<HashMap<i32, Arc<Fold>>>>,
     /// Tells the reader thread to end, once this client is dropped.
     stop: Arc<AtomicBool>,
@@ -169,8 +172,9 @@ pub(crate) struct Locks {
 
 impl Locks {
     /// Starts the client of the lock log `topic`: its producer (idempotent, `acks=all`, no
-    /// linger) from `producer`, and the reader thread from `reader` (assigned every partition
-    /// from the beginning, never joining its group nor committing). `shutdown` ends writes.
+    /// linger) from `producer`, the reader thread from `reader` (assigned every partition
+    /// from the beginning, never joining its group nor committing), and the consumer that
+    /// reads copies set aside again, from `reader` too. `shutdown` ends writes.
     pub fn start(
         topic: &str,
         producer: &ClientConfig,
@@ -182,6 +186,7 @@ impl Locks {
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("linger.ms", "0");
+        let refetch = Refetch::new(reader);
         let mut reader = reader.clone();
         reader
             .set("enable.auto.commit", "false")
@@ -199,6 +204,7 @@ impl Locks {
         let locks = Arc::new(Self {
             topic: topic.to_owned(),
             producer: producer.create()?,
+            refetch,
             folds: folds.clone(),
             stop: stop.clone(),
             shutdown,
@@ -249,6 +255,11 @@ impl Locks {
             _ = fold.reached(end) => Ok(()),
             _ = self.shutdown.cancelled() => Err(self.interrupted()),
         }
+    }
+
+    /// The consumer that reads the listener's copies set aside again.
+    pub fn refetch(&self) -> &Refetch {
+        &self.refetch
     }
 
     /// Writes `entry` to the log of main partition `partition`, tried again until the broker

@@ -11,6 +11,7 @@
 //! the offsets they release on time: a task that waited for a permit without polling its
 //! own calls would wait for itself.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::{pin, Pin};
 use std::sync::atomic::Ordering;
@@ -20,15 +21,18 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use rdkafka::message::{BorrowedMessage, Message};
+
 use retry_core::{
-    ChainLink, DestinationKind, Fate, HeldFailure, ProcessingOrder, ProgressTicket, RecordKey, Turn,
+    ChainLink, DestinationKind, Fate, HeldFailure, ProcessingOrder, ProgressTicket, RecordKey,
+    Turn, Went,
 };
 
 use crate::breaker::{Admit, Admitted, BreakerCell, HeldByBreaker, RecordRef};
-use crate::chain::{link_of, Chained, Waiting};
+use crate::chain::{link_of, Chained};
 use crate::commit_metadata::finished_above;
 use crate::consumer::ConsumerFailed;
 use crate::gauges::due_of;
+use crate::in_hand::InHand;
 use crate::inbound::Inbound;
 use crate::lanes::{Lane, Lanes};
 use crate::ownership::Ownership;
@@ -37,11 +41,18 @@ use crate::partition::{
     IN_FLIGHT_BUDGET,
 };
 use crate::process::{Forward, Handled, Processor};
+use crate::refetch::Refetched;
+use crate::waiting::Waiting;
 
 /// Records a partition holds between being read and being released for commit (calls
 /// running, forwards in flight, and finished records behind an unfinished one), beside the
 /// bytes bound [`IN_FLIGHT_BUDGET`].
-const MAX_IN_FLIGHT_RECORDS: usize = 10_000;
+pub(crate) const MAX_IN_FLIGHT_RECORDS: usize = 10_000;
+
+/// Records a task that judges copies (the retry and parked topics of `ordering = "key"`)
+/// holds from its oldest unfinished one, finished ones included (16 bytes each): past its
+/// in-flight bounds it reads on over copies set aside (design/key-order.md).
+const MAX_JUDGED_WINDOW: usize = 1_000_000;
 
 /// A handler call that ended: the record's ticket, and what became of the record.
 type Called<'q> = (ProgressTicket, Ended<'q>);
@@ -57,7 +68,7 @@ enum Ended<'q> {
 
 /// A record whose failure the breaker holds, still borrowed from the partition's queue.
 struct HeldRecord<'q> {
-    message: BorrowedMessage<'q>,
+    message: InHand<'q>,
     /// Why it was held, for the breaker to tell a record that is its own outage.
     failure: HeldFailure,
     /// Read after the partition was revoked (see `Worker::late`): it is handled whatever the
@@ -86,6 +97,9 @@ struct Unordered<'a, 'q> {
     /// The main owner stopped reading because the partition's folded state reached its
     /// bounds.
     paused_full: bool,
+    /// Offsets of the records read without judging (copies without the lock-log header)
+    /// since the oldest unfinished one, in a task that judges copies.
+    unjudged: VecDeque<i64>,
 }
 
 /// Works on `partition` with its records' calls running side by side, until it is revoked
@@ -111,6 +125,7 @@ pub(crate) async fn run_unordered(
             .locks()
             .map(|locks| Chained::new(locks, partition)),
         paused_full: false,
+        unjudged: VecDeque::new(),
     };
     // With the lock log, a revocation waits for this task to let go (design/key-order.md),
     // and the main owner tombstones the keys its partition's fold releases.
@@ -157,6 +172,16 @@ pub(crate) async fn run_unordered(
                 break stop;
             }
             continue;
+        }
+        // A record set aside whose turn came is read again before anything new, within the
+        // same bounds.
+        if task.has_room() {
+            if let Some(aside) = task.chained.as_mut().and_then(Chained::next_turned) {
+                if let Err(stop) = task.bring_back(aside).await {
+                    break stop;
+                }
+                continue;
+            }
         }
         task.worker.flush_if_stale();
         let full = task.chain_full();
@@ -242,11 +267,36 @@ pub(crate) async fn run_unordered(
 }
 
 impl<'a, 'q> Unordered<'a, 'q> {
-    /// True while the records held leave room to read another.
-    fn has_room(&self) -> bool {
+    /// True while the records held leave room to read another. A task that judges copies
+    /// does not count the records it set aside, nor the judged ones finished behind an
+    /// unfinished one (read again, they are judged again, not handled), and holds at most
+    /// [`MAX_JUDGED_WINDOW`] from its oldest unfinished one; the others count every record
+    /// not released for commit.
+    fn has_room(&mut self) -> bool {
         let progress = &self.worker.progress;
-        progress.in_flight_bytes() < IN_FLIGHT_BUDGET
-            && progress.in_flight() < MAX_IN_FLIGHT_RECORDS
+        let Some(chained) = self.chained.as_ref().filter(|_| self.judges()) else {
+            return progress.in_flight_bytes() < IN_FLIGHT_BUDGET
+                && progress.in_flight() < MAX_IN_FLIGHT_RECORDS;
+        };
+        let oldest = progress.oldest_unfinished().unwrap_or(i64::MAX);
+        while self.unjudged.front().is_some_and(|offset| *offset < oldest) {
+            self.unjudged.pop_front();
+        }
+        let (aside, aside_bytes) = chained.set_aside();
+        let in_memory = progress.unfinished().saturating_sub(aside) + self.unjudged.len();
+        progress.unfinished_bytes().saturating_sub(aside_bytes) < IN_FLIGHT_BUDGET
+            && in_memory < MAX_IN_FLIGHT_RECORDS
+            && progress.in_flight() < MAX_JUDGED_WINDOW
+    }
+
+    /// Whether the task judges the copies it reads (the retry and parked topics of
+    /// `ordering = "key"`).
+    fn judges(&self) -> bool {
+        self.chained.is_some()
+            && matches!(
+                self.worker.shared.processor.kind(),
+                DestinationKind::Retry { .. } | DestinationKind::Parked
+            )
     }
 
     /// Whether the main owner must stop reading: the partition's folded state reached its
@@ -282,6 +332,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
     where
         'a: 'q,
     {
+        let message = InHand::Lent(message);
         let shared = self.worker.shared;
         let offset = message.offset();
         if self.worker.progress.rewinds(offset).is_some() {
@@ -297,6 +348,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
             if let Some(chained) = &mut self.chained {
                 chained.clear();
             }
+            self.unjudged.clear();
         }
         let (wait, footprint, held) = {
             let mut inbound = Inbound::read(&message, &shared.topic);
@@ -336,11 +388,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
 
     /// A record's turn in its key's lane came: with the lock log, it is handled, skipped,
     /// parked or kept waiting as the log says; without, it is handled.
-    async fn take_turn(
-        &mut self,
-        ticket: ProgressTicket,
-        message: BorrowedMessage<'q>,
-    ) -> Result<(), Stop>
+    async fn take_turn(&mut self, ticket: ProgressTicket, message: InHand<'q>) -> Result<(), Stop>
     where
         'a: 'q,
     {
@@ -350,6 +398,11 @@ impl<'a, 'q> Unordered<'a, 'q> {
             Some((chained.turn(&link), link))
         });
         let Some((turn, link)) = link else {
+            if self.chained.is_some() && self.judges() {
+                // Handled again if read again: it counts against the in-flight bounds
+                // until released.
+                self.unjudged.push_back(ticket.offset());
+            }
             return self.launch(message, ticket, None, None).await;
         };
         let finished = self
@@ -376,9 +429,11 @@ impl<'a, 'q> Unordered<'a, 'q> {
                 let lane = lanes.lane(&message);
                 // Its key's other copies go on: their order is the log's.
                 lanes.finished(ticket);
+                let footprint = self.worker.progress.footprint(ticket).unwrap_or(0);
                 let waiting = Waiting {
                     ticket,
-                    message,
+                    message: Some(message),
+                    footprint,
                     lane,
                     link,
                 };
@@ -391,11 +446,67 @@ impl<'a, 'q> Unordered<'a, 'q> {
         }
     }
 
-    /// The fold moved: the records waiting for it whose turn came go back to their lanes.
+    /// The fold moved: the records waiting for it whose turn came go back to their lanes
+    /// (those set aside are read again first: [`Unordered::bring_back`]).
     fn release_waiting(&mut self) {
         if let (Some(chained), Some(lanes)) = (&mut self.chained, &mut self.lanes) {
             chained.release(lanes);
         }
+    }
+
+    /// A record set aside whose turn came: judged again, then read again by position and
+    /// handed to its lane, finished without a call, or set aside again. Calls and forwards
+    /// go on while it is read; ends early on revocation or shutdown (it is unfinished: the
+    /// next owner reads it).
+    async fn bring_back(&mut self, aside: Waiting<'q>) -> Result<(), Stop>
+    where
+        'a: 'q,
+    {
+        let shared = self.worker.shared;
+        let (Some(chained), Some(locks)) = (&mut self.chained, shared.processor.locks()) else {
+            return Ok(());
+        };
+        let Waiting {
+            ticket, lane, link, ..
+        } = &aside;
+        match chained.turn(link) {
+            Turn::Skip => {
+                self.finished(*ticket);
+                return Ok(());
+            }
+            Turn::Wait => {
+                chained.wait(aside);
+                return Ok(());
+            }
+            Turn::Handle | Turn::Park => {}
+        }
+        let (ticket, lane, partition) = (*ticket, *lane, self.worker.partition);
+        let fetch = locks
+            .refetch()
+            .fetch(&shared.topic, partition, ticket.offset());
+        match self.wait_until(fetch, true).await? {
+            Refetched::Found(message) => {
+                let lanes = self.lanes.as_mut().expect("key order has lanes");
+                lanes.offer_ready(lane, (ticket, InHand::Fetched(message)));
+            }
+            Refetched::Gone { earliest } => {
+                // Its key must not stay blocked for ever: the current copy, gone, resolves
+                // its record as dropped.
+                tracing::error!(
+                    topic = %shared.topic,
+                    partition,
+                    offset = ticket.offset(),
+                    earliest,
+                    "a record set aside is gone from its topic (retention or truncation) \
+                     before its turn: it is lost, and its key goes on"
+                );
+                let entered = locks.enter(partition, aside.link, Went::DeadLettered);
+                if self.wait_until(entered, true).await?.is_ok() {
+                    self.finished(ticket);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The record held for the breaker with the lowest offset, if any.
@@ -408,7 +519,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
     /// `resuming` is why the breaker held it before, if it did.
     async fn launch(
         &mut self,
-        message: BorrowedMessage<'q>,
+        message: InHand<'q>,
         ticket: ProgressTicket,
         resuming: Option<HeldFailure>,
         link: Option<ChainLink<RecordKey>>,
@@ -587,8 +698,15 @@ impl<'a, 'q> Unordered<'a, 'q> {
                 }
                 None => {
                     let lanes = self.lanes.as_mut().zip(self.late_lane);
+                    let turned = |chained: &mut Chained<'q>| {
+                        self.late_lane.and_then(|lane| chained.take_turned_in(lane))
+                    };
                     match lanes.and_then(|(lanes, lane)| lanes.take_ready_in(lane)) {
                         Some((ticket, message)) => self.take_turn(ticket, message).await,
+                        None if self.chained.as_mut().and_then(turned).is_some() => {
+                            let aside = self.chained.as_mut().and_then(turned);
+                            self.bring_back(aside.expect("turned")).await
+                        }
                         None => {
                             // A copy of its lane the lock log makes wait is not dropped: the
                             // next task would start after it. It waits for its turn.
@@ -682,7 +800,7 @@ fn breaker_fate<'p>(
 }
 
 /// The record as the breaker names it.
-fn record_ref<'m>(message: &'m BorrowedMessage<'_>) -> RecordRef<'m> {
+fn record_ref(message: &impl Message) -> RecordRef<'_> {
     RecordRef {
         topic: message.topic(),
         partition: message.partition(),

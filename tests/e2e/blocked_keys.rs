@@ -425,3 +425,82 @@ async fn time_spent_parked_counts_against_the_timeout() {
         .collect();
     assert_eq!(handled, [(0, 1), (0, 2), (0, 3), (1, 1)]);
 }
+
+/// Key `aside-a`'s record 0 fails twice (resolved 4 s after it arrives); `aside-b`'s record 0
+/// fails once (resolved after 2 s); every other record succeeds. Values are `SEQ|padding`.
+#[retryable_topic(
+    topic = "ord-aside",
+    ordering = "key",
+    concurrency = 8,
+    partitions = 1,
+    attempts = 3,
+    backoff = "2s"
+)]
+async fn ord_aside(rec: Record<Text>) -> anyhow::Result<()> {
+    let started_ms = now_ms();
+    let key = rec.key_str().unwrap_or_default().to_owned();
+    let text = &rec.value().0;
+    let seq: u32 = text.split('|').next().unwrap_or_default().parse()?;
+    let ok = match (key.as_str(), seq) {
+        ("aside-a", 0) => rec.attempt >= 3,
+        ("aside-b", 0) => rec.attempt >= 2,
+        _ => true,
+    };
+    HANDLINGS.lock().unwrap().push(Handling {
+        key,
+        seq,
+        attempt: rec.attempt,
+        ok,
+        started_ms,
+        ended_ms: now_ms(),
+    });
+    anyhow::ensure!(ok, "not yet");
+    Ok(())
+}
+
+/// A key blocked for long parks more than a task keeps in memory: its parked records past
+/// the budget are set aside and read again when their turn comes, in order, and the parked
+/// records of another key behind them flow meanwhile (design/key-order.md, *Copies set
+/// aside*).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parked_records_past_the_memory_budget_are_set_aside_and_other_keys_flow() {
+    const PARKED: u32 = 30;
+    let s = Scenario::start().await;
+    let app = s.start_app(&[("ord_aside", "ord-aside")]).await;
+    let padding = "x".repeat(200_000);
+    s.produce("ord-aside", "aside-a", "0|").await;
+    s.produce("ord-aside", "aside-b", "0|").await;
+    // 30 records of 200 kB: 6 MB waiting behind aside-a's head, more than the parked
+    // task's in-flight bytes.
+    for seq in 1..=PARKED {
+        s.produce("ord-aside", "aside-a", &format!("{seq}|{padding}"))
+            .await;
+    }
+    // Parked behind them: a key's records are parked one at a time, keys side by side.
+    let parked = s.read_n("ord-aside-retry-parked", PARKED as usize).await;
+    assert_eq!(parked.len(), PARKED as usize, "aside-a's records parked");
+    s.produce("ord-aside", "aside-b", "1|").await;
+    eventually("every record handled", Duration::from_secs(60), || {
+        succeeded("aside-a").len() == PARKED as usize + 1 && succeeded("aside-b").len() == 2
+    })
+    .await;
+    app.shutdown().await;
+    assert_eq!(
+        succeeded("aside-a"),
+        (0..=PARKED).collect::<Vec<_>>(),
+        "in offset order, once each"
+    );
+    let a_head = handlings("aside-a")
+        .into_iter()
+        .find(|h| h.seq == 0 && h.ok)
+        .expect("aside-a's head succeeded");
+    let b_parked = handlings("aside-b")
+        .into_iter()
+        .find(|h| h.seq == 1)
+        .expect("aside-b's parked record");
+    assert!(
+        b_parked.ended_ms < a_head.started_ms,
+        "aside-b's parked record, behind aside-a's in the parked topic, flowed before \
+         aside-a's head was resolved: {b_parked:?} / {a_head:?}"
+    );
+}

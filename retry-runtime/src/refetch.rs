@@ -1,0 +1,166 @@
+//! Reading a copy again by its position (design/key-order.md, *Copies set aside*): a
+//! key-ordered task that set a waiting copy aside reads it again once its turn comes. One
+//! consumer per listener, created at the first fetch, assigned the one partition at the
+//! wanted offset for each fetch; it never joins its group nor commits.
+
+use std::time::Duration;
+
+use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, KafkaResult};
+use rdkafka::message::{Message, OwnedMessage};
+use rdkafka::types::RDKafkaErrorCode;
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use tokio::sync::Mutex;
+
+/// How long one try of a fetch waits for the record.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a fetch waits between tries after an error.
+const FETCH_RETRY: Duration = Duration::from_secs(1);
+
+/// What a fetch found at the copy's position.
+pub(crate) enum Refetched {
+    /// The record.
+    Found(OwnedMessage),
+    /// Nothing: the partition no longer holds the offset (retention deleted it, or the log
+    /// was truncated below it).
+    Gone {
+        /// The next offset the partition holds, when known.
+        earliest: Option<i64>,
+    },
+}
+
+/// The refetch consumer, and where it reads.
+struct Reader {
+    consumer: StreamConsumer,
+    /// The partition it is assigned and the offset of the next record it delivers, while
+    /// it reads forward: a later copy of the same partition close ahead is reached by
+    /// reading on rather than assigning again.
+    at: Option<(String, i32, i64)>,
+}
+
+/// How far ahead of the reader's position a copy is reached by reading on.
+const READ_ON: i64 = 1_000;
+
+/// The listener's consumer for reading copies again.
+pub(crate) struct Refetch {
+    config: ClientConfig,
+    reader: Mutex<Option<Reader>>,
+}
+
+impl Refetch {
+    /// A consumer made from `reader` (a client configuration with a group id it never
+    /// joins nor commits to), created at the first fetch.
+    pub fn new(reader: &ClientConfig) -> Self {
+        let mut config = reader.clone();
+        config
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            // A deleted offset is reported, not replaced by another record.
+            .set("auto.offset.reset", "error")
+            .set("enable.partition.eof", "false")
+            .set("fetch.wait.max.ms", "10")
+            // A few records are wanted from each fetch: read little ahead.
+            .set("queued.min.messages", "10")
+            .set("queued.max.messages.kbytes", "1024")
+            .set("max.partition.fetch.bytes", "262144");
+        Self {
+            config,
+            reader: Mutex::new(None),
+        }
+    }
+
+    /// Reads the record at `offset` of `topic`'s `partition`, tried again every second
+    /// (with a WARN) until it is read or found gone. Dropping the future abandons it.
+    pub async fn fetch(&self, topic: &str, partition: i32, offset: i64) -> Refetched {
+        let mut reader = self.reader.lock().await;
+        loop {
+            let tried = match &mut *reader {
+                Some(reader) => reader.fetch(topic, partition, offset).await,
+                None => match self.config.create::<StreamConsumer>() {
+                    Ok(consumer) => {
+                        *reader = Some(Reader { consumer, at: None });
+                        continue;
+                    }
+                    Err(error) => Err(error),
+                },
+            };
+            match tried {
+                Ok(Some(found)) => return found,
+                Ok(None) => tracing::warn!(
+                    topic,
+                    partition,
+                    offset,
+                    "copy set aside not read again within {FETCH_TIMEOUT:?}; trying again"
+                ),
+                Err(error) => {
+                    tracing::warn!(topic, partition, offset, %error, "copy set aside not read again yet; trying again in {FETCH_RETRY:?}");
+                    tokio::time::sleep(FETCH_RETRY).await;
+                }
+            }
+        }
+    }
+}
+
+impl Reader {
+    /// One try: `None` when the record did not come within [`FETCH_TIMEOUT`].
+    async fn fetch(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> KafkaResult<Option<Refetched>> {
+        let reads_on = self.at.as_ref().is_some_and(|(t, p, next)| {
+            t == topic && *p == partition && (*next..*next + READ_ON).contains(&offset)
+        });
+        if !reads_on {
+            self.at = None;
+            let mut assignment = TopicPartitionList::new();
+            assignment.add_partition_offset(topic, partition, Offset::Offset(offset))?;
+            // Assigning again discards what the previous assignment had fetched.
+            self.consumer.assign(&assignment)?;
+            self.at = Some((topic.to_owned(), partition, offset));
+        }
+        let deadline = tokio::time::Instant::now() + FETCH_TIMEOUT;
+        loop {
+            let Ok(received) = tokio::time::timeout_at(deadline, self.consumer.recv()).await else {
+                self.at = None;
+                return Ok(None);
+            };
+            let message = match received {
+                Ok(message) => message,
+                Err(KafkaError::MessageConsumption(
+                    RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange,
+                )) => {
+                    // Below the log's start or past its end: the record is gone either way.
+                    self.at = None;
+                    let earliest = tokio::task::block_in_place(|| {
+                        self.consumer
+                            .fetch_watermarks(topic, partition, FETCH_TIMEOUT)
+                    })
+                    .ok()
+                    .map(|(low, _)| low);
+                    return Ok(Some(Refetched::Gone { earliest }));
+                }
+                Err(error) => {
+                    self.at = None;
+                    return Err(error);
+                }
+            };
+            if message.topic() != topic || message.partition() != partition {
+                continue;
+            }
+            self.at = Some((topic.to_owned(), partition, message.offset() + 1));
+            match message.offset().cmp(&offset) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Equal => return Ok(Some(Refetched::Found(message.detach()))),
+                // Read from the offset, the next record there is is later: it is gone.
+                std::cmp::Ordering::Greater => {
+                    return Ok(Some(Refetched::Gone {
+                        earliest: Some(message.offset()),
+                    }))
+                }
+            }
+        }
+    }
+}
