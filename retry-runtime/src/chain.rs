@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use rdkafka::message::{Headers, Message};
 use retry_core::headers::{decode_attempts, decode_i64, ATTEMPTS, KEY_LOCK, ORIGINAL_OFFSET};
-use retry_core::{ChainBounds, ChainLink, CopyAt, DestinationKind, FinishedAbove, RecordKey, Turn};
+use retry_core::{
+    ChainBounds, ChainLink, CopyAt, DestinationKind, FinishedAbove, LockLog, RecordKey, Turn,
+};
 use tokio::sync::watch;
 
 use crate::lanes::{Lane, Lanes};
@@ -84,6 +86,11 @@ impl<'q> Chained<'q> {
     /// Whether `link` is a main-topic record the last commit lists as finished.
     pub fn finished_before(&self, link: &ChainLink<RecordKey>) -> bool {
         matches!(link, ChainLink::Main { offset, .. } if self.finished.contains(*offset))
+    }
+
+    /// The lock log's floor: the main partition's committed offset as last logged.
+    pub fn floor(&self) -> i64 {
+        self.fold.with(LockLog::floor)
     }
 
     /// What to do with `link`'s record now.

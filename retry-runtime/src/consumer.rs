@@ -82,6 +82,27 @@ pub(crate) enum ConsumerFailed {
         /// How long it has been in error.
         lasted: Duration,
     },
+    /// A key-ordered main partition reads a record below the offset its lock log says was
+    /// committed (design/key-order.md): judged against keys already released, a record that
+    /// failed would be skipped on its retry topic, so it is not read on.
+    #[error(
+        "{topic} [{partition}] reads offset {offset}, below {floor}, the committed offset \
+         its lock log {locks} holds: the topic was recreated or its group's offsets moved \
+         back. Delete {locks} and the parked topic along with a recreated topic, or move \
+         the group's offset to {floor} or later"
+    )]
+    BelowFloor {
+        /// The main topic.
+        topic: String,
+        /// The partition.
+        partition: i32,
+        /// The record's offset.
+        offset: i64,
+        /// The lock log's floor.
+        floor: i64,
+        /// The lock log.
+        locks: String,
+    },
     /// librdkafka declared the consumer dead (a fatal error): it will never read again.
     #[error("the consumer of {topic} failed for good: {error}{hint}")]
     Fatal {

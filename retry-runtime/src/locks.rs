@@ -257,6 +257,11 @@ impl Locks {
         }
     }
 
+    /// The lock log's name.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
     /// The consumer that reads the listener's copies set aside again.
     pub fn refetch(&self) -> &Refetch {
         &self.refetch

@@ -118,6 +118,13 @@ pub(crate) enum Stop {
     /// The shutdown grace period ended with a handler still running: store what finished,
     /// abandon the rest.
     Abandoned,
+    /// A key-ordered main partition read a record below its lock log's floor.
+    BelowFloor {
+        /// The record's offset.
+        offset: i64,
+        /// The floor.
+        floor: i64,
+    },
     /// The partition reported an error and no record since, for longer than
     /// [`Partitions::dead_partition_after`]: librdkafka stopped fetching it.
     Dead {
@@ -253,7 +260,8 @@ pub(crate) async fn run_partition(
             forwards = worker.forwards.len(),
             "partition revoked with forwards in flight; their offsets are not committed"
         ),
-        Stop::Revoked | Stop::Abandoned => {}
+        // Key order only: its tasks are `unordered.rs`'s.
+        Stop::Revoked | Stop::Abandoned | Stop::BelowFloor { .. } => {}
     }
     Ok(())
 }

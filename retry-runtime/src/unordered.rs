@@ -261,6 +261,18 @@ pub(crate) async fn run_unordered(
         // (and lets the next assignment's task start); their forwards are dropped, and the
         // next owner handles those records again (design/concurrent-partition.md).
         Stop::Revoked => task.end_calls().await,
+        Stop::BelowFloor { offset, floor } => {
+            let _ = tokio::time::timeout(shared.dead_partition_after, task.finish()).await;
+            task.worker.flush();
+            let locks = shared.processor.locks().map(|l| l.topic().to_owned());
+            return Err(ConsumerFailed::BelowFloor {
+                topic: shared.topic.to_string(),
+                partition,
+                offset,
+                floor,
+                locks: locks.unwrap_or_default(),
+            });
+        }
         Stop::Abandoned => {}
     }
     Ok(())
@@ -397,6 +409,15 @@ impl<'a, 'q> Unordered<'a, 'q> {
             let link = link_of(&message, processor.kind())?;
             Some((chained.turn(&link), link))
         });
+        if let (Some((_, ChainLink::Main { offset, .. })), Some(chained)) = (&link, &self.chained) {
+            let floor = chained.floor();
+            if *offset < floor {
+                return Err(Stop::BelowFloor {
+                    offset: *offset,
+                    floor,
+                });
+            }
+        }
         let Some((turn, link)) = link else {
             if self.chained.is_some() && self.judges() {
                 // Handled again if read again: it counts against the in-flight bounds

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use retry_runtime::prelude::*;
+use retry_runtime::testing::ReadRecord;
 
 use crate::support::*;
 
@@ -503,4 +504,79 @@ async fn parked_records_past_the_memory_budget_are_set_aside_and_other_keys_flow
         "aside-b's parked record, behind aside-a's in the parked topic, flowed before \
          aside-a's head was resolved: {b_parked:?} / {a_head:?}"
     );
+}
+
+/// Handles every record.
+#[retryable_topic(
+    topic = "ord-replay",
+    ordering = "key",
+    concurrency = 8,
+    partitions = 1
+)]
+async fn ord_replay(rec: Record<u32>) -> anyhow::Result<()> {
+    record_call("ord_replay", &rec);
+    Ok(())
+}
+
+/// The floors in `records` of a lock log, in log order (an entry keyed version + `F`, its
+/// value the version and the committed offset, 8 bytes big-endian).
+fn floors(records: &[ReadRecord]) -> Vec<i64> {
+    records
+        .iter()
+        .filter(|r| {
+            r.key
+                .as_deref()
+                .is_some_and(|k| k.len() == 2 && k[1] == b'F')
+        })
+        .filter_map(|r| r.value.as_deref()?.get(1..9)?.try_into().ok())
+        .map(i64::from_be_bytes)
+        .collect()
+}
+
+/// Offsets moved back below what the lock log says was committed (a recreated topic, an
+/// operator's reset): a failed record would be skipped on its retry topic as decided
+/// already, so the app stops, naming the partition, both offsets and what to do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_main_partition_read_below_its_lock_logs_floor_fails_the_app_naming_it() {
+    let s = Scenario::start().await;
+    let listeners = [("ord_replay", "ord-replay")];
+    let app = s.start_app(&listeners).await;
+    for seq in 0..3 {
+        s.produce("ord-replay", "r", &seq.to_string()).await;
+    }
+    eventually(
+        "the floor is at the committed offset",
+        Duration::from_secs(20),
+        || calls("ord_replay").len() == 3,
+    )
+    .await;
+    let mut floor = None;
+    for _ in 0..100 {
+        floor = floors(&s.read_all("ord-replay-retry-locks").await)
+            .into_iter()
+            .max();
+        if floor == Some(3) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(floor, Some(3), "the floor follows the commit");
+    app.shutdown().await;
+    s.commit_with_metadata("ord_replay", "ord-replay", 0, 0, "")
+        .await;
+    let app = s.start_app(&listeners).await;
+    let failure = tokio::time::timeout(Duration::from_secs(20), app.failed())
+        .await
+        .expect("the app stops");
+    let topic = s.topic("ord-replay");
+    assert!(
+        failure.starts_with(&format!("{topic} [0] reads offset 0, below 3, ")),
+        "{failure}"
+    );
+    assert!(
+        failure.contains(&format!("{topic}-retry-locks")),
+        "{failure}"
+    );
+    assert_eq!(calls("ord_replay").len(), 3, "nothing handled again");
+    app.shutdown().await;
 }
