@@ -719,16 +719,18 @@ impl<'a, 'q> Unordered<'a, 'q> {
                 }
                 None => {
                     let lanes = self.lanes.as_mut().zip(self.late_lane);
-                    let turned = |chained: &mut Chained<'q>| {
-                        self.late_lane.and_then(|lane| chained.take_turned_in(lane))
-                    };
-                    match lanes.and_then(|(lanes, lane)| lanes.take_ready_in(lane)) {
-                        Some((ticket, message)) => self.take_turn(ticket, message).await,
-                        None if self.chained.as_mut().and_then(turned).is_some() => {
-                            let aside = self.chained.as_mut().and_then(turned);
-                            self.bring_back(aside.expect("turned")).await
+                    let ready = lanes.and_then(|(lanes, lane)| lanes.take_ready_in(lane));
+                    let turned = match (&mut self.chained, self.late_lane) {
+                        (Some(chained), Some(lane)) if ready.is_none() => {
+                            chained.take_turned_in(lane)
                         }
-                        None => {
+                        _ => None,
+                    };
+                    match (ready, turned) {
+                        (Some((ticket, message)), _) => self.take_turn(ticket, message).await,
+                        // Set aside, its turn came: read again, then handled in its lane.
+                        (None, Some(aside)) => self.bring_back(aside).await,
+                        (None, None) => {
                             // A copy of its lane the lock log makes wait is not dropped: the
                             // next task would start after it. It waits for its turn.
                             let waits = self.late_lane.zip(self.chained.as_ref());
