@@ -25,8 +25,8 @@ pub(crate) enum Refetched {
     /// Nothing: the partition no longer holds the offset (retention deleted it, or the log
     /// was truncated below it).
     Gone {
-        /// The next offset the partition holds, when known.
-        earliest: Option<i64>,
+        /// The partition's earliest offset.
+        earliest: i64,
     },
 }
 
@@ -71,19 +71,26 @@ impl Refetch {
     }
 
     /// Reads the record at `offset` of `topic`'s `partition`, tried again every second
-    /// (with a WARN) until it is read or found gone. Dropping the future abandons it.
+    /// (with a WARN) until it is read or found gone. Dropping the future abandons it. The
+    /// consumer is held for one try at a time, so a partition whose copy cannot be read
+    /// does not hold the others' back between tries.
     pub async fn fetch(&self, topic: &str, partition: i32, offset: i64) -> Refetched {
-        let mut reader = self.reader.lock().await;
         loop {
-            let tried = match &mut *reader {
-                Some(reader) => reader.fetch(topic, partition, offset).await,
-                None => match self.config.create::<StreamConsumer>() {
-                    Ok(consumer) => {
-                        *reader = Some(Reader { consumer, at: None });
-                        continue;
+            let tried = {
+                let mut reader = self.reader.lock().await;
+                if reader.is_none() {
+                    match self.config.create::<StreamConsumer>() {
+                        Ok(consumer) => *reader = Some(Reader { consumer, at: None }),
+                        Err(error) => {
+                            drop(reader);
+                            tracing::warn!(topic, partition, offset, %error, "copy set aside not read again yet; trying again in {FETCH_RETRY:?}");
+                            tokio::time::sleep(FETCH_RETRY).await;
+                            continue;
+                        }
                     }
-                    Err(error) => Err(error),
-                },
+                }
+                let reader = reader.as_mut().expect("created above");
+                reader.fetch(topic, partition, offset).await
             };
             match tried {
                 Ok(Some(found)) => return found,
@@ -131,17 +138,7 @@ impl Reader {
                 Ok(message) => message,
                 Err(KafkaError::MessageConsumption(
                     RDKafkaErrorCode::AutoOffsetReset | RDKafkaErrorCode::OffsetOutOfRange,
-                )) => {
-                    // Below the log's start or past its end: the record is gone either way.
-                    self.at = None;
-                    let earliest = tokio::task::block_in_place(|| {
-                        self.consumer
-                            .fetch_watermarks(topic, partition, FETCH_TIMEOUT)
-                    })
-                    .ok()
-                    .map(|(low, _)| low);
-                    return Ok(Some(Refetched::Gone { earliest }));
-                }
+                )) => return self.gone(topic, partition, offset).map(Some),
                 Err(error) => {
                     self.at = None;
                     return Err(error);
@@ -154,13 +151,29 @@ impl Reader {
             match message.offset().cmp(&offset) {
                 std::cmp::Ordering::Less => {}
                 std::cmp::Ordering::Equal => return Ok(Some(Refetched::Found(message.detach()))),
-                // Read from the offset, the next record there is is later: it is gone.
+                // Past the offset without it: gone, if the log says so.
                 std::cmp::Ordering::Greater => {
-                    return Ok(Some(Refetched::Gone {
-                        earliest: Some(message.offset()),
-                    }))
+                    return self.gone(topic, partition, offset).map(Some)
                 }
             }
+        }
+    }
+
+    /// The record at `offset` was not read where it should be: gone if the partition's
+    /// log no longer holds the offset (below its start, or at or past its end); otherwise
+    /// an error, tried again from a new assignment.
+    fn gone(&mut self, topic: &str, partition: i32, offset: i64) -> KafkaResult<Refetched> {
+        self.at = None;
+        let (low, high) = tokio::task::block_in_place(|| {
+            self.consumer
+                .fetch_watermarks(topic, partition, FETCH_TIMEOUT)
+        })?;
+        if offset < low || offset >= high {
+            Ok(Refetched::Gone { earliest: low })
+        } else {
+            Err(KafkaError::MessageConsumption(
+                RDKafkaErrorCode::OffsetOutOfRange,
+            ))
         }
     }
 }

@@ -11,7 +11,7 @@
 //! the offsets they release on time: a task that waited for a permit without polling its
 //! own calls would wait for itself.
 
-use std::collections::VecDeque;
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::{pin, Pin};
 use std::sync::atomic::Ordering;
@@ -98,8 +98,9 @@ struct Unordered<'a, 'q> {
     /// bounds.
     paused_full: bool,
     /// Offsets of the records read without judging (copies without the lock-log header)
-    /// since the oldest unfinished one, in a task that judges copies.
-    unjudged: VecDeque<i64>,
+    /// from the oldest unfinished one on, in a task that judges copies: read again after a
+    /// restart they are handled again, so they count against the in-flight bounds.
+    unjudged: BTreeSet<i64>,
 }
 
 /// Works on `partition` with its records' calls running side by side, until it is revoked
@@ -125,7 +126,7 @@ pub(crate) async fn run_unordered(
             .locks()
             .map(|locks| Chained::new(locks, partition)),
         paused_full: false,
-        unjudged: VecDeque::new(),
+        unjudged: BTreeSet::new(),
     };
     // With the lock log, a revocation waits for this task to let go (design/key-order.md),
     // and the main owner tombstones the keys its partition's fold releases.
@@ -174,8 +175,8 @@ pub(crate) async fn run_unordered(
             continue;
         }
         // A record set aside whose turn came is read again before anything new, within the
-        // same bounds.
-        if task.has_room() {
+        // memory bounds (not the window: it may be what holds the window back).
+        if task.has_memory() {
             if let Some(aside) = task.chained.as_mut().and_then(Chained::next_turned) {
                 if let Err(stop) = task.bring_back(aside).await {
                     break stop;
@@ -286,19 +287,24 @@ impl<'a, 'q> Unordered<'a, 'q> {
     /// not released for commit.
     fn has_room(&mut self) -> bool {
         let progress = &self.worker.progress;
-        let Some(chained) = self.chained.as_ref().filter(|_| self.judges()) else {
+        if !self.judges() {
             return progress.in_flight_bytes() < IN_FLIGHT_BUDGET
                 && progress.in_flight() < MAX_IN_FLIGHT_RECORDS;
-        };
-        let oldest = progress.oldest_unfinished().unwrap_or(i64::MAX);
-        while self.unjudged.front().is_some_and(|offset| *offset < oldest) {
-            self.unjudged.pop_front();
         }
-        let (aside, aside_bytes) = chained.set_aside();
-        let in_memory = progress.unfinished().saturating_sub(aside) + self.unjudged.len();
-        progress.unfinished_bytes().saturating_sub(aside_bytes) < IN_FLIGHT_BUDGET
-            && in_memory < MAX_IN_FLIGHT_RECORDS
+        let oldest = progress.oldest_unfinished().unwrap_or(i64::MAX);
+        self.unjudged = self.unjudged.split_off(&oldest);
+        self.has_memory()
+            && self.unjudged.len() < MAX_IN_FLIGHT_RECORDS
             && progress.in_flight() < MAX_JUDGED_WINDOW
+    }
+
+    /// Whether the records a judging task holds in memory (not finished, not set aside)
+    /// leave room for another.
+    fn has_memory(&self) -> bool {
+        let progress = &self.worker.progress;
+        let (aside, aside_bytes) = self.chained.as_ref().map_or((0, 0), Chained::set_aside);
+        progress.unfinished_bytes().saturating_sub(aside_bytes) < IN_FLIGHT_BUDGET
+            && progress.unfinished().saturating_sub(aside) < MAX_IN_FLIGHT_RECORDS
     }
 
     /// Whether the task judges the copies it reads (the retry and parked topics of
@@ -422,7 +428,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
             if self.chained.is_some() && self.judges() {
                 // Handled again if read again: it counts against the in-flight bounds
                 // until released.
-                self.unjudged.push_back(ticket.offset());
+                self.unjudged.insert(ticket.offset());
             }
             return self.launch(message, ticket, None, None).await;
         };
@@ -522,6 +528,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
                      before its turn: it is lost, and its key goes on"
                 );
                 let entered = locks.enter(partition, aside.link, Went::DeadLettered);
+                // Interrupted only by shutdown: left unfinished, read again next time.
                 if self.wait_until(entered, true).await?.is_ok() {
                     self.finished(ticket);
                 }

@@ -5,7 +5,7 @@
 //! again once its turn comes (copies set aside one after the other are read again in one
 //! pass, [`crate::refetch`]).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 
 use retry_core::{ChainLink, ProgressTicket, RecordKey};
 
@@ -42,8 +42,8 @@ pub(crate) struct WaitingRecords<'q> {
     /// footprints.
     aside: usize,
     aside_bytes: usize,
-    /// Records set aside whose turn came, in offset order: to read again.
-    turned: VecDeque<Waiting<'q>>,
+    /// Records set aside whose turn came, by offset: to read again.
+    turned: BTreeMap<i64, Waiting<'q>>,
 }
 
 impl<'q> WaitingRecords<'q> {
@@ -55,7 +55,7 @@ impl<'q> WaitingRecords<'q> {
     /// Whether a record of `lane` waits, or was set aside and is not read again yet.
     pub fn waits_in(&self, lane: Lane) -> bool {
         self.by_key.values().flatten().any(|w| w.lane == lane)
-            || self.turned.iter().any(|w| w.lane == lane)
+            || self.turned.values().any(|w| w.lane == lane)
     }
 
     /// Whether a record of `key` waits.
@@ -108,26 +108,22 @@ impl<'q> WaitingRecords<'q> {
         for waiting in &kept {
             self.count(waiting, false);
         }
-        if !aside.is_empty() {
-            self.turned.extend(aside);
-            self.turned
-                .make_contiguous()
-                .sort_by_key(|w| w.ticket.offset());
-        }
+        self.turned
+            .extend(aside.into_iter().map(|w| (w.ticket.offset(), w)));
         kept
     }
 
     /// The record set aside whose turn came first, to read again.
     pub fn next_turned(&mut self) -> Option<Waiting<'q>> {
-        let waiting = self.turned.pop_front()?;
+        let (_, waiting) = self.turned.pop_first()?;
         self.count(&waiting, false);
         Some(waiting)
     }
 
     /// The record of `lane` set aside whose turn came, to read again.
     pub fn take_turned_in(&mut self, lane: Lane) -> Option<Waiting<'q>> {
-        let at = self.turned.iter().position(|w| w.lane == lane)?;
-        let waiting = self.turned.remove(at)?;
+        let at = *self.turned.iter().find(|(_, w)| w.lane == lane)?.0;
+        let waiting = self.turned.remove(&at)?;
         self.count(&waiting, false);
         Some(waiting)
     }
