@@ -17,6 +17,7 @@ use crate::consumer::{spawn_consumers, ConsumerSettings, Consumers};
 use crate::error::StartError;
 use crate::forward::Forwarder;
 use crate::kafka_config::{KafkaSettings, Role};
+use crate::key_order_checks::check_drain_fits;
 use crate::listener::{self, Listener};
 use crate::orphans;
 use crate::provision;
@@ -245,6 +246,7 @@ impl RetryAppBuilder {
         )?;
         crate::backtraces::capture_only_if_shown(&listeners);
         check_threads_for_key_order(&listeners)?;
+        check_drain_for_key_order(&listeners, &kafka)?;
 
         let admin: Arc<AdminClient<DefaultClientContext>> =
             Arc::new(kafka.client_config(Role::Admin).create()?);
@@ -264,6 +266,8 @@ impl RetryAppBuilder {
         for warning in &work.warnings {
             tracing::warn!("{warning}");
         }
+        provision::check_key_order_topics(&admin, &listeners, &existing, self.startup_timeout)
+            .await?;
         provision::create(&admin, &work.create, self.startup_timeout).await?;
         let partitions = provision::partition_counts(
             &admin,
@@ -500,6 +504,24 @@ pub async fn run_with(builder: RetryAppBuilder) -> anyhow::Result<()> {
         )
         .try_init();
     builder.run().await
+}
+
+/// With `ordering = "key"`, refuses a `max.poll.interval.ms` shorter than a revocation may
+/// wait (see [`StartError::KeyOrderDrain`]).
+fn check_drain_for_key_order(
+    listeners: &[Listener],
+    kafka: &KafkaSettings,
+) -> Result<(), StartError> {
+    match listeners
+        .iter()
+        .find(|l| l.config.topics.lock_log().is_some())
+    {
+        Some(listener) => check_drain_fits(
+            &listener.config.name,
+            kafka.get_with_origin("max.poll.interval.ms"),
+        ),
+        None => Ok(()),
+    }
 }
 
 /// Refuses `ordering = "key"` on a runtime of one thread (see

@@ -68,6 +68,7 @@ mod chain;
 mod commit_metadata;
 mod consumer;
 mod context;
+mod describe;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 mod error;
@@ -78,6 +79,7 @@ mod gauges;
 mod inbound;
 mod kafka_config;
 pub mod kafka_headers;
+mod key_order_checks;
 mod lanes;
 mod listener;
 mod locks;
