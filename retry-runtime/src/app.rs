@@ -13,7 +13,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::commit_metadata::metadata_limit;
 use crate::consumer::{spawn_consumers, ConsumerSettings, Consumers};
+use crate::describe;
 use crate::error::StartError;
 use crate::forward::Forwarder;
 use crate::kafka_config::{KafkaSettings, Role};
@@ -292,6 +294,7 @@ impl RetryAppBuilder {
             abort.clone(),
         )?);
         let (failure, failed) = watch::channel(None);
+        let commit_metadata = commit_metadata_limit(&listeners, &admin, self.startup_timeout).await;
 
         let Consumers {
             tasks,
@@ -304,6 +307,7 @@ impl RetryAppBuilder {
             &ConsumerSettings {
                 instance_id: self.instance_id.as_deref(),
                 dead_partition_after: self.dead_partition_after,
+                commit_metadata,
             },
             &forwarder,
             &failure,
@@ -522,6 +526,24 @@ fn check_drain_for_key_order(
         ),
         None => Ok(()),
     }
+}
+
+/// Bytes of metadata a key-ordered main topic's commits carry at most: within the brokers'
+/// `offset.metadata.max.bytes`, read only when a listener has `ordering = "key"`.
+async fn commit_metadata_limit(
+    listeners: &[Arc<Listener>],
+    admin: &Arc<AdminClient<DefaultClientContext>>,
+    timeout: Duration,
+) -> usize {
+    let key_order = listeners
+        .iter()
+        .any(|l| l.config.topics.lock_log().is_some());
+    if !key_order {
+        return metadata_limit(None);
+    }
+    let limit = metadata_limit(describe::offset_metadata_max_bytes(admin, timeout).await);
+    tracing::debug!(bytes = limit, "commit metadata limit");
+    limit
 }
 
 /// Refuses `ordering = "key"` on a runtime of one thread (see
