@@ -100,7 +100,8 @@ pub(crate) async fn offset_metadata_max_bytes(
     smallest
 }
 
-/// DescribeConfigs of `resources`, one result each, in order.
+/// DescribeConfigs of `resources`, one result each, in their order (librdkafka puts each
+/// result at its resource's position).
 async fn describe(
     admin: &AdminClient<DefaultClientContext>,
     resources: &[ResourceSpecifier<'_>],
