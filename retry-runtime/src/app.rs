@@ -13,10 +13,13 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::commit_metadata::metadata_limit;
 use crate::consumer::{spawn_consumers, ConsumerSettings, Consumers};
+use crate::describe;
 use crate::error::StartError;
 use crate::forward::Forwarder;
 use crate::kafka_config::{KafkaSettings, Role};
+use crate::key_order_checks::check_drain_fits;
 use crate::listener::{self, Listener};
 use crate::orphans;
 use crate::provision;
@@ -245,6 +248,7 @@ impl RetryAppBuilder {
         )?;
         crate::backtraces::capture_only_if_shown(&listeners);
         check_threads_for_key_order(&listeners)?;
+        check_drain_for_key_order(&listeners, &kafka)?;
 
         let admin: Arc<AdminClient<DefaultClientContext>> =
             Arc::new(kafka.client_config(Role::Admin).create()?);
@@ -264,6 +268,8 @@ impl RetryAppBuilder {
         for warning in &work.warnings {
             tracing::warn!("{warning}");
         }
+        provision::check_key_order_topics(&admin, &listeners, &existing, self.startup_timeout)
+            .await?;
         provision::create(&admin, &work.create, self.startup_timeout).await?;
         let partitions = provision::partition_counts(
             &admin,
@@ -288,6 +294,7 @@ impl RetryAppBuilder {
             abort.clone(),
         )?);
         let (failure, failed) = watch::channel(None);
+        let commit_metadata = commit_metadata_limit(&listeners, &admin, self.startup_timeout).await;
 
         let Consumers {
             tasks,
@@ -300,6 +307,7 @@ impl RetryAppBuilder {
             &ConsumerSettings {
                 instance_id: self.instance_id.as_deref(),
                 dead_partition_after: self.dead_partition_after,
+                commit_metadata,
             },
             &forwarder,
             &failure,
@@ -500,6 +508,42 @@ pub async fn run_with(builder: RetryAppBuilder) -> anyhow::Result<()> {
         )
         .try_init();
     builder.run().await
+}
+
+/// With `ordering = "key"`, refuses a `max.poll.interval.ms` shorter than a revocation may
+/// wait (see [`StartError::KeyOrderDrain`]).
+fn check_drain_for_key_order(
+    listeners: &[Listener],
+    kafka: &KafkaSettings,
+) -> Result<(), StartError> {
+    match listeners
+        .iter()
+        .find(|l| l.config.topics.lock_log().is_some())
+    {
+        Some(listener) => check_drain_fits(
+            &listener.config.name,
+            kafka.get_with_origin("max.poll.interval.ms"),
+        ),
+        None => Ok(()),
+    }
+}
+
+/// Bytes of metadata a key-ordered main topic's commits carry at most: within the brokers'
+/// `offset.metadata.max.bytes`, read only when a listener has `ordering = "key"`.
+async fn commit_metadata_limit(
+    listeners: &[Arc<Listener>],
+    admin: &Arc<AdminClient<DefaultClientContext>>,
+    timeout: Duration,
+) -> usize {
+    let key_order = listeners
+        .iter()
+        .any(|l| l.config.topics.lock_log().is_some());
+    if !key_order {
+        return metadata_limit(None);
+    }
+    let limit = metadata_limit(describe::offset_metadata_max_bytes(admin, timeout).await);
+    tracing::debug!(bytes = limit, "commit metadata limit");
+    limit
 }
 
 /// Refuses `ordering = "key"` on a runtime of one thread (see

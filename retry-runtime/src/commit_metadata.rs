@@ -16,8 +16,16 @@ use retry_core::{FinishedAbove, PartitionProgress};
 use crate::context::ListenerConsumer;
 
 /// Bytes of metadata written at most: within the broker's default
-/// `offset.metadata.max.bytes` (4096); runs past it are left out, and only handled again.
+/// `offset.metadata.max.bytes` (4096), and few enough that a commit every 200 ms stays
+/// small; runs past it are left out, and only handled again.
 const MAX_METADATA: usize = 4000;
+
+/// Bytes of metadata a commit carries at most, given the smallest `offset.metadata.max.bytes`
+/// the brokers said at start-up (`None`: none said): the smaller of that and
+/// [`MAX_METADATA`], since a broker refuses a commit whose metadata is longer.
+pub(crate) fn metadata_limit(brokers: Option<usize>) -> usize {
+    brokers.map_or(MAX_METADATA, |bytes| bytes.min(MAX_METADATA))
+}
 
 /// How long reading a partition's committed offset may take.
 const COMMITTED_TIMEOUT: Duration = Duration::from_secs(10);
@@ -28,6 +36,8 @@ pub(crate) struct FinishedCommits {
     released_through: Option<i64>,
     /// The offset and metadata stored last (at first, those committed).
     stored: Option<(i64, String)>,
+    /// Bytes of metadata a commit carries at most ([`metadata_limit`]).
+    max_len: usize,
 }
 
 impl FinishedCommits {
@@ -51,7 +61,7 @@ impl FinishedCommits {
         else {
             return;
         };
-        let metadata = FinishedAbove::encode(next, progress.finished(), MAX_METADATA);
+        let metadata = FinishedAbove::encode(next, progress.finished(), self.max_len);
         let moved = self
             .stored
             .as_ref()
@@ -86,10 +96,12 @@ impl FinishedCommits {
 /// The records finished above `partition`'s committed offset, as its commit's metadata lists
 /// them, and the commits that carry on from it; none listed when there is no commit, the
 /// metadata is another client's, or it cannot be read (they are then only handled again).
+/// The commits carry at most `max_len` bytes of metadata ([`metadata_limit`]).
 pub(crate) async fn finished_above(
     consumer: &Arc<ListenerConsumer>,
     topic: &str,
     partition: i32,
+    max_len: usize,
 ) -> (FinishedAbove, FinishedCommits) {
     let consumer = consumer.clone();
     let name = topic.to_owned();
@@ -124,6 +136,21 @@ pub(crate) async fn finished_above(
     let commits = FinishedCommits {
         released_through: None,
         stored: committed,
+        max_len,
     };
     (finished, commits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_fits_the_smallest_broker_limit_and_never_grows_past_the_default() {
+        assert_eq!(metadata_limit(None), MAX_METADATA, "no broker said");
+        assert_eq!(metadata_limit(Some(4096)), MAX_METADATA, "Kafka's default");
+        assert_eq!(metadata_limit(Some(1 << 20)), MAX_METADATA);
+        assert_eq!(metadata_limit(Some(512)), 512);
+        assert_eq!(metadata_limit(Some(0)), 0);
+    }
 }

@@ -145,6 +145,8 @@ pub(crate) struct ConsumerSettings<'a> {
     pub instance_id: Option<&'a str>,
     /// How long a partition may stay in error, with no record read, before the app fails.
     pub dead_partition_after: Duration,
+    /// Bytes of metadata a key-ordered main topic's commits carry at most.
+    pub commit_metadata: usize,
 }
 
 /// Subscribes one consumer to each topic of each listener, its orphans included (a DLT only
@@ -178,7 +180,13 @@ pub(crate) fn spawn_consumers(
                 // nor committed to.
                 reader.set("group.id", format!("{topic}-reader"));
                 let producer = kafka.client_config(Role::Producer);
-                Some(Locks::start(topic, &producer, &reader, abort.clone())?)
+                Some(Locks::start(
+                    topic,
+                    &producer,
+                    &reader,
+                    abort.clone(),
+                    settings.commit_metadata,
+                )?)
             }
             None => None,
         };

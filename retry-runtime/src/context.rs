@@ -67,7 +67,7 @@ pub(crate) struct PartitionContext {
 }
 
 /// How long a revocation waits for a revoked partition's task to drain (`drains`).
-const DRAIN_BOUND: Duration = Duration::from_secs(60);
+pub(crate) const DRAIN_BOUND: Duration = Duration::from_secs(60);
 
 /// What the consume loop keeps of a context: readiness and new assignments.
 pub(crate) struct ContextEvents {

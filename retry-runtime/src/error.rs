@@ -100,6 +100,51 @@ pub enum StartError {
         /// The listener.
         listener: String,
     },
+    /// With `ordering = "key"`, an existing parked or lock-log topic has a setting that loses
+    /// what it keeps: a retention on the parked topic deletes records waiting for their key,
+    /// compaction of it keeps only a key's last one, and a lock log that is not only compacted
+    /// deletes the entries of keys blocked longer than its retention.
+    #[error(
+        "listener `{listener}` has ordering = \"key\", but topic {topic} has {setting}={value}: \
+         {why}; set {setting}={wanted} (kafka-configs.sh --alter --entity-type topics \
+         --entity-name {topic} --add-config {setting}={wanted})"
+    )]
+    KeyOrderTopicSetting {
+        /// The listener.
+        listener: String,
+        /// The topic.
+        topic: String,
+        /// The topic setting at fault.
+        setting: &'static str,
+        /// Its value, as the broker describes it.
+        value: String,
+        /// The value key order needs.
+        wanted: &'static str,
+        /// What the value would lose.
+        why: &'static str,
+    },
+    /// With `ordering = "key"`, `max.poll.interval.ms` is shorter than a revocation may wait
+    /// for the revoked partitions' work: librdkafka would take the consumer out of its group
+    /// mid-wait, and the partitions' next owner could start before this one's last entries.
+    #[error(
+        "listener `{listener}` has ordering = \"key\": a revocation waits up to {drain_secs} s \
+         for the revoked partitions' handler calls, forwards and lock-log entries, then commits, \
+         but max.poll.interval.ms is {max_poll_ms} (from {origin}), so the consumer would leave \
+         its group mid-wait and the partitions' next owner could start before its last entries; \
+         set max.poll.interval.ms to at least {needed_ms}"
+    )]
+    KeyOrderDrain {
+        /// The first listener with `ordering = "key"`.
+        listener: String,
+        /// The consumers' `max.poll.interval.ms`.
+        max_poll_ms: u64,
+        /// The variable or builder property it came from.
+        origin: String,
+        /// How long a revocation waits at most.
+        drain_secs: u64,
+        /// The least `max.poll.interval.ms` that fits the wait and its commit.
+        needed_ms: u64,
+    },
     /// The Prometheus endpoint cannot start (feature `prometheus`).
     #[cfg(feature = "prometheus")]
     #[error("metrics endpoint: {reason}")]

@@ -104,6 +104,15 @@ impl KafkaSettings {
             .map(|(_, v, _)| v.as_str())
     }
 
+    /// A property's value and where it came from (the `KAFKA_*` variable or the builder's
+    /// property), if set.
+    pub(crate) fn get_with_origin(&self, property: &str) -> Option<(&str, &str)> {
+        self.properties
+            .iter()
+            .find(|(p, _, _)| p == property)
+            .map(|(_, v, origin)| (v.as_str(), origin.as_str()))
+    }
+
     /// Fails, naming the variable, when the user set a property whose value the delivery
     /// guarantee depends on to anything else than the value the app pins, or outside the
     /// range it pins (`auto.commit.interval.ms`: 10 to 60000).

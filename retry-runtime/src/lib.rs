@@ -68,6 +68,7 @@ mod chain;
 mod commit_metadata;
 mod consumer;
 mod context;
+mod describe;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 mod error;
@@ -79,6 +80,7 @@ mod in_hand;
 mod inbound;
 mod kafka_config;
 pub mod kafka_headers;
+mod key_order_checks;
 mod lanes;
 mod listener;
 mod locks;

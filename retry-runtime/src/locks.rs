@@ -168,18 +168,23 @@ pub(crate) struct Locks {
     stop: Arc<AtomicBool>,
     /// Ends writes that wait for the broker.
     shutdown: CancellationToken,
+    /// Bytes of metadata the listener's main-topic commits carry at most
+    /// (`commit_metadata::metadata_limit`).
+    commit_metadata: usize,
 }
 
 impl Locks {
     /// Starts the client of the lock log `topic`: its producer (idempotent, `acks=all`, no
     /// linger) from `producer`, the reader thread from `reader` (assigned every partition
     /// from the beginning, never joining its group nor committing), and the consumer that
-    /// reads copies set aside again, from `reader` too. `shutdown` ends writes.
+    /// reads copies set aside again, from `reader` too. `shutdown` ends writes; the
+    /// listener's main-topic commits carry at most `commit_metadata` bytes of metadata.
     pub fn start(
         topic: &str,
         producer: &ClientConfig,
         reader: &ClientConfig,
         shutdown: CancellationToken,
+        commit_metadata: usize,
     ) -> KafkaResult<Arc<Self>> {
         let mut producer = producer.clone();
         producer
@@ -208,6 +213,7 @@ impl Locks {
             folds: folds.clone(),
             stop: stop.clone(),
             shutdown,
+            commit_metadata,
         });
         let name = topic.to_owned();
         std::thread::Builder::new()
@@ -219,6 +225,11 @@ impl Locks {
             })
             .expect("spawning the lock-log reader");
         Ok(locks)
+    }
+
+    /// Bytes of metadata the listener's main-topic commits carry at most.
+    pub fn commit_metadata(&self) -> usize {
+        self.commit_metadata
     }
 
     /// The fold of main partition `partition`.

@@ -11,7 +11,9 @@ use rdkafka::types::RDKafkaErrorCode;
 
 use retry_core::{DestinationKind, LOCK_LOG_TOPIC_SETTINGS};
 
+use crate::describe;
 use crate::error::StartError;
+use crate::key_order_checks::{check_topic_settings, KeyOrderTopic};
 use crate::listener::Listener;
 
 /// A topic to create.
@@ -146,6 +148,54 @@ fn check_key_order_partitions(
         main: main.clone(),
         main_partitions,
     })
+}
+
+/// With `ordering = "key"`, checks the settings of the parked and lock-log topics that
+/// existed before start-up (those it creates get its own): refuses those that would lose
+/// records or locks and warns about the rest ([`check_topic_settings`]). A topic whose
+/// settings the broker does not describe is not checked, said at WARN.
+pub(crate) async fn check_key_order_topics(
+    admin: &AdminClient<DefaultClientContext>,
+    listeners: &[Arc<Listener>],
+    existing: &HashMap<String, i32>,
+    timeout: Duration,
+) -> Result<(), StartError> {
+    let topics: Vec<(&str, &str, KeyOrderTopic)> = listeners
+        .iter()
+        .flat_map(|listener| {
+            let topics = &listener.config.topics;
+            let parked = topics
+                .parked()
+                .map(|t| (t.name.as_str(), KeyOrderTopic::Parked));
+            let locks = topics.lock_log().map(|t| (t, KeyOrderTopic::LockLog));
+            parked
+                .into_iter()
+                .chain(locks)
+                .map(|(topic, role)| (listener.config.name.as_str(), topic, role))
+        })
+        .filter(|(_, topic, _)| existing.contains_key(*topic))
+        .collect();
+    if topics.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = topics.iter().map(|(_, topic, _)| *topic).collect();
+    let described = describe::topic_settings(admin, &names, timeout).await;
+    for ((listener, topic, role), (_, settings)) in topics.iter().zip(described) {
+        match settings {
+            Ok(settings) => {
+                for warning in check_topic_settings(listener, topic, *role, &settings)? {
+                    tracing::warn!("{warning}");
+                }
+            }
+            Err(reason) => tracing::warn!(
+                %topic,
+                %reason,
+                "the broker did not describe the settings of {topic}; they are not checked \
+                 (ordering = \"key\" needs a parked topic kept for ever and a compacted lock log)"
+            ),
+        }
+    }
+    Ok(())
 }
 
 /// Partition counts of every topic in the cluster.

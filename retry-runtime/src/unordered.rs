@@ -150,7 +150,9 @@ pub(crate) async fn run_unordered(
     if let (Some(chained), DestinationKind::Main) = (&mut task.chained, shared.processor.kind()) {
         // Records finished above the committed offset are not handled again; this task's
         // commits list those it finishes.
-        let (finished, commits) = finished_above(&shared.consumer, &shared.topic, partition).await;
+        let max_len = shared.processor.locks().map_or(0, |l| l.commit_metadata());
+        let (finished, commits) =
+            finished_above(&shared.consumer, &shared.topic, partition, max_len).await;
         chained.skip_finished(finished);
         task.worker.finished = Some(commits);
     }

@@ -13,6 +13,7 @@ mod hardening;
 mod hardening2;
 mod hardening3;
 mod key_lanes;
+mod key_order_checks;
 mod key_rebalance;
 mod lifecycle;
 mod membership;
