@@ -24,6 +24,7 @@ use crate::inbound::{now_ms, Inbound};
 use crate::kafka_headers::KafkaHeaders;
 use crate::listener::{Handler, Listener};
 use crate::locks::Locks;
+use crate::ownership::Ownership;
 
 /// Counters and the latency histogram of one listener topic, registered once.
 struct Meters {
@@ -217,13 +218,15 @@ impl Processor {
     }
 
     /// [`Processor::next`] for a record of the lock log's chain (`ordering = "key"`): the
-    /// forward, if any, then the entry `link` writes for where the record went; completes
-    /// once the fold applied the entry. `None` when there is neither.
+    /// forward, if any, then the entry `link` writes for where the record went, unless
+    /// `owned` is fenced meanwhile; completes once the fold applied the entry. `None` when
+    /// there is neither.
     pub fn next_linked(
         self: &Arc<Self>,
         inbound: Inbound<'_>,
         handled: Handled,
         link: ChainLink<RecordKey>,
+        owned: Arc<Ownership>,
     ) -> Option<Forward> {
         let locks = self.locks.clone()?;
         let Handled { outcome, span } = handled;
@@ -243,14 +246,20 @@ impl Processor {
                 None => resolved,
                 Some(forward) => forward.await?.went(),
             };
-            locks.enter(partition, link, went).await
+            locks.enter(partition, link, went, &owned).await
         };
         Some(Box::pin(settle.instrument(span)))
     }
 
     /// Forwards a main-topic record whose key is blocked to the parked topic, then writes its
-    /// chain entry (`ordering = "key"`); completes once the fold applied it.
-    pub fn park(self: &Arc<Self>, inbound: Inbound<'_>, link: ChainLink<RecordKey>) -> Forward {
+    /// chain entry (`ordering = "key"`) unless `owned` is fenced meanwhile; completes once the
+    /// fold applied it.
+    pub fn park(
+        self: &Arc<Self>,
+        inbound: Inbound<'_>,
+        link: ChainLink<RecordKey>,
+        owned: Arc<Ownership>,
+    ) -> Forward {
         let locks = self.locks.clone().expect("parking needs the lock log");
         let parked = self.listener.config.topics.parked();
         let topic = parked.expect("parking needs the parked topic").name.clone();
@@ -280,7 +289,7 @@ impl Processor {
         });
         Box::pin(async move {
             let went = forward.await?.went();
-            locks.enter(partition, link, went).await
+            locks.enter(partition, link, went, &owned).await
         })
     }
 

@@ -339,7 +339,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
             }
             Turn::Park => {
                 let inbound = Inbound::read(&message, &self.worker.shared.topic);
-                let parked = processor.park(inbound, link);
+                let parked = processor.park(inbound, link, self.worker.owned.clone());
                 self.worker
                     .forwards
                     .push(parked.map(move |result| (ticket, result)).boxed());
@@ -453,7 +453,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
                         }
                     }
                     None => Ended::Done(match link {
-                        Some(link) => processor.next_linked(inbound, handled, link),
+                        Some(link) => processor.next_linked(inbound, handled, link, owned),
                         None => processor.next(inbound, handled),
                     }),
                 },
