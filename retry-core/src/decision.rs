@@ -2,8 +2,10 @@
 
 use std::time::Duration;
 
+use crate::backoff::Backoff;
 use crate::classify::ErrorClass;
 use crate::policy::{DltStrategy, RetryPolicy};
+use crate::settings::ProcessingOrder;
 use crate::topics::{DestinationTopic, TopicPlan};
 
 /// The facts about one failed delivery that the decision needs.
@@ -158,16 +160,32 @@ pub fn decide<'p>(
 pub enum DltFailureAction {
     /// Publish the record to the DLT again, to be handled later.
     Republish,
+    /// Hand the record to the DLT handler again after `after`, in place: its key's later
+    /// dead letters wait (`ordering = "key"`, where a re-published record would let them
+    /// pass it).
+    RetryInPlace {
+        /// How long to wait before the next try.
+        after: Duration,
+    },
     /// Log the failure and commit.
     LogAndCommit,
 }
 
 impl DltStrategy {
-    /// The action for a failing DLT handler under this strategy.
-    pub fn on_handler_failure(self) -> DltFailureAction {
-        match self {
-            DltStrategy::AlwaysRetry => DltFailureAction::Republish,
-            DltStrategy::Fail | DltStrategy::None => DltFailureAction::LogAndCommit,
+    /// The action for a failing DLT handler under this strategy, for a listener whose
+    /// records are handled in `ordering`; a record tried again waits one initial `backoff`
+    /// delay, so a DLT handler that keeps failing does not spin.
+    pub fn on_handler_failure(
+        self,
+        ordering: ProcessingOrder,
+        backoff: &Backoff,
+    ) -> DltFailureAction {
+        match (self, ordering) {
+            (DltStrategy::AlwaysRetry, ProcessingOrder::Key) => DltFailureAction::RetryInPlace {
+                after: backoff.initial(),
+            },
+            (DltStrategy::AlwaysRetry, _) => DltFailureAction::Republish,
+            (DltStrategy::Fail | DltStrategy::None, _) => DltFailureAction::LogAndCommit,
         }
     }
 }
@@ -368,14 +386,35 @@ mod tests {
 
     #[test]
     fn dlt_failure_actions() {
+        let backoff: Backoff = "1500ms*2".parse().unwrap();
+        let action = |dlt: DltStrategy, ordering| dlt.on_handler_failure(ordering, &backoff);
+        for ordering in [ProcessingOrder::Partition, ProcessingOrder::Unordered] {
+            assert_eq!(
+                action(DltStrategy::AlwaysRetry, ordering),
+                DltFailureAction::Republish
+            );
+        }
         assert_eq!(
-            DltStrategy::AlwaysRetry.on_handler_failure(),
-            DltFailureAction::Republish
+            action(DltStrategy::AlwaysRetry, ProcessingOrder::Key),
+            DltFailureAction::RetryInPlace {
+                after: Duration::from_millis(1500)
+            },
+            "in key mode a re-published dead letter would pass its key's later ones"
         );
-        assert_eq!(
-            DltStrategy::Fail.on_handler_failure(),
-            DltFailureAction::LogAndCommit
-        );
+        for ordering in [
+            ProcessingOrder::Partition,
+            ProcessingOrder::Unordered,
+            ProcessingOrder::Key,
+        ] {
+            assert_eq!(
+                action(DltStrategy::Fail, ordering),
+                DltFailureAction::LogAndCommit
+            );
+            assert_eq!(
+                action(DltStrategy::None, ordering),
+                DltFailureAction::LogAndCommit
+            );
+        }
     }
 
     fn arb_policy() -> impl Strategy<Value = RetryPolicy> {

@@ -151,14 +151,17 @@ impl PartitionContext {
 
     /// Waits until the tasks of `revoked` let go of their partitions (their calls, forwards
     /// and lock-log entries ended, their offsets stored), then commits: the partitions' next
-    /// owners start after every entry of this one. On a runtime worker the wait moves the
+    /// owners start after every entry of this one. A task still working past [`DRAIN_BOUND`]
+    /// is fenced off the lock log ([`Ownership::fence`]). On a runtime worker the wait moves the
     /// worker's other tasks away first; a runtime of one thread cannot wait (its tasks would
     /// wait for it), and start-up refuses key order there.
     fn drain(&self, consumer: &BaseConsumer<Self>, revoked: &[(i32, Arc<Ownership>)]) {
         let wait = || {
             for (partition, owned) in revoked {
                 if !owned.wait_drained(DRAIN_BOUND) {
-                    tracing::error!(partition, bound = ?DRAIN_BOUND, "revoked partition not drained in time; its late entries may break key order");
+                    // Its records not yet entered stay unfinished, for the next owner.
+                    owned.fence();
+                    tracing::error!(partition, bound = ?DRAIN_BOUND, "revoked partition not drained in time; its task writes no more lock-log entries, but one already handed to the producer may still land after the next owner started and break its key's order");
                 }
             }
         };

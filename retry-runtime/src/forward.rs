@@ -35,10 +35,11 @@ pub(crate) const REFUSED_RETRY: Duration = Duration::from_secs(30);
 /// How long reading a destination's partition count may take.
 const METADATA_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The forward did not happen because the app is shutting down; the source offset must not
-/// be committed (the record is redelivered after restart).
+/// The forward did not happen because the app is shutting down, or (a lock-log entry)
+/// because its partition's task was fenced after a revocation; the source offset must not be
+/// committed (the record is redelivered).
 #[derive(Debug, thiserror::Error)]
-#[error("shutdown interrupted the forward to {0}")]
+#[error("the forward to {0} was interrupted")]
 pub(crate) struct Interrupted(pub String);
 
 /// Why a forward did not reach its topic.

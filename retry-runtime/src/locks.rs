@@ -20,6 +20,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::forward::Interrupted;
+use crate::ownership::Ownership;
 use crate::refetch::Refetch;
 
 /// How long the reader waits for an entry before it looks at its stop flag again.
@@ -279,14 +280,24 @@ impl Locks {
     }
 
     /// Writes `entry` to the log of main partition `partition`, tried again until the broker
-    /// takes it, and returns once the fold has applied it.
+    /// takes it, and returns once the fold has applied it. A task's entry fails without being
+    /// written once its partition's ownership `fence` is fenced (a revocation stopped waiting
+    /// for the task); a floor, the instance's, has none.
     pub async fn write(
         &self,
         partition: i32,
         entry: &LockEntry<RecordKey>,
+        fence: Option<&Ownership>,
     ) -> Result<(), Interrupted> {
         let (key, value) = encode_lock_entry(entry);
         let offset = loop {
+            // Checked right before the entry is handed to the producer: the next owner may
+            // have started, and an entry of this task landing after its takeover would break
+            // the key's order. The record stays unfinished; the next owner handles it.
+            if fence.is_some_and(Ownership::is_fenced) {
+                tracing::warn!(topic = %self.topic, partition, "lock-log entry not written: the partition was fenced after its revocation; its next owner handles the record again");
+                return Err(self.interrupted());
+            }
             let record = FutureRecord::to(&self.topic)
                 .partition(partition)
                 .key(&key)
@@ -311,15 +322,16 @@ impl Locks {
     }
 
     /// Writes the entry `link` needs once its record went where `went` says, if any, and
-    /// returns once the fold applied it.
+    /// returns once the fold applied it; `owned` is the writing task's partition ownership.
     pub async fn enter(
         &self,
         partition: i32,
         link: ChainLink<RecordKey>,
         went: Went,
+        owned: &Ownership,
     ) -> Result<(), Interrupted> {
         match link.entry(went) {
-            Some(entry) => self.write(partition, &entry).await,
+            Some(entry) => self.write(partition, &entry, Some(owned)).await,
             None => Ok(()),
         }
     }
@@ -352,7 +364,7 @@ impl Locks {
                     continue;
                 }
                 if self
-                    .write(partition, &LockEntry::Floor(floor))
+                    .write(partition, &LockEntry::Floor(floor), None)
                     .await
                     .is_err()
                 {
@@ -606,5 +618,41 @@ mod tests {
             fold.touch(Some(key("d")));
         }
         assert_eq!(fold.touched_since(mark).0, None, "fell behind what is kept");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_task_fenced_after_its_revocation_writes_no_entry() {
+        const LOG: &str = "orders-retry-locks";
+        let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
+        cluster.create_topic(LOG, 1, 1).unwrap();
+        let mut producer = ClientConfig::new();
+        producer.set("bootstrap.servers", cluster.bootstrap_servers());
+        let mut reader = producer.clone();
+        reader.set("group.id", "orders-retry-locks-reader");
+        let locks = Locks::start(LOG, &producer, &reader, CancellationToken::new()).unwrap();
+        let entry = |offset| LockEntry::Chain {
+            key: key("k"),
+            offset,
+            copy: retry_core::CopyAt { hop: 1, offset },
+        };
+        let write = |offset, owned| {
+            let (locks, entry) = (&locks, entry(offset));
+            async move {
+                let written = locks.write(0, &entry, Some(owned));
+                tokio::time::timeout(Duration::from_secs(20), written).await
+            }
+        };
+        let owned = Ownership::default();
+        let written = write(0, &owned).await;
+        assert!(matches!(written, Ok(Ok(()))), "{written:?}");
+        owned.fence();
+        let written = write(1, &owned).await;
+        assert!(matches!(written, Ok(Err(_))), "refused: {written:?}");
+        let (_, end) = tokio::task::block_in_place(|| {
+            let client = locks.producer.client();
+            client.fetch_watermarks(LOG, 0, Duration::from_secs(5))
+        })
+        .unwrap();
+        assert_eq!(end, 1, "only the entry written before the fence");
     }
 }

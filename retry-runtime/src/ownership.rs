@@ -20,6 +20,9 @@ pub(crate) struct Ownership {
     /// waits to end (design/key-order.md), and its change.
     working: Mutex<bool>,
     drained: Condvar,
+    /// Set once a revocation stopped waiting for the partition's task: the task writes no
+    /// more lock-log entries (design/key-order.md).
+    fenced: AtomicBool,
 }
 
 /// A task's hold on a partition it works on; the partition is drained once it drops.
@@ -55,6 +58,17 @@ impl Ownership {
     pub fn working(self: &Arc<Self>) -> Working {
         *self.working.lock().expect("ownership poisoned") = true;
         Working(self.clone())
+    }
+
+    /// Fences the partition's task off the lock log: a revocation stopped waiting for it, and
+    /// the next owner may start. Its records not yet entered stay unfinished.
+    pub fn fence(&self) {
+        self.fenced.store(true, Ordering::Release);
+    }
+
+    /// True once [`Ownership::fence`] was called: checked before every lock-log write.
+    pub fn is_fenced(&self) -> bool {
+        self.fenced.load(Ordering::Acquire)
     }
 
     /// Blocks the calling thread until no task works on the partition, or `bound` passed:
@@ -104,5 +118,14 @@ mod tests {
         std::thread::sleep(Duration::from_millis(20));
         drop(working);
         assert!(drained.join().unwrap(), "woken when the task let go");
+    }
+
+    #[test]
+    fn a_fence_is_set_once_and_stays() {
+        let ownership = Ownership::default();
+        assert!(!ownership.is_fenced());
+        ownership.fence();
+        assert!(ownership.is_fenced());
+        assert!(!ownership.is_revoked(), "a fence is not a revocation");
     }
 }

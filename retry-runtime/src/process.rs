@@ -24,6 +24,7 @@ use crate::inbound::{now_ms, Inbound};
 use crate::kafka_headers::KafkaHeaders;
 use crate::listener::{Handler, Listener};
 use crate::locks::Locks;
+use crate::ownership::Ownership;
 
 /// Counters and the latency histogram of one listener topic, registered once.
 struct Meters {
@@ -217,13 +218,15 @@ impl Processor {
     }
 
     /// [`Processor::next`] for a record of the lock log's chain (`ordering = "key"`): the
-    /// forward, if any, then the entry `link` writes for where the record went; completes
-    /// once the fold applied the entry. `None` when there is neither.
+    /// forward, if any, then the entry `link` writes for where the record went, unless
+    /// `owned` is fenced meanwhile; completes once the fold applied the entry. `None` when
+    /// there is neither.
     pub fn next_linked(
         self: &Arc<Self>,
         inbound: Inbound<'_>,
         handled: Handled,
         link: ChainLink<RecordKey>,
+        owned: Arc<Ownership>,
     ) -> Option<Forward> {
         let locks = self.locks.clone()?;
         let Handled { outcome, span } = handled;
@@ -243,14 +246,20 @@ impl Processor {
                 None => resolved,
                 Some(forward) => forward.await?.went(),
             };
-            locks.enter(partition, link, went).await
+            locks.enter(partition, link, went, &owned).await
         };
         Some(Box::pin(settle.instrument(span)))
     }
 
     /// Forwards a main-topic record whose key is blocked to the parked topic, then writes its
-    /// chain entry (`ordering = "key"`); completes once the fold applied it.
-    pub fn park(self: &Arc<Self>, inbound: Inbound<'_>, link: ChainLink<RecordKey>) -> Forward {
+    /// chain entry (`ordering = "key"`) unless `owned` is fenced meanwhile; completes once the
+    /// fold applied it.
+    pub fn park(
+        self: &Arc<Self>,
+        inbound: Inbound<'_>,
+        link: ChainLink<RecordKey>,
+        owned: Arc<Ownership>,
+    ) -> Forward {
         let locks = self.locks.clone().expect("parking needs the lock log");
         let parked = self.listener.config.topics.parked();
         let topic = parked.expect("parking needs the parked topic").name.clone();
@@ -280,7 +289,7 @@ impl Processor {
         });
         Box::pin(async move {
             let went = forward.await?.went();
-            locks.enter(partition, link, went).await
+            locks.enter(partition, link, went, &owned).await
         })
     }
 
@@ -422,30 +431,69 @@ impl Processor {
         tracing::warn!(record = %self.at(raw), reason = %message, "dead letter (no #[dlt_handler]; committed)");
     }
 
+    /// What becomes of a record of the DLT whose `#[dlt_handler]` failed with `error`.
+    fn dlt_failure_action(&self, error: &HandlerError) -> DltFailureAction {
+        let config = &self.listener.config;
+        match error {
+            // A record that cannot be decoded never will be: trying it again would loop
+            // forever.
+            HandlerError::Decode(_) => DltFailureAction::LogAndCommit,
+            _ => config
+                .policy
+                .dlt
+                .on_handler_failure(config.ordering, &config.policy.backoff),
+        }
+    }
+
+    /// How long a dead letter whose `#[dlt_handler]` failed waits before it is handed to the
+    /// handler again, in place (`ordering = "key"`, `dlt = "always_retry"`): its key's later
+    /// dead letters wait for it. `None` when the record goes on with [`Processor::next`].
+    pub fn again_in_place(&self, inbound: &Inbound<'_>, handled: &Handled) -> Option<Duration> {
+        if self.destination.kind != DestinationKind::Dlt {
+            return None;
+        }
+        let Some(Err(error)) = &handled.outcome else {
+            return None;
+        };
+        let DltFailureAction::RetryInPlace { after } = self.dlt_failure_action(error) else {
+            return None;
+        };
+        let exception = describe(
+            error,
+            &self.listener.config.policy.errors,
+            self.listener.config.stacktrace,
+        );
+        self.meters.retried.increment(1);
+        handled.span.in_scope(|| {
+            tracing::warn!(record = %self.at(&inbound.raw), handler = self.dlt_handler_name(), error = %exception.message, retry_in_ms = after.as_millis() as u64, "DLT handler failed; retrying in place");
+        });
+        Some(after)
+    }
+
+    /// The name of the listener's `#[dlt_handler]`; always set where a DLT handler failed.
+    fn dlt_handler_name(&self) -> &'static str {
+        self.listener
+            .dlt_handler
+            .as_ref()
+            .map_or("", |(name, _)| *name)
+    }
+
     /// A record of the DLT whose `#[dlt_handler]` failed: committed or re-published, as the
     /// DLT setting says.
     fn dead_letter_failed(&self, inbound: Inbound<'_>, error: HandlerError) -> Option<NextHop> {
         let raw = &inbound.raw;
-        // Always set: only a DLT with a `#[dlt_handler]` has a handler that can fail.
-        let dlt_handler_name = self
-            .listener
-            .dlt_handler
-            .as_ref()
-            .map_or("", |(name, _)| *name);
+        let dlt_handler_name = self.dlt_handler_name();
         let policy = &self.listener.config.policy;
         let exception = describe(&error, &policy.errors, self.listener.config.stacktrace);
-        // A record that cannot be decoded never will be: re-publishing it would loop forever.
-        let action = match error {
-            HandlerError::Decode(_) => DltFailureAction::LogAndCommit,
-            _ => policy.dlt.on_handler_failure(),
-        };
-        match action {
+        match self.dlt_failure_action(&error) {
             DltFailureAction::LogAndCommit => {
                 self.meters.dropped.increment(1);
                 tracing::error!(record = %self.at(raw), handler = dlt_handler_name, error = %exception.message, "DLT handler failed; committed (dlt = \"fail\")");
                 None
             }
-            DltFailureAction::Republish => {
+            // In place: asked by [`Processor::again_in_place`] first, which the key-ordered
+            // task does; a task that does not re-publishes.
+            DltFailureAction::Republish | DltFailureAction::RetryInPlace { .. } => {
                 // Unlike Spring, the re-published record waits one initial backoff delay, so a
                 // DLT handler that keeps failing does not spin.
                 let now = now_ms();

@@ -61,31 +61,37 @@ type Called<'q> = (ProgressTicket, Ended<'q>);
 enum Ended<'q> {
     /// Handled: its forward, if it has one.
     Done(Option<Forward>),
-    /// Held for the listener's breaker (design/breaker.md): handed to the handler again
-    /// once admitted, same ticket, same attempt.
+    /// Held for the listener's breaker (design/breaker.md), or a dead letter whose handler
+    /// failed, tried again in place (`ordering = "key"`, `dlt = "always_retry"`) once its
+    /// delay passed: handed to the handler again once admitted, same ticket, same attempt.
     Held(HeldRecord<'q>),
+    /// A dead letter whose wait to be tried again in place ended with a revocation or
+    /// shutdown: left unfinished, its offset not stored; the next owner reads it again.
+    Left,
 }
 
-/// A record whose failure the breaker holds, still borrowed from the partition's queue.
+/// A record whose failure the breaker holds, or a dead letter tried again in place, still
+/// borrowed from the partition's queue.
 struct HeldRecord<'q> {
     message: InHand<'q>,
-    /// Why it was held, for the breaker to tell a record that is its own outage.
-    failure: HeldFailure,
+    /// Why the breaker held it, for the breaker to tell a record that is its own outage;
+    /// `None` for a dead letter tried again in place.
+    failure: Option<HeldFailure>,
     /// Read after the partition was revoked (see `Worker::late`): it is handled whatever the
     /// revocation says; the others held are dropped on revocation.
     late: bool,
     /// Its link in the lock log's chain, with `ordering = "key"`.
     link: Option<ChainLink<RecordKey>>,
-    /// Counts it in `kafka_retry_breaker_held_records` while it is held.
-    _counted: HeldByBreaker<'q>,
+    /// Counts it in `kafka_retry_breaker_held_records` while the breaker holds it.
+    _counted: Option<HeldByBreaker<'q>>,
 }
 
 /// The worker, its calls in flight and the records its breaker holds.
 struct Unordered<'a, 'q> {
     worker: Worker<'a>,
     calls: FuturesUnordered<BoxFuture<'q, Called<'q>>>,
-    /// Records held for the breaker, with their tickets: restarted in offset order before
-    /// anything new is read.
+    /// Records held for the breaker or tried again in place, with their tickets: restarted
+    /// in offset order before anything new is read.
     held: Vec<(ProgressTicket, HeldRecord<'q>)>,
     /// The key lanes, with `ordering = "key"`.
     lanes: Option<Lanes<'q>>,
@@ -164,7 +170,7 @@ pub(crate) async fn run_unordered(
             break Stop::Shutdown;
         }
         if let Some((ticket, record)) = task.next_held() {
-            let (failure, link) = (Some(record.failure), record.link);
+            let (failure, link) = (record.failure, record.link);
             if let Err(stop) = task.launch(record.message, ticket, failure, link).await {
                 break stop;
             }
@@ -447,7 +453,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
             }
             Turn::Park => {
                 let inbound = Inbound::read(&message, &self.worker.shared.topic);
-                let parked = processor.park(inbound, link);
+                let parked = processor.park(inbound, link, self.worker.owned.clone());
                 self.worker
                     .forwards
                     .push(parked.map(move |result| (ticket, result)).boxed());
@@ -529,8 +535,9 @@ impl<'a, 'q> Unordered<'a, 'q> {
                     "a record set aside is gone from its topic (retention or truncation) \
                      before its turn: it is lost, and its key goes on"
                 );
-                let entered = locks.enter(partition, aside.link, Went::DeadLettered);
-                // Interrupted only by shutdown: left unfinished, read again next time.
+                let owned = Arc::clone(&self.worker.owned);
+                let entered = locks.enter(partition, aside.link, Went::DeadLettered, &owned);
+                // Interrupted by shutdown or a fence: left unfinished, read again next time.
                 if self.wait_until(entered, true).await?.is_ok() {
                     self.finished(ticket);
                 }
@@ -584,6 +591,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
         };
         let topic = &shared.topic;
         let late = self.worker.late;
+        let owned = Arc::clone(&self.worker.owned);
         let mut call = async move {
             let inbound = Inbound::read(&message, topic);
             let handled = processor.handle(&inbound).await;
@@ -594,16 +602,35 @@ impl<'a, 'q> Unordered<'a, 'q> {
                     drop(inbound);
                     Ended::Held(HeldRecord {
                         message,
-                        failure,
+                        failure: Some(failure),
                         late,
                         link,
-                        _counted: breaker.holding(),
+                        _counted: Some(breaker.holding()),
                     })
                 }
-                None => Ended::Done(match link {
-                    Some(link) => processor.next_linked(inbound, handled, link),
-                    None => processor.next(inbound, handled),
-                }),
+                None => match processor.again_in_place(&inbound, &handled) {
+                    // Its lane stays closed meanwhile: its key's later dead letters wait, and
+                    // its permit goes to other keys.
+                    Some(after) => {
+                        drop(inbound);
+                        tokio::select! {
+                            biased;
+                            _ = revocation(&owned, late) => Ended::Left,
+                            _ = shared.stop.cancelled() => Ended::Left,
+                            _ = tokio::time::sleep(after) => Ended::Held(HeldRecord {
+                                message,
+                                failure: None,
+                                late,
+                                link,
+                                _counted: None,
+                            }),
+                        }
+                    }
+                    None => Ended::Done(match link {
+                        Some(link) => processor.next_linked(inbound, handled, link, owned),
+                        None => processor.next(inbound, handled),
+                    }),
+                },
             };
             (ticket, ended)
         }
@@ -675,6 +702,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
                 .push(forward.map(move |result| (ticket, result)).boxed()),
             Ended::Done(None) => self.finished(ticket),
             Ended::Held(record) => self.held.push((ticket, record)),
+            Ended::Left => {}
         }
     }
 
@@ -723,7 +751,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
             }
             let started = match self.next_held() {
                 Some((ticket, record)) => {
-                    let (failure, link) = (Some(record.failure), record.link);
+                    let (failure, link) = (record.failure, record.link);
                     self.launch(record.message, ticket, failure, link).await
                 }
                 None => {

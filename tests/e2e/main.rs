@@ -12,6 +12,7 @@ mod handover;
 mod hardening;
 mod hardening2;
 mod hardening3;
+mod key_dlt;
 mod key_lanes;
 mod key_order_checks;
 mod key_rebalance;
