@@ -629,7 +629,7 @@ mod tests {
         producer.set("bootstrap.servers", cluster.bootstrap_servers());
         let mut reader = producer.clone();
         reader.set("group.id", "orders-retry-locks-reader");
-        let locks = Locks::start(LOG, &producer, &reader, CancellationToken::new()).unwrap();
+        let locks = Locks::start(LOG, &producer, &reader, CancellationToken::new(), 4000).unwrap();
         let entry = |offset| LockEntry::Chain {
             key: key("k"),
             offset,
