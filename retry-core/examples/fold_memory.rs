@@ -2,7 +2,7 @@
 //! million keys, each with a head forwarded once and one parked record (18-byte keys), and
 //! prints the growth of the process's resident set.
 //!
-//! `cargo run --release -p retry-core --features unstable-key-order --example fold_memory [KEYS]`
+//! `cargo run --release -p retry-core --example fold_memory [KEYS]`
 
 use retry_core::{CopyAt, LockEntry, LockLog, LockOutcome};
 

@@ -331,11 +331,8 @@ pub enum ProcessingOrder {
     Unordered,
     /// `"key"`: a partition's records with different keys run concurrently, up to
     /// `concurrency` handler calls in flight; records of one key never overlap and start in
-    /// offset order (records without a key are one key).
-    ///
-    /// Not complete: a key whose record waits for a retry is not blocked yet
-    /// (design/key-order.md), so the value is accepted only with the `unstable-key-order`
-    /// feature.
+    /// offset order (records without a key are one key), and a key whose record waits for
+    /// a retry is blocked until it succeeded or reached the DLT (design/key-order.md).
     Key,
 }
 
@@ -485,16 +482,8 @@ fn key_bounds<F: Fn(&str) -> Option<String>>(
     })
 }
 
-/// Parses `ordering`; `"key"` only with the `unstable-key-order` feature, since it does not
-/// keep a blocked key's order across retries yet.
+/// Parses `ordering`.
 fn processing_order(text: &str) -> Result<ProcessingOrder, String> {
-    if text == "key" && !cfg!(feature = "unstable-key-order") {
-        return Err(
-            "`key` is not complete yet (a key whose record waits for a retry is not \
-                    blocked); enable the `unstable-key-order` feature to try its key lanes"
-                .into(),
-        );
-    }
     choice(&[
         ("partition", ProcessingOrder::Partition),
         ("key", ProcessingOrder::Key),
@@ -925,19 +914,14 @@ mod tests {
     }
 
     #[test]
-    fn ordering_by_key_needs_the_unstable_feature() {
+    fn ordering_by_key_from_the_environment() {
         let key = resolve(ITEMS, &[("RETRY_UPDATE_ITEM_ORDERING", "key")]);
-        if cfg!(feature = "unstable-key-order") {
-            assert_eq!(key.unwrap().ordering, ProcessingOrder::Key);
-        } else {
-            let err = key.unwrap_err();
-            assert_eq!(err.setting, Setting::Ordering);
-            assert!(err.to_string().contains("unstable-key-order"), "{err}");
-        }
+        assert_eq!(key.unwrap().ordering, ProcessingOrder::Key);
+        let err = resolve(ITEMS, &[("RETRY_UPDATE_ITEM_ORDERING", "keys")]).unwrap_err();
+        assert_eq!(err.setting, Setting::Ordering);
     }
 
     #[test]
-    #[cfg(feature = "unstable-key-order")]
     fn key_bounds_apply_only_to_key_order() {
         let c = resolve(ITEMS, &[("RETRY_UPDATE_ITEM_ORDERING", "key")]).unwrap();
         assert_eq!(c.key_bounds, ChainBounds::DEFAULT);

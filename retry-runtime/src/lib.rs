@@ -45,6 +45,8 @@
 //! * [Guarantees](guide::guarantees), and what is not guaranteed.
 //! * [Outages](guide::outages): a circuit breaker that pauses a listener while its
 //!   downstream is down, instead of dead-lettering every record.
+//! * [Key order](guide::key_order): `ordering = "key"`, handlers side by side across keys,
+//!   each key's records in order across retries.
 //! * [Testing](guide::testing) with the embedded broker.
 //! * [Production](guide::production): static membership, recovery, shutdown, metrics, health.
 //! * [Operating](guide::operating): the `kafka-retry` command, metrics, `/health` and
@@ -132,6 +134,8 @@ pub mod guide {
     pub mod guarantees {}
     #[doc = include_str!("docs/outages.md")]
     pub mod outages {}
+    #[doc = include_str!("docs/key-order.md")]
+    pub mod key_order {}
     #[doc = include_str!("docs/testing.md")]
     pub mod testing {}
     #[doc = include_str!("docs/production.md")]

@@ -352,7 +352,6 @@ mod tests {
         );
     }
 
-    #[cfg(feature = "unstable-key-order")]
     #[test]
     fn key_order_creates_a_parked_topic_kept_for_ever_and_a_compacted_lock_log() {
         let listeners = [listener(&[
@@ -374,7 +373,6 @@ mod tests {
         assert!(created("accounts-retry").settings.is_empty());
     }
 
-    #[cfg(feature = "unstable-key-order")]
     #[test]
     fn key_order_refuses_chain_topics_with_another_partition_count_than_the_main_topic() {
         let listeners = [listener(&[

@@ -1,4 +1,4 @@
-//! `ordering = "key"` with the lock log (the `unstable-key-order` feature): a key whose record
+//! `ordering = "key"` with the lock log: a key whose record
 //! waits for a retry is blocked; its later records wait in the parked topic, in order, until
 //! the waiting record succeeded or reached the DLT, also across a restart. Other keys flow.
 

@@ -1,6 +1,6 @@
-//! `ordering = "key"`, as far as it is built (the `unstable-key-order` feature): records of
-//! one partition with different keys run side by side, records of one key one at a time and
-//! in offset order, records without a key as one key.
+//! `ordering = "key"`'s lanes: records of one partition with different keys run side by
+//! side, records of one key one at a time and in offset order, records without a key as one
+//! key.
 
 use std::sync::Mutex;
 use std::time::Duration;

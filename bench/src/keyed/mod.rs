@@ -18,8 +18,7 @@
 //! A record fails its first attempt when its offset is a multiple of 100 / `failing_percent`
 //! ([`fails_once`]), in both programs alike.
 //!
-//! kafka-retry's rows are `ordering = "partition"`, `"none"` and `"key"` (the bench enables
-//! retry-runtime's `unstable-key-order` feature while that gates the value): the listener
+//! kafka-retry's rows are `ordering = "partition"`, `"none"` and `"key"`: the listener
 //! takes its ordering and concurrency from `RETRY_BENCH_KEYED_ORDERING` and
 //! `RETRY_BENCH_KEYED_CONCURRENCY`, as users override them.
 //!
