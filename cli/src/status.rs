@@ -4,6 +4,10 @@
 //! listener's are shown too, marked orphaned, by the rule the runtime drains them by
 //! (retry-core's `is_own_orphan`: a group of the listener committed on it, or the listener
 //! forwarded its records); a topic named like one that is not the listener's is not shown.
+//! With `ordering = "key"`, the parked topic is shown like a retry topic (its records wait
+//! for their key, so they are never past due), and the lock log is folded and counted per
+//! partition: the keys blocked, their records waiting in a retry topic and in the parked
+//! topic, the floor.
 
 use std::collections::HashMap;
 
@@ -12,9 +16,10 @@ use retry_core::{forwarding_groups, is_own_orphan, Backlog};
 
 use crate::args::StatusArgs;
 use crate::kafka::{first_records, partition_count, Connection, TopicReader};
+use crate::locks;
 use crate::table;
 use crate::time::epoch_ms;
-use crate::topology::{self, ChainTopic};
+use crate::topology::{self, ChainTopic, Role};
 
 /// One line of the status: a topic, a group reading it, its backlog.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +98,14 @@ pub async fn run(connection: &Connection, args: &StatusArgs) -> anyhow::Result<S
             });
         }
     }
-    Ok(render(&rows, now))
+    let mut text = render(&rows, now);
+    let lock_log = topology::lock_log(&args.topic, &args.topology);
+    if existing.contains(&lock_log) {
+        let folded = locks::fold(connection, &lock_log).await?;
+        text.push('\n');
+        text.push_str(&locks::render_summary(&lock_log, &folded));
+    }
+    Ok(text)
 }
 
 /// The groups, among `groups` (each with what it committed on `topic`, an orphan
@@ -167,7 +179,9 @@ async fn backlog(
         let due = record
             .headers
             .get(BACKOFF_TIMESTAMP)
-            .filter(|_| !topic.dlt)
+            // A DLT's records are due at once; a parked record waits for its key, not for a
+            // due time, so neither is ever late.
+            .filter(|_| topic.role == Role::Retry)
             .and_then(|b| decode_timestamp(BACKOFF_TIMESTAMP, b).ok());
         backlog.add(record.timestamp_ms.unwrap_or(now), due, now);
     }
