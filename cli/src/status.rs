@@ -176,14 +176,18 @@ async fn backlog(
     let mut reader = TopicReader::open(&consumer, &topic.name, committed)?;
     let mut backlog = Backlog::default();
     while let Some(record) = reader.next().await? {
+        let written = record.timestamp_ms.unwrap_or(now);
+        if topic.role == Role::Parked {
+            // It waits for its key's earlier records (the lock log's heads), not for a time.
+            backlog.add_undue(written);
+            continue;
+        }
         let due = record
             .headers
             .get(BACKOFF_TIMESTAMP)
-            // A DLT's records are due at once; a parked record waits for its key, not for a
-            // due time, so neither is ever late.
-            .filter(|_| topic.role == Role::Retry)
+            .filter(|_| topic.role != Role::Dlt)
             .and_then(|b| decode_timestamp(BACKOFF_TIMESTAMP, b).ok());
-        backlog.add(record.timestamp_ms.unwrap_or(now), due, now);
+        backlog.add(written, due, now);
     }
     Ok(backlog)
 }
