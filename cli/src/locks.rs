@@ -28,35 +28,40 @@ pub struct Folded {
 pub async fn fold(connection: &Connection, topic: &str) -> anyhow::Result<BTreeMap<i32, Folded>> {
     let consumer = connection.consumer(None)?;
     let partitions = partition_count(&consumer, topic)?;
-    let mut logs: BTreeMap<i32, (LockLog<RecordKey>, Option<(i64, LockEntryError)>)> =
-        (0..partitions).map(|p| (p, Default::default())).collect();
+    let mut logs: BTreeMap<i32, Folding> =
+        (0..partitions).map(|p| (p, Folding::default())).collect();
     let mut reader = TopicReader::open(&consumer, topic, &HashMap::new())?;
     while let Some(record) = reader.next().await? {
-        let (log, unreadable) = logs.entry(record.partition).or_default();
-        if unreadable.is_some() {
+        let folding = logs.entry(record.partition).or_default();
+        if folding.unreadable.is_some() {
             continue;
         }
         match decode(&record) {
             Ok(Some(entry)) => {
-                log.apply(entry);
+                folding.log.apply(entry);
             }
             Ok(None) => {}
-            Err(error) => *unreadable = Some((record.offset, error)),
+            Err(error) => folding.unreadable = Some((record.offset, error)),
         }
     }
     Ok(logs
         .into_iter()
-        .map(|(partition, (log, unreadable))| {
-            let summary = LockSummary::of(&log);
-            (
-                partition,
-                Folded {
-                    summary,
-                    unreadable,
-                },
-            )
+        .map(|(partition, folding)| {
+            let folded = Folded {
+                summary: LockSummary::of(&folding.log),
+                unreadable: folding.unreadable,
+            };
+            (partition, folded)
         })
         .collect())
+}
+
+/// A partition of the lock log being folded.
+#[derive(Default)]
+struct Folding {
+    log: LockLog<RecordKey>,
+    /// Where the fold stopped, as in [`Folded`].
+    unreadable: Option<(i64, LockEntryError)>,
 }
 
 /// An entry of the lock log where it stands.
