@@ -24,9 +24,11 @@ pub enum Command {
     /// Dead-letter topics: list or replay their records.
     #[command(subcommand)]
     Dlt(DltCommand),
-    /// The path of the records with a key through a main topic, its retry topics and DLTs.
+    /// The path of the records with a key through a main topic, its retry topics and DLTs
+    /// (and, with `ordering = "key"`, its parked topic and the key's lock-log entries).
     Trace(TraceArgs),
-    /// Records waiting on each retry topic and DLT of a main topic, and their due lag.
+    /// Records waiting on each retry topic and DLT of a main topic, and their due lag (and,
+    /// with `ordering = "key"`, on its parked topic, and the keys its lock log blocks).
     Status(StatusArgs),
 }
 
@@ -117,7 +119,7 @@ pub struct TopologyArgs {
     /// The listener's `suffix`: `delay` or `index`.
     #[arg(long, default_value = "delay")]
     pub suffix: String,
-    /// The listener's `retry_topic_suffix`.
+    /// The listener's `retry_topic_suffix` (it names the parked topic and the lock log too).
     #[arg(long, default_value = "-retry")]
     pub retry_suffix: String,
     /// The listener's `dlt_topic_suffix`.

@@ -3,13 +3,16 @@
 //!
 //! * `kafka-retry dlt list <dlt>`: the dead letters, filtered, as a table or JSON lines.
 //! * `kafka-retry dlt replay <dlt>`: re-publish them to their original topic, resumably.
-//! * `kafka-retry trace <topic> --key <key>`: a record's path through its retry topics.
-//! * `kafka-retry status <topic>`: what waits on each retry topic and DLT, and its due lag.
+//! * `kafka-retry trace <topic> --key <key>`: a record's path through its retry topics (and,
+//!   with `ordering = "key"`, its parked topic and its key's lock-log entries).
+//! * `kafka-retry status <topic>`: what waits on each retry topic and DLT, and its due lag
+//!   (and, with `ordering = "key"`, on the parked topic, and the keys the lock log blocks).
 
 mod args;
 mod dead_letter;
 mod filter;
 mod kafka;
+mod locks;
 mod replay;
 mod status;
 mod table;
@@ -90,10 +93,18 @@ async fn trace(connection: &Connection, args: &TraceArgs) -> anyhow::Result<u8> 
         }
         for record in read_all(connection, &topic.name).await? {
             if record.key.as_deref() == Some(args.key.as_bytes()) {
-                hops.push((index, trace::Hop::read(&record, topic.dlt)));
+                hops.push((index, trace::Hop::read(&record, topic.role)));
             }
         }
     }
     print!("{}", trace::render(&args.key, &trace::assemble(hops)));
+    let lock_log = topology::lock_log(&args.topic, &args.topology);
+    if existing.contains(&lock_log) {
+        let entries = locks::entries_of(connection, &lock_log, args.key.as_bytes()).await?;
+        print!(
+            "{}",
+            locks::render_entries(&lock_log, &args.key, &args.topic, &chain, &entries)
+        );
+    }
     Ok(0)
 }

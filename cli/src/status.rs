@@ -4,6 +4,10 @@
 //! listener's are shown too, marked orphaned, by the rule the runtime drains them by
 //! (retry-core's `is_own_orphan`: a group of the listener committed on it, or the listener
 //! forwarded its records); a topic named like one that is not the listener's is not shown.
+//! With `ordering = "key"`, the parked topic is shown like a retry topic (its records wait
+//! for their key, so they are never past due), and the lock log is folded and counted per
+//! partition: the keys blocked, their records waiting in a retry topic and in the parked
+//! topic, the floor.
 
 use std::collections::HashMap;
 
@@ -12,9 +16,10 @@ use retry_core::{forwarding_groups, is_own_orphan, Backlog};
 
 use crate::args::StatusArgs;
 use crate::kafka::{first_records, partition_count, Connection, TopicReader};
+use crate::locks;
 use crate::table;
 use crate::time::epoch_ms;
-use crate::topology::{self, ChainTopic};
+use crate::topology::{self, ChainTopic, Role};
 
 /// One line of the status: a topic, a group reading it, its backlog.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,7 +98,14 @@ pub async fn run(connection: &Connection, args: &StatusArgs) -> anyhow::Result<S
             });
         }
     }
-    Ok(render(&rows, now))
+    let mut text = render(&rows, now);
+    let lock_log = topology::lock_log(&args.topic, &args.topology);
+    if existing.contains(&lock_log) {
+        let folded = locks::fold(connection, &lock_log).await?;
+        text.push('\n');
+        text.push_str(&locks::render_summary(&lock_log, &folded));
+    }
+    Ok(text)
 }
 
 /// The groups, among `groups` (each with what it committed on `topic`, an orphan
@@ -164,12 +176,18 @@ async fn backlog(
     let mut reader = TopicReader::open(&consumer, &topic.name, committed)?;
     let mut backlog = Backlog::default();
     while let Some(record) = reader.next().await? {
+        let written = record.timestamp_ms.unwrap_or(now);
+        if topic.role == Role::Parked {
+            // It waits for its key's earlier records (the lock log's heads), not for a time.
+            backlog.add_undue(written);
+            continue;
+        }
         let due = record
             .headers
             .get(BACKOFF_TIMESTAMP)
-            .filter(|_| !topic.dlt)
+            .filter(|_| topic.role != Role::Dlt)
             .and_then(|b| decode_timestamp(BACKOFF_TIMESTAMP, b).ok());
-        backlog.add(record.timestamp_ms.unwrap_or(now), due, now);
+        backlog.add(written, due, now);
     }
     Ok(backlog)
 }

@@ -41,6 +41,16 @@ pub fn age(duration: std::time::Duration) -> String {
     units.join(" ")
 }
 
+/// An instant in UTC as an operator reads it: `2026-11-25 12:00:01.234`.
+pub fn time(epoch_ms: i64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(epoch_ms.max(0) as u64);
+    humantime::format_rfc3339_millis(at)
+        .to_string()
+        .replace('T', " ")
+        .trim_end_matches('Z')
+        .to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

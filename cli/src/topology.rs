@@ -1,10 +1,11 @@
 //! The retry topics and DLTs of a main topic, with the consumer groups that read them: named
-//! by the naming rules from a listener's settings, or discovered among existing topics.
+//! by the naming rules from a listener's settings, or discovered among existing topics. With
+//! `ordering = "key"`, the parked topic is one of them, and the lock log is named beside them.
 
 use anyhow::Context;
 use retry_core::{
-    discover_chain, orphaned_topics, Backoff, DestinationKind, DestinationTopic, RetryPolicy,
-    SuffixStrategy, TopicPlan,
+    discover_chain, key_order_suffixes, orphaned_topics, Backoff, DestinationKind,
+    DestinationTopic, RetryPolicy, SuffixStrategy, TopicPlan,
 };
 
 use crate::args::TopologyArgs;
@@ -17,25 +18,69 @@ pub struct ChainTopic {
     /// The suffix after the main topic's name (`-retry-1000`, `-dlt`; empty for the main
     /// topic): the listener group with this suffix is its consumer group.
     pub suffix: String,
-    /// True for a dead-letter topic.
-    pub dlt: bool,
+    /// What it is for.
+    pub role: Role,
 }
 
-/// A main topic's chain: main topic first, then retry topics in order, then DLTs.
+/// What a topic of a chain is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The main topic.
+    Main,
+    /// The parked topic of `ordering = "key"`: records of a blocked key wait there for their
+    /// turn, not for a due time.
+    Parked,
+    /// A retry topic.
+    Retry,
+    /// A dead-letter topic.
+    Dlt,
+}
+
+/// A main topic's chain: main topic first, then the parked topic (when it exists: a listener
+/// with `ordering = "key"` created it), retry topics in order, then DLTs, as the runtime
+/// orders them (`TopicPlan::topics`).
 pub fn chain(
     main: &str,
     args: &TopologyArgs,
     existing: &[String],
 ) -> anyhow::Result<Vec<ChainTopic>> {
-    match (args.attempts, &args.backoff) {
-        (Some(attempts), Some(backoff)) => planned(main, attempts, backoff, args),
-        _ => Ok(discovered(
-            main,
-            &args.retry_suffix,
-            &args.dlt_suffix,
-            existing,
-        )),
+    let mut chain = match (args.attempts, &args.backoff) {
+        (Some(attempts), Some(backoff)) => planned(main, attempts, backoff, args)?,
+        _ => discovered(main, &args.retry_suffix, &args.dlt_suffix, existing),
+    };
+    let (parked, _) = key_order_suffixes(&args.retry_suffix);
+    let name = format!("{main}{parked}");
+    if existing.contains(&name) {
+        let parked = ChainTopic {
+            name,
+            suffix: parked,
+            role: Role::Parked,
+        };
+        chain.insert(1, parked);
     }
+    Ok(chain)
+}
+
+/// The lock log of `main` with `ordering = "key"`, by the naming rules
+/// (`<main><retry suffix>-locks`); it may not exist.
+pub fn lock_log(main: &str, args: &TopologyArgs) -> String {
+    let (_, locks) = key_order_suffixes(&args.retry_suffix);
+    format!("{main}{locks}")
+}
+
+/// The topic of a chain record's copy at `hop` (design/key-order.md): 0 is the parked
+/// topic, `n` the topic of the n-th retry (the last retry topic for retries that reuse it).
+/// `None` when `chain` has no such topic.
+pub fn hop_topic(chain: &[ChainTopic], hop: u32) -> Option<&str> {
+    if hop == 0 {
+        return chain
+            .iter()
+            .find(|t| t.role == Role::Parked)
+            .map(|t| t.name.as_str());
+    }
+    let retries: Vec<&ChainTopic> = chain.iter().filter(|t| t.role == Role::Retry).collect();
+    let at = (hop as usize - 1).min(retries.len().checked_sub(1)?);
+    Some(retries[at].name.as_str())
 }
 
 /// The chain the naming rules give for these settings.
@@ -100,7 +145,12 @@ fn chain_topic(t: &DestinationTopic) -> ChainTopic {
     ChainTopic {
         name: t.name.clone(),
         suffix: t.group.clone(),
-        dlt: t.kind == DestinationKind::Dlt,
+        role: match t.kind {
+            DestinationKind::Main => Role::Main,
+            DestinationKind::Parked => Role::Parked,
+            DestinationKind::Retry { .. } => Role::Retry,
+            DestinationKind::Dlt => Role::Dlt,
+        },
     }
 }
 
@@ -115,14 +165,17 @@ fn discovered(
     let main = ChainTopic {
         name: main.to_owned(),
         suffix: String::new(),
-        dlt: false,
+        role: Role::Main,
     };
     let found = discover_chain(&main.name, retry_suffix, dlt_suffix, existing);
     std::iter::once(main)
         .chain(found.into_iter().map(|t| ChainTopic {
             name: t.name,
             suffix: t.suffix,
-            dlt: t.dlt,
+            role: match t.dlt {
+                true => Role::Dlt,
+                false => Role::Retry,
+            },
         }))
         .collect()
 }
@@ -173,7 +226,7 @@ mod tests {
             ]
         );
         assert_eq!(chain[1].suffix, "-retry-1000");
-        assert!(chain[5].dlt && !chain[1].dlt);
+        assert!(chain[5].role == Role::Dlt && chain[1].role == Role::Retry);
     }
 
     #[test]
@@ -212,6 +265,44 @@ mod tests {
         assert!(orphaned("orders", &args(None, None), &existing)
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn a_key_ordered_chain_has_its_parked_topic_after_the_main_topic() {
+        let existing: Vec<String> = [
+            "accounts",
+            "accounts-retry",
+            "accounts-retry-parked",
+            "accounts-retry-locks",
+            "accounts-dlt",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        for settings in [args(None, None), args(Some(3), Some("1s"))] {
+            let chain = chain("accounts", &settings, &existing).unwrap();
+            assert_eq!(
+                names(&chain),
+                [
+                    "accounts",
+                    "accounts-retry-parked",
+                    "accounts-retry",
+                    "accounts-dlt"
+                ]
+            );
+            assert_eq!(chain[1].suffix, "-retry-parked", "its group's suffix too");
+            assert_eq!(chain[1].role, Role::Parked);
+            assert_eq!(lock_log("accounts", &settings), "accounts-retry-locks");
+            assert_eq!(hop_topic(&chain, 0), Some("accounts-retry-parked"));
+            assert_eq!(hop_topic(&chain, 1), Some("accounts-retry"));
+            assert_eq!(
+                hop_topic(&chain, 2),
+                Some("accounts-retry"),
+                "retries reuse the last topic"
+            );
+        }
+        let plain = chain_of("orders", Some(4), "1s*2");
+        assert_eq!(hop_topic(&plain, 0), None, "no parked topic");
+        assert_eq!(hop_topic(&plain, 2), Some("orders-retry-2000"));
     }
 
     fn chain_of(main: &str, attempts: Option<u32>, backoff: &str) -> Vec<ChainTopic> {

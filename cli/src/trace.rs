@@ -1,11 +1,13 @@
-//! `kafka-retry trace`: every record with a key on a main topic, its retry topics and DLTs,
-//! in time order, with the delivery number each hop is and the error that sent it there.
+//! `kafka-retry trace`: every record with a key on a main topic, its parked topic, retry
+//! topics and DLTs, in time order, with the delivery number each hop is and the error that
+//! sent it there.
 
 use retry_core::headers::{decode_attempts, Provenance, ATTEMPTS};
 use retry_core::replay::replay_count;
 
 use crate::kafka::Read;
 use crate::table;
+use crate::topology::Role;
 
 /// One record of the path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,11 +26,14 @@ pub struct Hop {
     pub error: Option<String>,
     /// True on a DLT.
     pub dead: bool,
+    /// True on the parked topic of `ordering = "key"`: the record waits there for its key's
+    /// earlier records, with no failure of its own (its error is `kafka_retry::KeyBlocked`).
+    pub parked: bool,
 }
 
 impl Hop {
-    /// Reads one record of the chain; `dead` for a DLT's.
-    pub fn read(record: &Read, dead: bool) -> Self {
+    /// Reads one record of a chain topic with `role`.
+    pub fn read(record: &Read, role: Role) -> Self {
         let exception = Provenance::read(&record.headers).exception;
         let error = (!exception.fqcn.is_empty() || !exception.message.is_empty())
             .then(|| format!("{}: {}", exception.fqcn, exception.message));
@@ -43,7 +48,8 @@ impl Hop {
                 .unwrap_or(1),
             replays: replay_count(&record.headers).unwrap_or(0),
             error,
-            dead,
+            dead: role == Role::Dlt,
+            parked: role == Role::Parked,
         }
     }
 }
@@ -65,10 +71,13 @@ pub fn render(key: &str, hops: &[Hop]) -> String {
         .iter()
         .map(|hop| {
             vec![
-                time(hop.timestamp_ms),
+                table::time(hop.timestamp_ms),
                 hop.topic.clone(),
                 hop.position.clone(),
-                attempt(hop),
+                match hop.parked {
+                    true => "parked".into(),
+                    false => attempt(hop),
+                },
                 table::trim(hop.error.as_deref().unwrap_or(""), 80),
             ]
         })
@@ -94,21 +103,15 @@ pub fn render(key: &str, hops: &[Hop]) -> String {
     )
 }
 
+/// The delivery a hop is, `#2`; nothing for a parked record, which is no delivery.
 fn attempt(hop: &Hop) -> String {
+    if hop.parked {
+        return String::new();
+    }
     match hop.replays {
         0 => format!("#{}", hop.attempt),
         n => format!("#{} (replay {n})", hop.attempt),
     }
-}
-
-/// `2026-11-25 12:00:01.234`.
-fn time(epoch_ms: i64) -> String {
-    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(epoch_ms.max(0) as u64);
-    humantime::format_rfc3339_millis(at)
-        .to_string()
-        .replace('T', " ")
-        .trim_end_matches('Z')
-        .to_owned()
 }
 
 #[cfg(test)]
@@ -154,16 +157,25 @@ mod tests {
         let hops = assemble(vec![
             (
                 2,
-                Hop::read(&read("orders-dlt", 0, base + 1_100, Some(3), None), true),
-            ),
-            (0, Hop::read(&read("orders", 7, base, None, None), false)),
-            (
-                1,
-                Hop::read(&read("orders-retry", 0, base + 100, Some(2), None), false),
+                Hop::read(
+                    &read("orders-dlt", 0, base + 1_100, Some(3), None),
+                    Role::Dlt,
+                ),
             ),
             (
                 0,
-                Hop::read(&read("orders", 9, base + 60_000, None, Some(1)), false),
+                Hop::read(&read("orders", 7, base, None, None), Role::Main),
+            ),
+            (
+                1,
+                Hop::read(
+                    &read("orders-retry", 0, base + 100, Some(2), None),
+                    Role::Retry,
+                ),
+            ),
+            (
+                0,
+                Hop::read(&read("orders", 9, base + 60_000, None, Some(1)), Role::Main),
             ),
         ]);
         let text = render("ghost", &hops);
@@ -180,5 +192,37 @@ mod tests {
         );
         assert!(render("ghost", &hops[..3]).contains("ghost: dead letter"));
         assert_eq!(render("pen", &[]), "no record with key pen\n");
+    }
+
+    #[test]
+    fn a_parked_record_shows_as_parked_with_why_it_waits() {
+        let base = 1_795_608_000_000;
+        let mut parked = read("accounts-retry-parked", 0, base + 50, Some(1), None);
+        parked.headers = Headers::new();
+        parked
+            .headers
+            .push(EXCEPTION_FQCN, Some(b"kafka_retry::KeyBlocked".to_vec()));
+        parked.headers.push(
+            EXCEPTION_MESSAGE,
+            Some(b"an earlier record of its key waits for a retry".to_vec()),
+        );
+        let hops = assemble(vec![
+            (
+                0,
+                Hop::read(&read("accounts", 1, base, None, None), Role::Main),
+            ),
+            (1, Hop::read(&parked, Role::Parked)),
+        ]);
+        let text = render("ghost", &hops);
+        assert!(
+            text.contains(
+                "accounts-retry-parked  0@0  parked   kafka_retry::KeyBlocked: an earlier record of its key waits for a retry"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("accounts#1 @0.0 -> accounts-retry-parked @0.1\n"),
+            "{text}"
+        );
     }
 }

@@ -555,6 +555,162 @@ async fn status_shows_the_topics_a_changed_chain_left_behind() {
     );
 }
 
+#[derive(Debug, thiserror::Error)]
+#[error("account {0} not open yet")]
+struct NotOpen(String);
+
+/// `held` always fails and waits an hour for its one retry, so its key stays blocked and its
+/// later records park; anything else is handled.
+#[retryable_topic(
+    topic = "cli-keys",
+    ordering = "key",
+    concurrency = 4,
+    partitions = 1,
+    attempts = 2,
+    backoff = "1h"
+)]
+async fn cli_keys(rec: Record<Bytes>) -> anyhow::Result<()> {
+    let key = rec.key_str().unwrap_or_default().to_owned();
+    if key == "held" {
+        return Err(NotOpen(key).into());
+    }
+    Ok(())
+}
+
+/// A key-ordered listener with a blocked key: status shows the parked topic and the lock
+/// log's count, trace the record's parked copy and its key's lock-log entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_trace_show_a_blocked_keys_head_and_parked_record() {
+    let kafka = TestKafka::start().await.unwrap();
+    let app = RetryApp::builder()
+        .bootstrap_servers(kafka.bootstrap_servers())
+        .listeners(["cli_keys"])
+        .start()
+        .await
+        .unwrap();
+    app.ready().await;
+    kafka
+        .produce("cli-keys", Some("held"), b"{}")
+        .await
+        .unwrap();
+    wait_for_records(&kafka, "cli-keys-retry", 1).await;
+    for key in ["held", "free"] {
+        kafka.produce("cli-keys", Some(key), b"{}").await.unwrap();
+    }
+    wait_for_records(&kafka, "cli-keys-retry-parked", 1).await;
+
+    // status: the parked topic like a retry topic, and the lock log folded: one key blocked,
+    // its head waiting in the retry topic, one record parked behind it; the floor is the
+    // main partition's commit, past all three records.
+    let start = Instant::now();
+    let out = loop {
+        let (code, out, err) =
+            kafka_retry(&kafka, &["status", "cli-keys", "--group", "cli_keys"]).await;
+        assert_eq!(code, 0, "{err}");
+        let counted = out.lines().any(|l| {
+            l.split_whitespace().collect::<Vec<_>>()
+                == ["cli-keys-retry-locks", "0", "1", "1", "1", "3"]
+        });
+        if counted || start.elapsed() > Duration::from_secs(20) {
+            break out;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let topics: Vec<(&str, &str, &str, &str)> = rows[1..4]
+        .iter()
+        .map(|r| (r[0], r[1], r[2], r[3]))
+        .collect();
+    assert_eq!(
+        topics,
+        [
+            ("cli-keys-retry-parked", "cli_keys-retry-parked", "1", "0"),
+            ("cli-keys-retry", "cli_keys-retry", "1", "0"),
+            ("cli-keys-dlt", "cli_keys-dlt", "0", "0"),
+        ],
+        "the parked record and the head wait, neither past due: {out}"
+    );
+    assert_eq!(
+        rows[5],
+        [
+            "LOCK",
+            "LOG",
+            "PARTITION",
+            "BLOCKED",
+            "KEYS",
+            "HEADS",
+            "PARKED",
+            "FLOOR"
+        ],
+        "{out}"
+    );
+    assert_eq!(
+        rows[6],
+        ["cli-keys-retry-locks", "0", "1", "1", "1", "3"],
+        "{out}"
+    );
+
+    // trace: the head's copy in the retry topic, the later record's in the parked topic with
+    // why it waits, then the key's lock-log entries naming both copies.
+    let (code, out, err) = kafka_retry(&kafka, &["trace", "cli-keys", "--key", "held"]).await;
+    assert_eq!(code, 0, "{err}");
+    let hops: Vec<Vec<&str>> = out
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().skip(2).take(3).collect())
+        .collect();
+    assert_eq!(
+        hops,
+        [
+            ["cli-keys", "0@0", "#1"],
+            ["cli-keys-retry", "0@0", "#2"],
+            ["cli-keys", "0@1", "#1"],
+            ["cli-keys-retry-parked", "0@0", "parked"],
+        ],
+        "{out}"
+    );
+    assert!(out.contains("account held not open yet"), "{out}");
+    assert!(
+        out.contains(
+            "parked   kafka_retry::KeyBlocked: an earlier record of its key waits for a retry"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("held: not in a DLT"), "{out}");
+    // After the time and the entry's position: the record and the entry.
+    let entries: Vec<String> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("lock log cli-keys-retry-locks, entries of key held"))
+        .skip(2)
+        .map(|l| {
+            let cells: Vec<&str> = l
+                .split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect();
+            cells[2..].join(" | ")
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        [
+            "cli-keys 0@0 | head, copy at cli-keys-retry 0@0",
+            "cli-keys 0@1 | parked, copy at cli-keys-retry-parked 0@0",
+        ],
+        "{out}"
+    );
+    let (_, out, _) = kafka_retry(&kafka, &["trace", "cli-keys", "--key", "free"]).await;
+    assert!(
+        !out.contains("lock log"),
+        "a key never blocked has no entry: {out}"
+    );
+    app.shutdown().await;
+}
+
 /// Commits offset 0 of `topic`'s partition 0 for `group`, as a group that consumed it.
 fn commit_start(kafka: &TestKafka, group: &str, topic: &str) {
     use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};

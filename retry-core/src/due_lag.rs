@@ -37,6 +37,14 @@ impl Backlog {
         self.oldest_ms = Some(self.oldest_ms.map_or(timestamp_ms, |o| o.min(timestamp_ms)));
     }
 
+    /// Counts a record written at `timestamp_ms` that waits for something other than a time
+    /// (a parked record of `ordering = "key"` waits for its key's earlier records): never
+    /// past due.
+    pub fn add_undue(&mut self, timestamp_ms: i64) {
+        self.waiting += 1;
+        self.oldest_ms = Some(self.oldest_ms.map_or(timestamp_ms, |o| o.min(timestamp_ms)));
+    }
+
     /// Adds up two backlogs (of two partitions).
     pub fn merge(&mut self, other: &Backlog) {
         self.waiting += other.waiting;
@@ -71,10 +79,11 @@ mod tests {
         backlog.add(90_000, Some(95_000), now); // 5 s late
         backlog.add(99_000, Some(101_000), now); // waits as planned
         backlog.add(80_000, None, now); // a dead letter: due when written, 20 s ago
+        backlog.add_undue(85_000); // parked: waits for its key, never late
         assert_eq!(
             backlog,
             Backlog {
-                waiting: 3,
+                waiting: 4,
                 past_due: 2,
                 due_lag: Duration::from_secs(20),
                 oldest_ms: Some(80_000),
@@ -83,7 +92,7 @@ mod tests {
         let mut other = Backlog::default();
         other.add(70_000, Some(200_000), now);
         backlog.merge(&other);
-        assert_eq!(backlog.waiting, 4);
+        assert_eq!(backlog.waiting, 5);
         assert_eq!(backlog.past_due, 2);
         assert_eq!(backlog.oldest_ms, Some(70_000));
         let mut empty = Backlog::default();

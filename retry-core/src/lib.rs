@@ -79,8 +79,8 @@ pub use format::{Bytes, DecodeError, Payload, Text};
 pub use headers::{ExceptionInfo, Header, Headers, TimestampType};
 pub use keys::{
     decode_lock_entry, encode_lock_entry, ChainBounds, ChainLink, CopyAt, EntryId, FinishedAbove,
-    KeyLanes, LockEntry, LockEntryError, LockLog, LockOutcome, RecordKey, Released, Turn, Verdict,
-    Went, LOCK_LOG_TOPIC_SETTINGS,
+    KeyLanes, LockEntry, LockEntryError, LockLog, LockOutcome, LockSummary, RecordKey, Released,
+    Turn, Verdict, Went, LOCK_LOG_TOPIC_SETTINGS,
 };
 pub use membership::{check_subscriptions_unshared, SharedSubscription};
 pub use orphans::{
@@ -100,8 +100,8 @@ pub use settings::{
 pub use state::{HandlerStates, State, StateType, StateValue};
 pub use static_membership::{check_instance_id, static_member_id, InstanceIdError, MAX_MEMBER_ID};
 pub use topics::{
-    forward_partition, is_dlt_of, validate_topic_name, DestinationKind, DestinationTopic,
-    TopicError, TopicPlan,
+    forward_partition, is_dlt_of, key_order_suffixes, validate_topic_name, DestinationKind,
+    DestinationTopic, TopicError, TopicPlan,
 };
 
 /// Items used by code that `#[retryable_topic]` and `#[dlt_handler]` generate. Not public API.

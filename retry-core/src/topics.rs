@@ -223,10 +223,9 @@ impl TopicPlan {
     /// assert_eq!(plan.lock_log(), Some("accounts-retry-locks"));
     /// ```
     pub fn with_key_order(mut self, policy: &RetryPolicy) -> Result<Self, TopicError> {
-        let retry = &policy.retry_topic_suffix;
-        let parked =
-            DestinationTopic::new(policy, &format!("{retry}-parked"), DestinationKind::Parked)?;
-        let lock_log = format!("{}{retry}-locks", policy.topic);
+        let (parked, lock_log) = key_order_suffixes(&policy.retry_topic_suffix);
+        let parked = DestinationTopic::new(policy, &parked, DestinationKind::Parked)?;
+        let lock_log = format!("{}{lock_log}", policy.topic);
         validate_topic_name(&lock_log)?;
         self.key_order = Some((parked, lock_log));
         self.checked()
@@ -310,6 +309,23 @@ impl TopicPlan {
             .map(|&s| self.retries[s].name.as_str())
             .collect()
     }
+}
+
+/// The suffixes after the main topic's name of the topics `ordering = "key"` adds, for the
+/// listener's `retry_topic_suffix`: the parked topic's (its group takes it too, after the
+/// listener's group) and the lock log's.
+///
+/// ```
+/// assert_eq!(
+///     retry_core::key_order_suffixes("-retry"),
+///     ("-retry-parked".to_owned(), "-retry-locks".to_owned())
+/// );
+/// ```
+pub fn key_order_suffixes(retry_suffix: &str) -> (String, String) {
+    (
+        format!("{retry_suffix}-parked"),
+        format!("{retry_suffix}-locks"),
+    )
 }
 
 /// Whether `dlt` is a DLT of the main topic `main` by the naming rules: `main` followed by

@@ -486,12 +486,7 @@ fn read(
         match decode_lock_entry(message.key().unwrap_or_default(), message.payload()) {
             Ok(entry) => {
                 if let Some(entry) = entry {
-                    let key = match &entry {
-                        LockEntry::Chain { key, .. } | LockEntry::Outcome { key, .. } => {
-                            Some(key.clone())
-                        }
-                        LockEntry::Floor(_) => None,
-                    };
+                    let key = entry.key().cloned();
                     let released = fold
                         .log
                         .lock()

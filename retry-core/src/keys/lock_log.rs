@@ -81,6 +81,16 @@ pub enum LockEntry<K> {
     Floor(i64),
 }
 
+impl<K> LockEntry<K> {
+    /// The record key the entry is about; `None` for a floor, which is about every key.
+    pub fn key(&self) -> Option<&K> {
+        match self {
+            Self::Chain { key, .. } | Self::Outcome { key, .. } => Some(key),
+            Self::Floor(_) => None,
+        }
+    }
+}
+
 /// What a task does with a copy it read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -347,6 +357,17 @@ impl<K: Hash + Eq + Clone> LockLog<K> {
         self.keys.get(key).is_some_and(|chain| {
             let highest = chain.unresolved.back().map(|(o, _)| *o).or(chain.resolved);
             highest.is_some_and(|h| offset <= h)
+        })
+    }
+
+    /// Every unresolved chain record: its key, its main-topic offset and its current copy,
+    /// a key's records in offset order (keys in no order).
+    pub fn unresolved_records(&self) -> impl Iterator<Item = (&K, i64, CopyAt)> + '_ {
+        self.keys.iter().flat_map(|(key, chain)| {
+            chain
+                .unresolved
+                .iter()
+                .map(move |(offset, copy)| (key, *offset, *copy))
         })
     }
 
