@@ -1,8 +1,11 @@
 //! Reading a copy again by its position (design/key-order.md, *Copies set aside*): a
 //! key-ordered task that set a waiting copy aside reads it again once its turn comes. One
-//! consumer per listener, created at the first fetch, assigned the one partition at the
-//! wanted offset for each fetch; it never joins its group nor commits.
+//! consumer per partition read again, created at its first fetch and assigned that one
+//! partition, so copies set aside one after the other come back in one pass; it never
+//! joins its group nor commits.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::consumer::{Consumer, StreamConsumer};
@@ -30,22 +33,24 @@ pub(crate) enum Refetched {
     },
 }
 
-/// The refetch consumer, and where it reads.
+/// The refetch consumer of one partition, and where it reads.
 struct Reader {
     consumer: StreamConsumer,
-    /// The partition it is assigned and the offset of the next record it delivers, while
-    /// it reads forward: a later copy of the same partition close ahead is reached by
-    /// reading on rather than assigning again.
-    at: Option<(String, i32, i64)>,
+    /// The offset of the next record it delivers, while it reads forward: a later copy
+    /// close ahead is reached by reading on rather than assigning again.
+    at: Option<i64>,
 }
+
+/// The reader of one partition, created at its first fetch.
+type Slot = Arc<Mutex<Option<Reader>>>;
 
 /// How far ahead of the reader's position a copy is reached by reading on.
 const READ_ON: i64 = 1_000;
 
-/// The listener's consumer for reading copies again.
+/// The listener's consumers for reading copies again, by topic and partition.
 pub(crate) struct Refetch {
     config: ClientConfig,
-    reader: Mutex<Option<Reader>>,
+    readers: std::sync::Mutex<HashMap<(String, i32), Slot>>,
 }
 
 impl Refetch {
@@ -66,18 +71,22 @@ impl Refetch {
             .set("max.partition.fetch.bytes", "262144");
         Self {
             config,
-            reader: Mutex::new(None),
+            readers: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
     /// Reads the record at `offset` of `topic`'s `partition`, tried again every second
     /// (with a WARN) until it is read or found gone. Dropping the future abandons it. The
-    /// consumer is held for one try at a time, so a partition whose copy cannot be read
-    /// does not hold the others' back between tries.
+    /// partition's consumer is held for one try at a time.
     pub async fn fetch(&self, topic: &str, partition: i32, offset: i64) -> Refetched {
+        let slot = {
+            let mut readers = self.readers.lock().expect("refetch readers");
+            let slot = readers.entry((topic.to_owned(), partition)).or_default();
+            Arc::clone(slot)
+        };
         loop {
             let tried = {
-                let mut reader = self.reader.lock().await;
+                let mut reader = slot.lock().await;
                 if reader.is_none() {
                     match self.config.create::<StreamConsumer>() {
                         Ok(consumer) => *reader = Some(Reader { consumer, at: None }),
@@ -117,16 +126,16 @@ impl Reader {
         partition: i32,
         offset: i64,
     ) -> KafkaResult<Option<Refetched>> {
-        let reads_on = self.at.as_ref().is_some_and(|(t, p, next)| {
-            t == topic && *p == partition && (*next..*next + READ_ON).contains(&offset)
-        });
+        let reads_on = self
+            .at
+            .is_some_and(|next| (next..next + READ_ON).contains(&offset));
         if !reads_on {
             self.at = None;
             let mut assignment = TopicPartitionList::new();
             assignment.add_partition_offset(topic, partition, Offset::Offset(offset))?;
             // Assigning again discards what the previous assignment had fetched.
             self.consumer.assign(&assignment)?;
-            self.at = Some((topic.to_owned(), partition, offset));
+            self.at = Some(offset);
         }
         let deadline = tokio::time::Instant::now() + FETCH_TIMEOUT;
         loop {
@@ -147,7 +156,7 @@ impl Reader {
             if message.topic() != topic || message.partition() != partition {
                 continue;
             }
-            self.at = Some((topic.to_owned(), partition, message.offset() + 1));
+            self.at = Some(message.offset() + 1);
             match message.offset().cmp(&offset) {
                 std::cmp::Ordering::Less => {}
                 std::cmp::Ordering::Equal => return Ok(Some(Refetched::Found(message.detach()))),
