@@ -24,6 +24,20 @@ struct Handling {
 
 static HANDLINGS: Mutex<Vec<Handling>> = Mutex::new(Vec::new());
 
+/// Notes a handler call that started at `started_ms` and ends now; fails it unless `ok`.
+fn note(key: String, seq: u32, attempt: u32, ok: bool, started_ms: i64) -> anyhow::Result<()> {
+    HANDLINGS.lock().unwrap().push(Handling {
+        key,
+        seq,
+        attempt,
+        ok,
+        started_ms,
+        ended_ms: now_ms(),
+    });
+    anyhow::ensure!(ok, "not yet");
+    Ok(())
+}
+
 fn handlings(key: &str) -> Vec<Handling> {
     let all = HANDLINGS.lock().unwrap();
     all.iter().filter(|h| h.key == key).cloned().collect()
@@ -49,16 +63,7 @@ async fn ord_block(rec: Record<u32>) -> anyhow::Result<()> {
         ("doomed", 0) => false,
         _ => true,
     };
-    HANDLINGS.lock().unwrap().push(Handling {
-        key,
-        seq,
-        attempt: rec.attempt,
-        ok,
-        started_ms,
-        ended_ms: now_ms(),
-    });
-    anyhow::ensure!(ok, "not yet");
-    Ok(())
+    note(key, seq, rec.attempt, ok, started_ms)
 }
 
 /// The sequences of `key`'s successful handlings, in order.
@@ -333,16 +338,7 @@ async fn ord_bound(rec: Record<u32>) -> anyhow::Result<()> {
     let key = rec.key_str().unwrap_or_default().to_owned();
     let seq = *rec.value();
     let ok = !(key == "bound-held" && seq == 0 && rec.attempt == 1);
-    HANDLINGS.lock().unwrap().push(Handling {
-        key,
-        seq,
-        attempt: rec.attempt,
-        ok,
-        started_ms,
-        ended_ms: now_ms(),
-    });
-    anyhow::ensure!(ok, "not yet");
-    Ok(())
+    note(key, seq, rec.attempt, ok, started_ms)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -391,16 +387,7 @@ async fn ord_timeout(rec: Record<u32>) -> anyhow::Result<()> {
         0 => rec.attempt >= 3,
         _ => rec.attempt >= 2,
     };
-    HANDLINGS.lock().unwrap().push(Handling {
-        key: "late".into(),
-        seq,
-        attempt: rec.attempt,
-        ok,
-        started_ms,
-        ended_ms: now_ms(),
-    });
-    anyhow::ensure!(ok, "not yet");
-    Ok(())
+    note("late".into(), seq, rec.attempt, ok, started_ms)
 }
 
 /// A policy `timeout` counts from the record's arrival on the main topic, time spent parked
@@ -447,16 +434,7 @@ async fn ord_aside(rec: Record<Text>) -> anyhow::Result<()> {
         ("aside-b", 0) => rec.attempt >= 2,
         _ => true,
     };
-    HANDLINGS.lock().unwrap().push(Handling {
-        key,
-        seq,
-        attempt: rec.attempt,
-        ok,
-        started_ms,
-        ended_ms: now_ms(),
-    });
-    anyhow::ensure!(ok, "not yet");
-    Ok(())
+    note(key, seq, rec.attempt, ok, started_ms)
 }
 
 /// A key blocked for long parks more than a task keeps in memory: its parked records past
