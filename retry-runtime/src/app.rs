@@ -19,7 +19,7 @@ use crate::describe;
 use crate::error::StartError;
 use crate::forward::Forwarder;
 use crate::kafka_config::{KafkaSettings, Role};
-use crate::key_order_checks::check_drain_fits;
+use crate::key_order_checks::{check_drain_fits, check_group_members, GroupChecked};
 use crate::listener::{self, Listener};
 use crate::orphans;
 use crate::provision;
@@ -270,6 +270,7 @@ impl RetryAppBuilder {
         }
         provision::check_key_order_topics(&admin, &listeners, &existing, self.startup_timeout)
             .await?;
+        check_groups_for_key_order(&listeners, &admin, self.startup_timeout).await?;
         provision::create(&admin, &work.create, self.startup_timeout).await?;
         let partitions = provision::partition_counts(
             &admin,
@@ -526,6 +527,62 @@ fn check_drain_for_key_order(
         ),
         None => Ok(()),
     }
+}
+
+/// With `ordering = "key"`, refuses a foreign member in a listener's main, retry or parked
+/// group before its consumers join (see [`StartError::KeyOrderForeignMember`]). Only at
+/// start-up: a foreign member joining later is not seen. A group the classic DescribeGroups
+/// does not describe (KIP-848's consumer protocol) is logged at DEBUG, and one whose describe
+/// failed at WARN; neither holds start-up back.
+async fn check_groups_for_key_order(
+    listeners: &[Arc<Listener>],
+    admin: &Arc<AdminClient<DefaultClientContext>>,
+    timeout: Duration,
+) -> Result<(), StartError> {
+    let groups: Vec<(&str, &str)> = listeners
+        .iter()
+        .filter(|l| l.config.ordering == retry_core::ProcessingOrder::Key)
+        .flat_map(|l| {
+            l.config
+                .topics
+                .topics()
+                .filter(|t| t.kind != DestinationKind::Dlt)
+                .map(|t| (l.config.name.as_str(), t.group.as_str()))
+        })
+        .collect();
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let names = groups
+        .iter()
+        .map(|(_, group)| (*group).to_owned())
+        .collect();
+    let described = describe::groups(admin, names, timeout).await;
+    for ((listener, group), (_, described)) in groups.iter().zip(described) {
+        match described {
+            Ok(described) => match check_group_members(listener, group, described.as_ref())? {
+                GroupChecked::Clear => {}
+                GroupChecked::NotDescribed => tracing::debug!(
+                    %group,
+                    "the classic DescribeGroups describes no member of group {group} (a group of \
+                     KIP-848's consumer protocol, or an error): its members are not checked"
+                ),
+                GroupChecked::Unjudged(members) => tracing::debug!(
+                    %group,
+                    members,
+                    "the broker does not say the client id of some members of group {group}: \
+                     those are not checked"
+                ),
+            },
+            Err(error) => tracing::warn!(
+                %group,
+                %error,
+                "group {group} was not described, so its members are not checked (ordering = \
+                 \"key\" refuses a Spring service or a listener of another ordering in it)"
+            ),
+        }
+    }
+    Ok(())
 }
 
 /// Bytes of metadata a key-ordered main topic's commits carry at most: within the brokers'

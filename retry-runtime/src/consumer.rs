@@ -203,6 +203,10 @@ pub(crate) fn spawn_consumers(
             let (context, events) = PartitionContext::new(commits, locks.is_some());
             let mut config = kafka.client_config(Role::consuming(destination.kind));
             config.set("group.id", &destination.group);
+            if listener.config.ordering == ProcessingOrder::Key {
+                // Says the member's mode to the start-up check of other instances.
+                config.set("client.id", kafka.key_order_client_id());
+            }
             if let Some(instance) = settings.instance_id {
                 // Static membership: a restarted instance takes its partitions back at
                 // once instead of waiting for the session timeout.

@@ -1,13 +1,17 @@
-//! Topic and broker settings read at start-up with the admin API's DescribeConfigs, for the
-//! checks of `ordering = "key"` (`key_order_checks`) and the size of commit metadata.
+//! Topic and broker settings read at start-up with the admin API's DescribeConfigs, and
+//! consumer groups' members with the classic DescribeGroups, for the checks of
+//! `ordering = "key"` (`key_order_checks`) and the size of commit metadata.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rdkafka::admin::{AdminClient, AdminOptions, ConfigResourceResult, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaErrorCode;
+
+use crate::key_order_checks::DescribedGroup;
 
 /// The broker setting bounding a commit's metadata.
 const OFFSET_METADATA_MAX_BYTES: &str = "offset.metadata.max.bytes";
@@ -98,6 +102,52 @@ pub(crate) async fn offset_metadata_max_bytes(
         None => tracing::debug!("no broker said its {OFFSET_METADATA_MAX_BYTES}"),
     }
     smallest
+}
+
+/// Each of `groups` as the classic DescribeGroups describes it (`None` when no broker lists
+/// it), or why it was not described, all within `timeout`: librdkafka's call blocks, so it
+/// runs off the async workers.
+pub(crate) async fn groups(
+    admin: &Arc<AdminClient<DefaultClientContext>>,
+    groups: Vec<String>,
+    timeout: Duration,
+) -> Vec<(String, Result<Option<DescribedGroup>, KafkaError>)> {
+    let admin = admin.clone();
+    tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + timeout;
+        groups
+            .into_iter()
+            .map(|group| {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let described = if left.is_zero() {
+                    Err(KafkaError::GroupListFetch(
+                        RDKafkaErrorCode::OperationTimedOut,
+                    ))
+                } else {
+                    admin
+                        .inner()
+                        .fetch_group_list(Some(&group), left)
+                        .map(|list| {
+                            list.groups().iter().find(|g| g.name() == group).map(|g| {
+                                DescribedGroup {
+                                    state: g.state().to_owned(),
+                                    members: g
+                                        .members()
+                                        .iter()
+                                        .map(|m| {
+                                            (m.client_id().to_owned(), m.client_host().to_owned())
+                                        })
+                                        .collect(),
+                                }
+                            })
+                        })
+                };
+                (group, described)
+            })
+            .collect()
+    })
+    .await
+    .expect("group describe task panicked")
 }
 
 /// DescribeConfigs of `resources`, one result each, in their order (librdkafka puts each

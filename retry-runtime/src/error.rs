@@ -145,6 +145,26 @@ pub enum StartError {
         /// The least `max.poll.interval.ms` that fits the wait and its commit.
         needed_ms: u64,
     },
+    /// With `ordering = "key"`, a member of the listener's main, retry or parked group does not
+    /// say in its client id that it is a key-ordered member (a Spring service, or a listener
+    /// of another ordering): it would handle records or copies without the lock log.
+    #[error(
+        "listener `{listener}` has ordering = \"key\", but its group {group} has a member that \
+         is not a key-ordered one: client id {client_id} on host {host}. A Spring service, or a \
+         listener of another ordering, cannot share a key-ordered listener's groups: it would \
+         handle records without the lock log, out of key order; stop it, or give the \
+         key-ordered listener a group of its own"
+    )]
+    KeyOrderForeignMember {
+        /// The listener.
+        listener: String,
+        /// The group.
+        group: String,
+        /// The member's client id.
+        client_id: String,
+        /// The member's host, as the broker describes it.
+        host: String,
+    },
     /// The Prometheus endpoint cannot start (feature `prometheus`).
     #[cfg(feature = "prometheus")]
     #[error("metrics endpoint: {reason}")]

@@ -12,6 +12,14 @@ use crate::secret::{masked_in, shown_value};
 /// Where clients connect when nothing says otherwise.
 pub const DEFAULT_BOOTSTRAP_SERVERS: &str = "localhost:9092";
 
+/// What the `client.id` of every consumer of a listener with `ordering = "key"` ends with: it
+/// says the consumer's mode to whoever describes its group (start-up refuses a member without
+/// it in a key-ordered listener's groups, `key_order_checks::check_group_members`).
+pub(crate) const KEY_ORDER_CLIENT_ID_SUFFIX: &str = ".key-order";
+
+/// librdkafka's `client.id` when none is set.
+const DEFAULT_CLIENT_ID: &str = "rdkafka";
+
 /// A client property that librdkafka refused, naming the variable it came from.
 ///
 /// The value of a property whose name says it holds a secret (it contains `password`,
@@ -167,6 +175,13 @@ impl KafkaSettings {
                 )
             })
             .collect()
+    }
+
+    /// The `client.id` of a consumer of a listener with `ordering = "key"`: the user's
+    /// (`KAFKA_CLIENT_ID`), or librdkafka's `rdkafka`, then [`KEY_ORDER_CLIENT_ID_SUFFIX`].
+    pub(crate) fn key_order_client_id(&self) -> String {
+        let base = self.get("client.id").unwrap_or(DEFAULT_CLIENT_ID);
+        format!("{base}{KEY_ORDER_CLIENT_ID_SUFFIX}")
     }
 
     /// The configuration of a client in `role`: the role's defaults, then the user's
@@ -452,6 +467,14 @@ mod tests {
         assert_eq!(s.get("security.protocol"), Some("SASL_SSL"));
         assert_eq!(s.get("sasl.mechanism"), Some("PLAIN"));
         assert_eq!(s.get("home"), None, "not a client property: skipped");
+    }
+
+    #[test]
+    fn a_key_ordered_consumers_client_id_says_its_mode_after_the_users_or_librdkafkas() {
+        let users = KafkaSettings::from_env(vars(&[("KAFKA_CLIENT_ID", "ledger")])).unwrap();
+        assert_eq!(users.key_order_client_id(), "ledger.key-order");
+        let default = KafkaSettings::from_env(vec![]).unwrap();
+        assert_eq!(default.key_order_client_id(), "rdkafka.key-order");
     }
 
     #[test]

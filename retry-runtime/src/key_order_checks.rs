@@ -1,7 +1,8 @@
 //! What start-up refuses with `ordering = "key"` (design/key-order.md, *Build stages*),
-//! decided from the settings alone: an existing parked or lock-log topic whose settings lose
-//! what it keeps, and a `max.poll.interval.ms` shorter than a revocation may wait. Each
-//! refusal names the setting and what to do; nothing here talks to a broker.
+//! decided from the settings and group members the broker describes: an existing parked or
+//! lock-log topic whose settings lose what it keeps, a `max.poll.interval.ms` shorter than a
+//! revocation may wait, and a foreign member in one of the listener's groups. Each refusal
+//! names the setting or member and what to do; nothing here talks to a broker.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use retry_core::LOCK_LOG_TOPIC_SETTINGS;
 
 use crate::context::DRAIN_BOUND;
 use crate::error::StartError;
+use crate::kafka_config::KEY_ORDER_CLIENT_ID_SUFFIX;
 
 /// What a revocation's commit may take after its wait, within `max.poll.interval.ms`.
 const DRAIN_COMMIT: Duration = Duration::from_secs(10);
@@ -138,6 +140,72 @@ pub(crate) fn check_topic_settings(
     }
 }
 
+/// A consumer group as the classic DescribeGroups describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DescribedGroup {
+    /// Its state (`Stable`, `Empty`, `Dead`, …).
+    pub state: String,
+    /// Its members' client ids and hosts.
+    pub members: Vec<(String, String)>,
+}
+
+/// What start-up learned of a key-ordered listener's group when nothing in it is foreign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GroupChecked {
+    /// Every member's client id says it is a key-mode member, or the group has none.
+    Clear,
+    /// The classic DescribeGroups describes no member of a group that is not `Empty`: a group
+    /// of KIP-848's consumer protocol (the classic call does not describe those) or one the
+    /// broker answered with an error.
+    NotDescribed,
+    /// Members whose client id the broker does not say (the embedded broker answers every
+    /// member's as empty), and no foreign one: those are not judged.
+    Unjudged(usize),
+}
+
+/// Refuses a member of a key-ordered listener's `group` (described by the classic
+/// DescribeGroups; `None` when no broker lists it yet) whose client id does not end with
+/// [`KEY_ORDER_CLIENT_ID_SUFFIX`]: a Spring service, or a listener of another ordering, would
+/// handle the group's records or copies without the lock log, breaking key order silently.
+pub(crate) fn check_group_members(
+    listener: &str,
+    group: &str,
+    described: Option<&DescribedGroup>,
+) -> Result<GroupChecked, StartError> {
+    let Some(described) = described else {
+        return Ok(GroupChecked::Clear);
+    };
+    if described.members.is_empty() {
+        return Ok(match described.state.as_str() {
+            "Empty" => GroupChecked::Clear,
+            _ => GroupChecked::NotDescribed,
+        });
+    }
+    let foreign = described
+        .members
+        .iter()
+        .find(|(id, _)| !id.is_empty() && !id.ends_with(KEY_ORDER_CLIENT_ID_SUFFIX));
+    if let Some((client_id, host)) = foreign {
+        return Err(StartError::KeyOrderForeignMember {
+            listener: listener.to_owned(),
+            group: group.to_owned(),
+            client_id: client_id.clone(),
+            host: host.clone(),
+        });
+    }
+    Ok(
+        match described
+            .members
+            .iter()
+            .filter(|(id, _)| id.is_empty())
+            .count()
+        {
+            0 => GroupChecked::Clear,
+            unsaid => GroupChecked::Unjudged(unsaid),
+        },
+    )
+}
+
 /// Whether two settings' values are the same, as numbers when both are (`0.10` is `0.1`).
 fn same_value(value: &str, wanted: &str) -> bool {
     match (value.trim().parse::<f64>(), wanted.parse::<f64>()) {
@@ -238,6 +306,73 @@ mod tests {
             ),
             Ok(Vec::new())
         );
+    }
+
+    fn group(state: &str, members: &[(&str, &str)]) -> DescribedGroup {
+        DescribedGroup {
+            state: state.into(),
+            members: members
+                .iter()
+                .map(|(id, host)| (id.to_string(), host.to_string()))
+                .collect(),
+        }
+    }
+
+    fn members(described: Option<&DescribedGroup>) -> Result<GroupChecked, String> {
+        check_group_members("acct", "ledger", described).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_member_whose_client_id_does_not_say_key_mode_is_refused_naming_it_and_its_host() {
+        let mixed = group(
+            "Stable",
+            &[
+                ("rdkafka.key-order", "/10.0.0.1"),
+                ("consumer-ledger-1", "/10.0.0.7"),
+            ],
+        );
+        assert_eq!(
+            members(Some(&mixed)),
+            Err(
+                "listener `acct` has ordering = \"key\", but its group ledger has a member that \
+                 is not a key-ordered one: client id consumer-ledger-1 on host /10.0.0.7. A Spring \
+                 service, or a listener of another ordering, cannot share a key-ordered \
+                 listener's groups: it would handle records without the lock log, out of key \
+                 order; stop it, or give the key-ordered listener a group of its own"
+                    .into()
+            )
+        );
+        let partition_mode = group("PreparingRebalance", &[("ledger", "/10.0.0.2")]);
+        assert!(members(Some(&partition_mode)).is_err_and(|e| e.contains("client id ledger on")));
+    }
+
+    #[test]
+    fn key_mode_members_an_empty_group_and_no_group_pass() {
+        let key_mode = group(
+            "Stable",
+            &[
+                ("rdkafka.key-order", "/10.0.0.1"),
+                ("ledger.key-order", "/10.0.0.2"),
+            ],
+        );
+        assert_eq!(members(Some(&key_mode)), Ok(GroupChecked::Clear));
+        assert_eq!(members(Some(&group("Empty", &[]))), Ok(GroupChecked::Clear));
+        assert_eq!(members(None), Ok(GroupChecked::Clear), "no group yet");
+    }
+
+    #[test]
+    fn a_group_not_described_and_members_without_a_client_id_are_not_judged() {
+        for state in ["Dead", "Unknown", ""] {
+            assert_eq!(
+                members(Some(&group(state, &[]))),
+                Ok(GroupChecked::NotDescribed),
+                "{state}: a KIP-848 group, or an error"
+            );
+        }
+        let unsaid = group("Stable", &[("", ""), ("rdkafka.key-order", "/10.0.0.1")]);
+        assert_eq!(members(Some(&unsaid)), Ok(GroupChecked::Unjudged(1)));
+        let unsaid_and_foreign = group("Stable", &[("", ""), ("consumer-ledger-1", "/10.0.0.7")]);
+        assert!(members(Some(&unsaid_and_foreign)).is_err());
     }
 
     #[test]
