@@ -5,6 +5,7 @@
 //! chain: they are handled as with `ordering = "partition"`.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use rdkafka::message::{Headers, Message};
 use retry_core::headers::{decode_attempts, decode_i64, ATTEMPTS, KEY_LOCK, ORIGINAL_OFFSET};
@@ -15,7 +16,7 @@ use tokio::sync::watch;
 
 use crate::lanes::{Lane, Lanes};
 use crate::locks::{Fold, Locks};
-use crate::waiting::{Waiting, WaitingRecords};
+use crate::waiting::{Waiting, WaitingRecords, SET_ASIDE_AFTER};
 
 /// The chain link of `message`, read from a topic of `kind`.
 pub(crate) fn link_of(
@@ -103,9 +104,16 @@ impl<'q> Chained<'q> {
         self.waiting.waits_in(lane)
     }
 
-    /// Keeps a record whose turn is [`Turn::Wait`]; past the memory kept, it is set aside.
+    /// Keeps a record whose turn is [`Turn::Wait`], in memory until it is set aside.
     pub fn wait(&mut self, waiting: Waiting<'q>) {
-        self.waiting.keep(waiting);
+        self.waiting.keep(waiting, Instant::now());
+    }
+
+    /// Sets aside the records kept in memory that have waited [`SET_ASIDE_AFTER`]; returns
+    /// when the next one will have, if one is kept.
+    pub fn set_aside_waited(&mut self) -> Option<Instant> {
+        self.waiting
+            .set_aside_waited(Instant::now(), SET_ASIDE_AFTER)
     }
 
     /// The records set aside, and their footprints.

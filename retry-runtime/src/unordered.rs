@@ -193,6 +193,9 @@ pub(crate) async fn run_unordered(
             }
         }
         task.worker.flush_if_stale();
+        // With no room left, the records that have waited long are set aside: the task
+        // reads on.
+        let aside_at = task.set_aside_waited();
         let full = task.chain_full();
         let room = task.has_room() && !full;
         let dead_at = task.worker.errors.deadline();
@@ -217,6 +220,7 @@ pub(crate) async fn run_unordered(
             }
             message = stream.next(), if room => message,
             _ = until(store_at), if store_at.is_some() => continue,
+            _ = until(aside_at), if aside_at.is_some() => continue,
             _ = until(dead_at), if dead_at.is_some() => match task.worker.dead() {
                 Some(dead) => break dead,
                 None => continue,
@@ -313,6 +317,15 @@ impl<'a, 'q> Unordered<'a, 'q> {
         let (aside, aside_bytes) = self.chained.as_ref().map_or((0, 0), Chained::set_aside);
         progress.unfinished_bytes().saturating_sub(aside_bytes) < IN_FLIGHT_BUDGET
             && progress.unfinished().saturating_sub(aside) < MAX_IN_FLIGHT_RECORDS
+    }
+
+    /// In a task that judges copies and has no room left in memory, sets aside the records
+    /// that have waited long; returns when the next one will have.
+    fn set_aside_waited(&mut self) -> Option<std::time::Instant> {
+        if !self.judges() || self.has_memory() {
+            return None;
+        }
+        self.chained.as_mut()?.set_aside_waited()
     }
 
     /// Whether the task judges the copies it reads (the retry and parked topics of

@@ -1,24 +1,22 @@
 //! The records a key-ordered task keeps until the lock log's fold moves (design/key-order.md,
 //! *Copies set aside*): copies waiting for an earlier record of their key, or for the entry
-//! that names them. They are kept in memory within half the task's in-flight bounds; past
-//! them a copy is **set aside**: kept by position only, so the task reads on, and read
-//! again once its turn comes (copies set aside one after the other are read again in one
-//! pass, [`crate::refetch`]).
+//! that names them. They are kept in memory; once the task has no room left to read, those
+//! that have waited [`SET_ASIDE_AFTER`] are **set aside**: kept by position only, so the
+//! task reads on, and read again once their turn comes (copies set aside one after the other
+//! are read again in one pass, [`crate::refetch`]). Copies that wait briefly (a retry's
+//! backoff of a second or two) are never read twice.
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
 use retry_core::{ChainLink, ProgressTicket, RecordKey};
 
 use crate::in_hand::InHand;
 use crate::lanes::Lane;
-use crate::partition::IN_FLIGHT_BUDGET;
-use crate::unordered::MAX_IN_FLIGHT_RECORDS;
 
-/// Bytes of waiting records a task keeps in memory before it sets them aside.
-const KEPT_BYTES: usize = IN_FLIGHT_BUDGET / 2;
-
-/// Waiting records a task keeps in memory before it sets them aside.
-const KEPT_RECORDS: usize = MAX_IN_FLIGHT_RECORDS / 2;
+/// How long a waiting record is kept in memory, at least, before a task with no room left
+/// sets it aside.
+pub(crate) const SET_ASIDE_AFTER: Duration = Duration::from_secs(5);
 
 /// A record kept until the fold moves, with its ticket.
 pub(crate) struct Waiting<'q> {
@@ -35,15 +33,15 @@ pub(crate) struct Waiting<'q> {
 #[derive(Default)]
 pub(crate) struct WaitingRecords<'q> {
     by_key: HashMap<RecordKey, Vec<Waiting<'q>>>,
-    /// Records kept in memory, and their bytes.
-    kept: usize,
-    kept_bytes: usize,
     /// Records set aside (waiting, or whose turn came and not read again yet), and their
     /// footprints.
     aside: usize,
     aside_bytes: usize,
     /// Records set aside whose turn came, by offset: to read again.
     turned: BTreeMap<i64, Waiting<'q>>,
+    /// The records kept in memory by offset (so in the order they were kept), with when
+    /// they were kept and their key.
+    kept_since: BTreeMap<i64, (Instant, RecordKey)>,
 }
 
 impl<'q> WaitingRecords<'q> {
@@ -68,16 +66,41 @@ impl<'q> WaitingRecords<'q> {
         self.by_key.keys().cloned().collect()
     }
 
-    /// Keeps `waiting`, set aside past the memory kept.
-    pub fn keep(&mut self, mut waiting: Waiting<'q>) {
-        if self.kept_bytes + waiting.footprint > KEPT_BYTES || self.kept >= KEPT_RECORDS {
-            waiting.message = None;
-        }
+    /// Keeps `waiting`, from `now` (in memory unless it was set aside already).
+    pub fn keep(&mut self, waiting: Waiting<'q>, now: Instant) {
         self.count(&waiting, true);
         let key = match &waiting.link {
             ChainLink::Main { key, .. } | ChainLink::Copy { key, .. } => key.clone(),
         };
+        if waiting.message.is_some() {
+            self.kept_since
+                .insert(waiting.ticket.offset(), (now, key.clone()));
+        }
         self.by_key.entry(key).or_default().push(waiting);
+    }
+
+    /// Sets aside the records kept in memory that have waited `after` by `now`; returns when
+    /// the next one will have, if one is kept.
+    pub fn set_aside_waited(&mut self, now: Instant, after: Duration) -> Option<Instant> {
+        while let Some(entry) = self.kept_since.first_entry() {
+            let (since, _) = entry.get();
+            if now < *since + after {
+                return Some(*since + after);
+            }
+            let (offset, (_, key)) = entry.remove_entry();
+            let waiting = self
+                .by_key
+                .get_mut(&key)
+                .and_then(|of_key| of_key.iter_mut().find(|w| w.ticket.offset() == offset))
+                .filter(|w| w.message.is_some());
+            if let Some(waiting) = waiting {
+                let footprint = waiting.footprint;
+                waiting.message = None;
+                self.aside += 1;
+                self.aside_bytes += footprint;
+            }
+        }
+        None
     }
 
     /// Takes the waiting records of `keys` whose turn came (`turned` says which): returns
@@ -107,6 +130,7 @@ impl<'q> WaitingRecords<'q> {
         let (kept, aside): (Vec<_>, Vec<_>) = ready.into_iter().partition(|w| w.message.is_some());
         for waiting in &kept {
             self.count(waiting, false);
+            self.kept_since.remove(&waiting.ticket.offset());
         }
         self.turned
             .extend(aside.into_iter().map(|w| (w.ticket.offset(), w)));
@@ -139,18 +163,17 @@ impl<'q> WaitingRecords<'q> {
         *self = Self::default();
     }
 
-    /// Counts `waiting` in (`adding`) or out of the records kept or set aside.
+    /// Counts `waiting`, if set aside, in (`adding`) or out of the records set aside.
     fn count(&mut self, waiting: &Waiting<'q>, adding: bool) {
-        let (records, bytes) = match waiting.message {
-            Some(_) => (&mut self.kept, &mut self.kept_bytes),
-            None => (&mut self.aside, &mut self.aside_bytes),
-        };
+        if waiting.message.is_some() {
+            return;
+        }
         if adding {
-            *records += 1;
-            *bytes += waiting.footprint;
+            self.aside += 1;
+            self.aside_bytes += waiting.footprint;
         } else {
-            *records -= 1;
-            *bytes -= waiting.footprint;
+            self.aside -= 1;
+            self.aside_bytes -= waiting.footprint;
         }
     }
 }
@@ -191,37 +214,48 @@ mod tests {
     }
 
     #[test]
-    fn past_the_memory_kept_copies_are_set_aside_and_come_back_in_offset_order() {
+    fn copies_that_waited_long_are_set_aside_and_come_back_in_offset_order() {
         let mut progress = PartitionProgress::default();
         let mut records = WaitingRecords::default();
-        let big = KEPT_BYTES / 2 + 1;
-        for (key, offset) in [(1, 10), (2, 11), (1, 12), (2, 13)] {
-            records.keep(waiting(&mut progress, key, offset, big));
+        let t0 = Instant::now();
+        let after = Duration::from_secs(5);
+        for (key, offset) in [(1, 10), (2, 11), (1, 12)] {
+            records.keep(waiting(&mut progress, key, offset, 100), t0);
         }
-        assert_eq!(records.set_aside(), (3, 3 * big), "only the first fits");
-        assert!(records.waits_in(2));
-        // Key 2's turn comes: both its copies were set aside.
-        let ready = records.release(vec![Some(vec![2])], |_| true);
-        assert!(ready.is_empty(), "nothing of key 2 in memory");
+        let later = t0 + Duration::from_secs(2);
+        records.keep(waiting(&mut progress, 2, 13, 100), later);
         assert_eq!(
-            records.set_aside(),
-            (3, 3 * big),
-            "set aside until read again"
+            records.set_aside_waited(t0 + Duration::from_secs(1), after),
+            Some(t0 + after),
+            "none has waited long yet"
         );
-        assert!(records.waits_in(2), "turned, not read again yet");
+        assert_eq!(records.set_aside(), (0, 0));
+        assert_eq!(
+            records.set_aside_waited(t0 + after, after),
+            Some(later + after),
+            "the three kept first are set aside"
+        );
+        assert_eq!(records.set_aside(), (3, 300));
+        assert!(records.waits_in(2));
+        // Key 2's turn comes: 11 was set aside, 13 is still in memory.
+        let ready = records.release(vec![Some(vec![2])], |_| true);
+        assert_eq!(ready.len(), 1);
+        assert!(ready[0].message.is_some() && ready[0].ticket.offset() == 13);
+        assert_eq!(records.set_aside(), (3, 300), "set aside until read again");
         let offsets: Vec<i64> = std::iter::from_fn(|| records.next_turned())
             .map(|w| w.ticket.offset())
             .collect();
-        assert_eq!(offsets, [11, 13]);
-        assert_eq!(records.set_aside(), (1, big));
-        // Key 1: the copy in memory is handed back, the one set aside is read again.
+        assert_eq!(offsets, [11]);
+        assert_eq!(records.set_aside(), (2, 200));
+        assert_eq!(records.set_aside_waited(later + after, after), None);
+        // Key 1: both were set aside; one of its lane is read again on its own.
         let ready = records.release(vec![Some(vec![1])], |_| true);
-        assert_eq!(ready.len(), 1);
-        assert!(ready[0].message.is_some() && ready[0].ticket.offset() == 10);
+        assert!(ready.is_empty());
         assert_eq!(
             records.take_turned_in(1).map(|w| w.ticket.offset()),
-            Some(12)
+            Some(10)
         );
+        assert_eq!(records.next_turned().map(|w| w.ticket.offset()), Some(12));
         assert!(records.is_empty() && !records.waits_in(1));
         assert_eq!(records.set_aside(), (0, 0));
     }
@@ -230,8 +264,8 @@ mod tests {
     fn a_copy_whose_turn_did_not_come_stays() {
         let mut progress = PartitionProgress::default();
         let mut records = WaitingRecords::default();
-        records.keep(waiting(&mut progress, 1, 10, 100));
-        records.keep(waiting(&mut progress, 1, 11, 100));
+        records.keep(waiting(&mut progress, 1, 10, 100), Instant::now());
+        records.keep(waiting(&mut progress, 1, 11, 100), Instant::now());
         let ready = records.release(vec![Some(vec![1])], |link| {
             matches!(link, ChainLink::Copy { offset: 10, .. })
         });

@@ -414,15 +414,15 @@ async fn time_spent_parked_counts_against_the_timeout() {
     assert_eq!(handled, [(0, 1), (0, 2), (0, 3), (1, 1)]);
 }
 
-/// Key `aside-a`'s record 0 fails twice (resolved 4 s after it arrives); `aside-b`'s record 0
-/// fails once (resolved after 2 s); every other record succeeds. Values are `SEQ|padding`.
+/// Key `aside-a`'s record 0 fails twice (resolved 8 s after it arrives); `aside-b`'s record 0
+/// fails once (resolved after 4 s); every other record succeeds. Values are `SEQ|padding`.
 #[retryable_topic(
     topic = "ord-aside",
     ordering = "key",
     concurrency = 8,
     partitions = 1,
     attempts = 3,
-    backoff = "2s"
+    backoff = "4s"
 )]
 async fn ord_aside(rec: Record<Text>) -> anyhow::Result<()> {
     let started_ms = now_ms();
@@ -437,10 +437,10 @@ async fn ord_aside(rec: Record<Text>) -> anyhow::Result<()> {
     note(key, seq, rec.attempt, ok, started_ms)
 }
 
-/// A key blocked for long parks more than a task keeps in memory: its parked records past
-/// the budget are set aside and read again when their turn comes, in order, and the parked
-/// records of another key behind them flow meanwhile (design/key-order.md, *Copies set
-/// aside*).
+/// A key blocked for long parks more than a task holds in memory: once they have waited
+/// long, its parked records are set aside and read again when their turn comes, in order,
+/// and the parked records of another key behind them flow meanwhile (design/key-order.md,
+/// *Copies set aside*).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn parked_records_past_the_memory_budget_are_set_aside_and_other_keys_flow() {
     const PARKED: u32 = 30;
