@@ -369,16 +369,17 @@ async fn a_partition_whose_chain_reached_max_parked_reads_on_only_as_its_keys_re
     assert_eq!(succeeded("bound-held"), [0, 1], "in offset order");
 }
 
-/// Key `late`'s record 0 fails twice (1 s apart) and succeeds on its third attempt; its
-/// record 1, parked meanwhile, fails once.
+/// Key `late`'s record 0 fails twice (2 s apart) and succeeds on its third attempt, 4 s after
+/// it arrived; its record 1, parked meanwhile, fails once: its retry would be due 6 s after
+/// it arrived, past the 5 s budget.
 #[retryable_topic(
     topic = "ord-timeout",
     ordering = "key",
     concurrency = 8,
     partitions = 1,
     attempts = 5,
-    backoff = "1s",
-    timeout = "2500ms"
+    backoff = "2s",
+    timeout = "5s"
 )]
 async fn ord_timeout(rec: Record<u32>) -> anyhow::Result<()> {
     let started_ms = now_ms();
