@@ -21,7 +21,6 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use futures::FutureExt;
 use rdkafka::message::{BorrowedMessage, Message};
-
 use retry_core::{
     ChainLink, DestinationKind, Fate, HeldFailure, ProcessingOrder, ProgressTicket, RecordKey,
     Turn, Went,
@@ -446,7 +445,7 @@ impl<'a, 'q> Unordered<'a, 'q> {
             }
         }
         let Some((turn, link)) = link else {
-            if self.chained.is_some() && self.judges() {
+            if self.judges() {
                 // Handled again if read again: it counts against the in-flight bounds
                 // until released.
                 self.unjudged.insert(ticket.offset());

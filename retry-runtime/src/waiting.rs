@@ -129,7 +129,6 @@ impl<'q> WaitingRecords<'q> {
         ready.sort_by_key(|w| w.ticket.offset());
         let (kept, aside): (Vec<_>, Vec<_>) = ready.into_iter().partition(|w| w.message.is_some());
         for waiting in &kept {
-            self.count(waiting, false);
             self.kept_since.remove(&waiting.ticket.offset());
         }
         self.turned
