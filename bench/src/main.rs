@@ -63,6 +63,10 @@ struct Cli {
     /// "partition"`).
     #[arg(long, default_value_t = 200_000)]
     keyed_records: u64,
+    /// With `--only throughput`: only this loop's dequeue-only happy runs, in the children,
+    /// so that a profile of the run is that loop's alone (DEVELOPMENT.md#profiling).
+    #[arg(long, value_enum)]
+    profile_loop: Option<variant::Loop>,
     /// Run only this measurement (`keyed` runs only when named).
     #[arg(long, value_enum)]
     only: Option<Measurement>,
@@ -114,6 +118,8 @@ enum Internal {
         sustained: usize,
         #[arg(long)]
         tag: String,
+        #[arg(long, value_enum)]
+        profile_loop: Option<variant::Loop>,
     },
     /// Internal: the kafka-retry side of the keyed scenario.
     KeyedApp {
@@ -366,7 +372,8 @@ async fn main() -> anyhow::Result<()> {
             records,
             sustained,
             tag,
-        }) => return variant::child(bootstrap, *records, *sustained, tag).await,
+            profile_loop,
+        }) => return variant::child(bootstrap, *records, *sustained, tag, *profile_loop).await,
         Some(Internal::KeyedApp {
             records,
             failing_percent,
@@ -418,11 +425,14 @@ async fn main() -> anyhow::Result<()> {
             }
             let bootstrap = broker.bootstrap_servers();
             eprintln!("[{name}] throughput, logging off");
-            let off = variant::measure(Variant::LoggingOff, &bootstrap, records, 0).await?;
+            let only = cli.profile_loop;
+            let off =
+                variant::measure(Variant::LoggingOff, &bootstrap, records, 0, only).await?;
             r.throughput(Variant::LoggingOff, &off);
             eprintln!("[{name}] throughput as users run it (INFO, RUST_BACKTRACE=1)");
             let as_run =
-                variant::measure(Variant::AsUsersRunIt, &bootstrap, records, sustained).await?;
+                variant::measure(Variant::AsUsersRunIt, &bootstrap, records, sustained, only)
+                    .await?;
             r.throughput(Variant::AsUsersRunIt, &as_run);
             if sustained > 0 {
                 r.sustained(sustained, &as_run);

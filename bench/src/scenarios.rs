@@ -7,6 +7,7 @@ use retry_runtime::{RetryApp, RunningApp};
 use crate::broker::Broker;
 use crate::handlers::{LATENESS_MS, MAIN, RETRIED, STARTUP_LISTENERS};
 use crate::throughput::Throughput;
+use crate::variant::Loop;
 
 /// Starts the app with `listeners`, each in group `<name>-<run>` so every run starts fresh;
 /// `topics` points listeners at other topics than their attribute's.
@@ -63,11 +64,17 @@ pub async fn happy(
     n: usize,
     rounds: usize,
     tag: &str,
+    only: Option<Loop>,
 ) -> anyhow::Result<(Throughput, Throughput)> {
     let (mut raw, mut framework) = (Throughput::default(), Throughput::default());
     for round in 0..rounds {
-        let group = format!("raw-{tag}-{topic}-{round}");
-        raw = raw.best(crate::baseline::consume(bootstrap, topic, &group, n).await?);
+        if only != Some(Loop::Framework) {
+            let group = format!("raw-{tag}-{topic}-{round}");
+            raw = raw.best(crate::baseline::consume(bootstrap, topic, &group, n).await?);
+        }
+        if only == Some(Loop::Raw) {
+            continue;
+        }
         MAIN.reset(n as u64);
         let run = format!("{tag}-{topic}-{round}");
         let app = start(bootstrap, &["bench_happy"], &run, &[("bench_happy", topic)]).await?;

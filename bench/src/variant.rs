@@ -32,6 +32,25 @@ impl Variant {
     }
 }
 
+/// One loop of the dequeue-only happy runs (`--profile-loop`), run without the other:
+/// a profile of the run is then that loop's alone.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+pub enum Loop {
+    /// The raw rdkafka loop.
+    Raw,
+    /// The framework's listener.
+    Framework,
+}
+
+impl Loop {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Raw => "raw",
+            Self::Framework => "framework",
+        }
+    }
+}
+
 /// What a child measured.
 #[derive(Serialize, Deserialize, Default)]
 pub struct Figures {
@@ -59,12 +78,14 @@ pub const SUSTAINED_MIX: &str = "bench-sustained-mix";
 const RESULT: &str = "BENCH-RESULT ";
 
 /// Runs the throughput measurements in a child with `variant`'s environment: `records` on
-/// the happy and mixed topics, and `sustained` records (0: none) on the sustained ones.
+/// the happy and mixed topics, and `sustained` records (0: none) on the sustained ones; with
+/// `only`, that loop's dequeue-only happy runs alone.
 pub async fn measure(
     variant: Variant,
     bootstrap: &str,
     records: usize,
     sustained: usize,
+    only: Option<Loop>,
 ) -> anyhow::Result<Figures> {
     let mut command = tokio::process::Command::new(std::env::current_exe()?);
     command.args([
@@ -78,6 +99,9 @@ pub async fn measure(
         "--tag",
         variant.name(),
     ]);
+    if let Some(only) = only {
+        command.args(["--profile-loop", only.name()]);
+    }
     variant.environment(&mut command);
     let output = command
         .stderr(std::process::Stdio::inherit())
@@ -102,6 +126,7 @@ pub async fn child(
     records: usize,
     sustained: usize,
     tag: &str,
+    only: Option<Loop>,
 ) -> anyhow::Result<()> {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -109,12 +134,17 @@ pub async fn child(
         )
         .try_init();
     let mut figures = Figures::default();
-    (figures.raw, figures.framework) = scenarios::happy(bootstrap, HAPPY, records, 3, tag).await?;
+    (figures.raw, figures.framework) =
+        scenarios::happy(bootstrap, HAPPY, records, 3, tag, only).await?;
+    if only.is_some() {
+        println!("{RESULT}{}", serde_json::to_string(&figures)?);
+        return Ok(());
+    }
     figures.mix = scenarios::failure_mix(bootstrap, MIX, records, tag).await?;
     figures.forward = crate::baseline::produce(bootstrap, FORWARD, records / 2).await?;
     if sustained > 0 {
         (figures.sustained_raw, figures.sustained_framework) =
-            scenarios::happy(bootstrap, SUSTAINED, sustained, 1, tag).await?;
+            scenarios::happy(bootstrap, SUSTAINED, sustained, 1, tag, None).await?;
         let group = format!("raw-{tag}-{SUSTAINED_MIX}");
         figures.sustained_raw_mix = crate::baseline::consume_forwarding(
             bootstrap,

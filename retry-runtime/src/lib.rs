@@ -65,6 +65,7 @@
 
 mod app;
 mod backtraces;
+mod batch;
 mod breaker;
 mod chain;
 mod commit_metadata;

@@ -29,11 +29,12 @@ use futures::FutureExt;
 use quanta::Instant;
 use rdkafka::consumer::Consumer;
 use rdkafka::error::KafkaResult;
-use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::message::Message;
 use retry_core::{ErrorStreak, Fate, PartitionProgress, ProgressTicket};
 use tokio::sync::{Mutex, OwnedMutexGuard, Semaphore, SemaphorePermit};
 use tokio_util::sync::CancellationToken;
 
+use crate::batch::{BatchReads, Read};
 use crate::breaker::{Admit, BreakerCell, RecordRef};
 use crate::commit_metadata::FinishedCommits;
 use crate::consumer::ConsumerFailed;
@@ -183,30 +184,38 @@ pub(crate) async fn run_partition(
     };
     let mut worker = Worker::new(&shared, partition, owned);
     let mut stream = queue.stream();
+    // Records that wait for their due time (retry topics, DLTs) are read one at a time:
+    // their prefetch bounds stay those of librdkafka's queue (design/batch-reads.md).
+    let batched = shared.held.is_none();
+    let mut reads = BatchReads::new(&shared.consumer, &shared.topic, partition, batched);
     let stop = loop {
-        // What the select below prefers to a record, checked before reading one: a record
-        // read is handled (the queue is the partition's, shared with a task of a later
-        // assignment, so a record dropped here could be one of its records, then lost).
-        if worker.owned.is_revoked() {
+        // What the select below prefers to a record, checked before taking one. Records
+        // read after the revocation are handled (the queue is the partition's, shared with
+        // a task of a later assignment, so a record dropped here could be one of its
+        // records, then lost); records buffered before it are the revoked assignment's,
+        // read again by the partition's next owner.
+        let late = reads.late_buffered();
+        if !late && worker.owned.is_revoked() {
             break Stop::Revoked;
         }
         if shared.stopping.load(Ordering::Acquire) {
             break Stop::Shutdown;
         }
-        let message = match worker.ready(&mut stream) {
-            Some(message) => {
+        let (message, read_late) = match worker.ready(&mut reads) {
+            Some(ready) => {
                 if worker.due_to_yield() {
                     tokio::task::yield_now().await;
                 }
-                message
+                ready
             }
             None => {
                 worker.pause();
-                let room = worker.has_room();
+                // Buffered records come before any the stream reads.
+                let room = worker.has_room() && !reads.buffered();
                 let dead_at = worker.errors.deadline();
-                tokio::select! {
+                let message = tokio::select! {
                     biased;
-                    _ = worker.owned.revoked() => break Stop::Revoked,
+                    _ = revocation(&worker.owned, late) => break Stop::Revoked,
                     _ = shared.stop.cancelled() => break Stop::Shutdown,
                     Some(forwarded) = worker.forwards.next() => {
                         worker.forwarded(forwarded);
@@ -217,20 +226,23 @@ pub(crate) async fn run_partition(
                         Some(dead) => break dead,
                         None => continue,
                     }
-                }
+                };
+                let Some(message) = message else {
+                    break Stop::Shutdown;
+                };
+                // The check before the read and the read are not one step: see
+                // `Worker::late`.
+                (message.map(Read::Streamed), worker.owned.is_revoked())
             }
         };
-        let message = match worker.received(message) {
-            Ok(Some(message)) => message,
-            Ok(None) => continue,
-            Err(stop) => break stop,
-        };
-        // The check before the read and the read are not one step: see `Worker::late`.
-        worker.late = worker.owned.is_revoked();
-        if let Err(stop) = worker.work_on(message).await {
-            break stop;
+        worker.late = read_late;
+        if let Some(message) = worker.received(message) {
+            if let Err(stop) = worker.work_on(message).await {
+                break stop;
+            }
         }
-        if worker.late {
+        // The last record read late is finished: the task returns once its forwards are.
+        if worker.late && !reads.late_buffered() {
             worker.drain().await;
             break Stop::Revoked;
         }
@@ -325,24 +337,20 @@ impl<'a> Worker<'a> {
         }
     }
 
-    /// What the queue gave: a record (ending the partition's run of errors), an error
-    /// (logged and counted; `None`), or the end of the queue (shutdown).
-    pub fn received<'q>(
-        &mut self,
-        message: Option<KafkaResult<BorrowedMessage<'q>>>,
-    ) -> Result<Option<BorrowedMessage<'q>>, Stop> {
+    /// What the queue gave: a record (ending the partition's run of errors), or an error
+    /// (logged and counted; `None`).
+    pub fn received<M>(&mut self, message: KafkaResult<M>) -> Option<M> {
         match message {
-            Some(Ok(message)) => {
+            Ok(message) => {
                 self.errors.record();
-                Ok(Some(message))
+                Some(message)
             }
-            Some(Err(error)) => {
+            Err(error) => {
                 tracing::warn!(partition = self.partition, %error, "partition error");
                 self.errors
                     .error(std::time::Instant::now(), error.to_string());
-                Ok(None)
+                None
             }
-            None => Err(Stop::Shutdown),
         }
     }
 
@@ -358,11 +366,9 @@ impl<'a> Worker<'a> {
     }
 
     /// The next record if one is ready now and there is room for it, after completing the
-    /// forwards that ended meanwhile; `None` when the task has to wait.
-    fn ready<'q>(
-        &mut self,
-        stream: &mut (impl futures::Stream<Item = KafkaResult<BorrowedMessage<'q>>> + Unpin),
-    ) -> Option<Option<KafkaResult<BorrowedMessage<'q>>>> {
+    /// forwards that ended meanwhile, with whether it was read late; `None` when the task
+    /// has to wait.
+    fn ready<'q>(&mut self, reads: &mut BatchReads<'q>) -> Option<(KafkaResult<Read<'q>>, bool)> {
         // Polled without a waker of ours: a forward that ends later is found by the select,
         // which polls again with one.
         while !self.forwards.is_empty() {
@@ -374,7 +380,7 @@ impl<'a> Worker<'a> {
         if !self.has_room() {
             return None;
         }
-        stream.next().now_or_never()
+        reads.next(|| self.owned.is_revoked())
     }
 
     /// Before the task waits: gives its handler permit back, so other partitions handle
@@ -444,7 +450,7 @@ impl<'a> Worker<'a> {
     }
 
     /// Waits for the record's due time, handles it and starts its forward.
-    async fn work_on(&mut self, message: BorrowedMessage<'_>) -> Result<(), Stop> {
+    async fn work_on(&mut self, message: Read<'_>) -> Result<(), Stop> {
         let shared = self.shared;
         let mut inbound = Inbound::read(&message, &shared.topic);
         let due = shared.held.as_ref().map(|_| due_of(&inbound));
@@ -475,7 +481,7 @@ impl<'a> Worker<'a> {
                 self.unstored = None;
                 if !self.owned.is_revoked() {
                     // Through the message's own topic handle: no lookup of the topic by name.
-                    log_unstored(shared.consumer.store_offset_from_message(&message));
+                    log_unstored(message.store_offset(&shared.consumer));
                 }
             }
             None => {

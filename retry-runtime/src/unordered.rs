@@ -225,10 +225,11 @@ pub(crate) async fn run_unordered(
                 None => continue,
             }
         };
-        let message = match task.worker.received(message) {
-            Ok(Some(message)) => message,
-            Ok(None) => continue,
-            Err(stop) => break stop,
+        let Some(message) = message else {
+            break Stop::Shutdown;
+        };
+        let Some(message) = task.worker.received(message) else {
+            continue;
         };
         // The check before the read and the read are not one step (partition-handover.md).
         task.worker.late = task.worker.owned.is_revoked();
