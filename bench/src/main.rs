@@ -426,8 +426,7 @@ async fn main() -> anyhow::Result<()> {
             let bootstrap = broker.bootstrap_servers();
             eprintln!("[{name}] throughput, logging off");
             let only = cli.profile_loop;
-            let off =
-                variant::measure(Variant::LoggingOff, &bootstrap, records, 0, only).await?;
+            let off = variant::measure(Variant::LoggingOff, &bootstrap, records, 0, only).await?;
             r.throughput(Variant::LoggingOff, &off);
             eprintln!("[{name}] throughput as users run it (INFO, RUST_BACKTRACE=1)");
             let as_run =

@@ -46,67 +46,7 @@ impl Read<'_> {
     }
 }
 
-/// Forwards each accessor to the message read.
-impl Message for Read<'_> {
-    type Headers = BorrowedHeaders;
-
-    fn key(&self) -> Option<&[u8]> {
-        match self {
-            Self::Batched(m) => m.key(),
-            Self::Streamed(m) => m.key(),
-        }
-    }
-
-    fn payload(&self) -> Option<&[u8]> {
-        match self {
-            Self::Batched(m) => m.payload(),
-            Self::Streamed(m) => m.payload(),
-        }
-    }
-
-    unsafe fn payload_mut(&mut self) -> Option<&mut [u8]> {
-        match self {
-            // SAFETY: the caller's contract, passed on.
-            Self::Batched(m) => unsafe { m.payload_mut() },
-            Self::Streamed(m) => unsafe { m.payload_mut() },
-        }
-    }
-
-    fn topic(&self) -> &str {
-        match self {
-            Self::Batched(m) => m.topic(),
-            Self::Streamed(m) => m.topic(),
-        }
-    }
-
-    fn partition(&self) -> i32 {
-        match self {
-            Self::Batched(m) => m.partition(),
-            Self::Streamed(m) => m.partition(),
-        }
-    }
-
-    fn offset(&self) -> i64 {
-        match self {
-            Self::Batched(m) => m.offset(),
-            Self::Streamed(m) => m.offset(),
-        }
-    }
-
-    fn timestamp(&self) -> Timestamp {
-        match self {
-            Self::Batched(m) => m.timestamp(),
-            Self::Streamed(m) => m.timestamp(),
-        }
-    }
-
-    fn headers(&self) -> Option<&BorrowedHeaders> {
-        match self {
-            Self::Batched(m) => m.headers(),
-            Self::Streamed(m) => m.headers(),
-        }
-    }
-}
+crate::message_enum::forward_message!(Read { Batched, Streamed });
 
 /// A record dequeued by `rd_kafka_consume_batch_queue`, destroyed on drop; it cannot
 /// outlive the consumer (`'c`).

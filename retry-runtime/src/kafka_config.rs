@@ -686,7 +686,13 @@ mod tests {
         let s = KafkaSettings::from_env(vec![]).unwrap();
         let backoff =
             |s: &KafkaSettings, role| effective(&s.client_config(role), "reconnect.backoff.ms");
-        let roles = [Role::Main, Role::Retry, Role::Dlt, Role::Producer, Role::Admin];
+        let roles = [
+            Role::Main,
+            Role::Retry,
+            Role::Dlt,
+            Role::Producer,
+            Role::Admin,
+        ];
         for role in roles {
             assert_eq!(backoff(&s, role).as_deref(), Some("10"), "{role:?}");
         }

@@ -87,6 +87,7 @@ mod key_order_checks;
 mod lanes;
 mod listener;
 mod locks;
+mod message_enum;
 mod orphans;
 mod ownership;
 mod partition;
