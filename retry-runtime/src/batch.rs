@@ -49,10 +49,10 @@ impl Read<'_> {
 crate::message_enum::forward_message!(Read { Batched, Streamed });
 
 /// A record dequeued by `rd_kafka_consume_batch_queue`, destroyed on drop; it cannot
-/// outlive the consumer (`'c`).
+/// outlive the queue handle it came from (`'c`), nor, so, the consumer.
 pub(crate) struct BatchedMessage<'c> {
     ptr: *mut rdsys::rd_kafka_message_t,
-    consumer: PhantomData<&'c ListenerConsumer>,
+    queue: PhantomData<&'c QueueHandle>,
 }
 
 // SAFETY: a librdkafka message may be read from any thread and destroyed from any thread;
@@ -172,10 +172,47 @@ impl Message for BatchedMessage<'_> {
     }
 }
 
-/// A partition's queue read in batches: a second handle on the queue rdkafka's partition
-/// stream reads, and the records dequeued and not yet taken, in offset order.
+/// A handle on a partition's queue of its consumer, destroyed on drop; it must be dropped
+/// before the consumer's client.
+pub(crate) struct QueueHandle(*mut rdsys::rd_kafka_queue_t);
+
+// SAFETY: librdkafka's queue handles may be used from any thread; this one is used by one
+// partition task at a time (behind the partition queue's mutex).
+unsafe impl Send for QueueHandle {}
+// SAFETY: as above.
+unsafe impl Sync for QueueHandle {}
+
+impl Drop for QueueHandle {
+    fn drop(&mut self) {
+        // SAFETY: the handle was created for this value and is destroyed once. It does not
+        // own the queue: the queue lives on with its partition.
+        unsafe { rdsys::rd_kafka_queue_destroy(self.0) }
+    }
+}
+
+impl QueueHandle {
+    /// A new handle on the queue of `topic`'s `partition` in `consumer`: the queue
+    /// `split_partition_queue` split, when taken right after it.
+    pub fn of_partition(consumer: &ListenerConsumer, topic: &str, partition: i32) -> Self {
+        let topic = CString::new(topic).expect("topic names have no NUL");
+        // SAFETY: a live client; librdkafka returns a new reference to the partition's
+        // queue, never null.
+        let queue = unsafe {
+            rdsys::rd_kafka_queue_get_partition(
+                consumer.client().native_ptr(),
+                topic.as_ptr(),
+                partition,
+            )
+        };
+        assert!(!queue.is_null(), "librdkafka returned no partition queue");
+        Self(queue)
+    }
+}
+
+/// A partition's queue read in batches, through its [`QueueHandle`], with the records
+/// dequeued and not yet taken, in offset order.
 pub(crate) struct BatchReads<'c> {
-    queue: *mut rdsys::rd_kafka_queue_t,
+    queue: &'c QueueHandle,
     buffer: VecDeque<BatchedMessage<'c>>,
     /// Records the next batch call dequeues at most.
     batch: usize,
@@ -188,36 +225,16 @@ pub(crate) struct BatchReads<'c> {
     slots: Vec<*mut rdsys::rd_kafka_message_t>,
 }
 
-// SAFETY: the queue handle and the messages are librdkafka's, usable from any thread; the
-// raw pointers are only used by the owner of this value.
+// SAFETY: the messages are librdkafka's, usable from any thread; the slots are only
+// written by the batch call of the task that owns this value.
 unsafe impl Send for BatchReads<'_> {}
 // SAFETY: as above; nothing is read through a shared reference but plain fields.
 unsafe impl Sync for BatchReads<'_> {}
 
-impl Drop for BatchReads<'_> {
-    fn drop(&mut self) {
-        self.buffer.clear();
-        // SAFETY: the handle was created for this value and is destroyed once, after its
-        // messages.
-        unsafe { rdsys::rd_kafka_queue_destroy(self.queue) }
-    }
-}
-
 impl<'c> BatchReads<'c> {
-    /// The queue of `topic`'s `partition` in `consumer`, read in batches of up to
-    /// [`MAIN_BATCH`] records where `batched`, else one at a time.
-    pub fn new(consumer: &'c ListenerConsumer, topic: &str, partition: i32, batched: bool) -> Self {
-        let topic = CString::new(topic).expect("topic names have no NUL");
-        // SAFETY: a live client; librdkafka returns a new reference to the partition's
-        // queue (creating the partition's state if needed), never null.
-        let queue = unsafe {
-            rdsys::rd_kafka_queue_get_partition(
-                consumer.client().native_ptr(),
-                topic.as_ptr(),
-                partition,
-            )
-        };
-        assert!(!queue.is_null(), "librdkafka returned no partition queue");
+    /// Reads through `queue` in batches of up to [`MAIN_BATCH`] records where `batched`,
+    /// else one at a time.
+    pub fn new(queue: &'c QueueHandle, batched: bool) -> Self {
         let most = if batched { MAIN_BATCH } else { 1 };
         Self {
             queue,
@@ -266,9 +283,15 @@ impl<'c> BatchReads<'c> {
     fn refill(&mut self) {
         // SAFETY: `slots` has room for `batch` messages; a zero timeout never blocks.
         let read = unsafe {
-            rdsys::rd_kafka_consume_batch_queue(self.queue, 0, self.slots.as_mut_ptr(), self.batch)
+            rdsys::rd_kafka_consume_batch_queue(
+                self.queue.0,
+                0,
+                self.slots.as_mut_ptr(),
+                self.batch,
+            )
         };
-        let Ok(read) = usize::try_from(read) else {
+        // Nothing read says nothing of the records' size: the batch stays as it is.
+        let Ok(read @ 1..) = usize::try_from(read) else {
             return;
         };
         let largest = self.slots[..read]
@@ -276,7 +299,7 @@ impl<'c> BatchReads<'c> {
             .map(|&ptr| {
                 let message = BatchedMessage {
                     ptr,
-                    consumer: PhantomData,
+                    queue: PhantomData,
                 };
                 let size = message.size();
                 self.buffer.push_back(message);

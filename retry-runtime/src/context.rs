@@ -30,13 +30,22 @@ use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::{ClientContext, Offset, TopicPartitionList};
 use tokio::sync::{mpsc, watch};
 
+use crate::batch::QueueHandle;
 use crate::ownership::Ownership;
 
 /// The consumer type every listener topic uses.
 pub(crate) type ListenerConsumer = StreamConsumer<PartitionContext>;
 
-/// A partition's own queue of records.
-pub(crate) type PartitionQueue = StreamPartitionQueue<PartitionContext>;
+/// A partition's own queue of records, split from the consumer's once: rdkafka's stream over
+/// it, and a second handle on the same queue, taken at the same moment, that dequeues its
+/// records in batches (design/batch-reads.md).
+pub(crate) struct PartitionQueue {
+    /// Dequeues the queue's records in batches. Declared first, so dropped first: the
+    /// stream keeps the consumer, whose client the handle refers to, alive until then.
+    pub batches: QueueHandle,
+    /// The stream over the queue: how a task waits for records.
+    pub stream: StreamPartitionQueue<PartitionContext>,
+}
 
 /// A partition assigned to this consumer.
 pub(crate) struct Assigned {
@@ -115,7 +124,11 @@ impl PartitionContext {
                     .consumer
                     .get()
                     .and_then(Weak::upgrade)
-                    .and_then(|consumer| consumer.split_partition_queue(topic, partition));
+                    .and_then(|consumer| {
+                        let stream = consumer.split_partition_queue(topic, partition)?;
+                        let batches = QueueHandle::of_partition(&consumer, topic, partition);
+                        Some(PartitionQueue { batches, stream })
+                    });
                 if queue.is_some() {
                     split.push(partition);
                 }

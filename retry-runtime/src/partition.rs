@@ -151,9 +151,9 @@ pub(crate) struct Worker<'a> {
     unstored: Option<(i64, Instant)>,
     pub progress: PartitionProgress,
     pub forwards: FuturesUnordered<futures::future::BoxFuture<'static, Forwarded>>,
-    /// Records taken without waiting since the task last yielded ([`Worker::due_to_yield`];
-    /// one that waited meanwhile may yield a little early: a select can end without the task
-    /// waiting).
+    /// Records taken since the task last yielded ([`Worker::due_to_yield`]; counted per turn
+    /// of the task's loop, so turns that waited count too, and a task that waits often yields
+    /// a little early).
     ready_since_yield: u32,
     /// The forwards in the order they started, with when (completed ones are dropped from
     /// the front once the oldest unfinished record has passed them).
@@ -183,12 +183,16 @@ pub(crate) async fn run_partition(
         return Ok(());
     };
     let mut worker = Worker::new(&shared, partition, owned);
-    let mut stream = queue.stream();
+    let mut stream = queue.stream.stream();
     // Records that wait for their due time (retry topics, DLTs) are read one at a time:
     // their prefetch bounds stay those of librdkafka's queue (design/batch-reads.md).
-    let batched = shared.held.is_none();
-    let mut reads = BatchReads::new(&shared.consumer, &shared.topic, partition, batched);
+    let mut reads = BatchReads::new(&queue.batches, shared.held.is_none());
     let stop = loop {
+        // Before the checks below: a record is never taken before a yield and handled after
+        // it without them.
+        if worker.due_to_yield() {
+            tokio::task::yield_now().await;
+        }
         // What the select below prefers to a record, checked before taking one. Records
         // read after the revocation are handled (the queue is the partition's, shared with
         // a task of a later assignment, so a record dropped here could be one of its
@@ -202,12 +206,7 @@ pub(crate) async fn run_partition(
             break Stop::Shutdown;
         }
         let (message, read_late) = match worker.ready(&mut reads) {
-            Some(ready) => {
-                if worker.due_to_yield() {
-                    tokio::task::yield_now().await;
-                }
-                ready
-            }
+            Some(ready) => ready,
             None => {
                 worker.pause();
                 // Buffered records come before any the stream reads.

@@ -119,7 +119,7 @@ pub(crate) async fn run_unordered(
     let Some(queue) = take_over(&shared, queue, partition, &owned).await else {
         return Ok(());
     };
-    let mut stream = queue.stream();
+    let mut stream = queue.stream.stream();
     let mut task = Unordered {
         worker: Worker::new(&shared, partition, owned),
         calls: FuturesUnordered::new(),
