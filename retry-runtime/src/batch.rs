@@ -221,15 +221,7 @@ pub(crate) struct BatchReads<'c> {
     /// The records buffered were dequeued after the partition was revoked (see
     /// `Worker::late`): they are all finished, whatever the revocation.
     late: bool,
-    /// Where dequeued messages go (never read).
-    slots: Vec<*mut rdsys::rd_kafka_message_t>,
 }
-
-// SAFETY: the messages are librdkafka's, usable from any thread; the slots are only
-// written by the batch call of the task that owns this value.
-unsafe impl Send for BatchReads<'_> {}
-// SAFETY: as above; nothing is read through a shared reference but plain fields.
-unsafe impl Sync for BatchReads<'_> {}
 
 impl<'c> BatchReads<'c> {
     /// Reads through `queue` in batches of up to [`MAIN_BATCH`] records where `batched`,
@@ -242,7 +234,6 @@ impl<'c> BatchReads<'c> {
             batch: most,
             most,
             late: false,
-            slots: vec![std::ptr::null_mut(); most],
         }
     }
 
@@ -281,20 +272,17 @@ impl<'c> BatchReads<'c> {
     }
 
     fn refill(&mut self) {
-        // SAFETY: `slots` has room for `batch` messages; a zero timeout never blocks.
+        let mut slots = [std::ptr::null_mut(); MAIN_BATCH];
+        // SAFETY: `slots` has room for `batch` (at most `MAIN_BATCH`) messages; a zero
+        // timeout never blocks.
         let read = unsafe {
-            rdsys::rd_kafka_consume_batch_queue(
-                self.queue.0,
-                0,
-                self.slots.as_mut_ptr(),
-                self.batch,
-            )
+            rdsys::rd_kafka_consume_batch_queue(self.queue.0, 0, slots.as_mut_ptr(), self.batch)
         };
         // Nothing read says nothing of the records' size: the batch stays as it is.
         let Ok(read @ 1..) = usize::try_from(read) else {
             return;
         };
-        let largest = self.slots[..read]
+        let largest = slots[..read]
             .iter()
             .map(|&ptr| {
                 let message = BatchedMessage {
@@ -323,7 +311,11 @@ mod tests {
 
     #[test]
     fn small_records_are_read_in_full_batches_and_large_ones_one_at_a_time() {
-        assert_eq!(next_batch(0, MAIN_BATCH), MAIN_BATCH, "an empty queue");
+        assert_eq!(
+            next_batch(0, MAIN_BATCH),
+            MAIN_BATCH,
+            "records without key or value"
+        );
         assert_eq!(next_batch(100, MAIN_BATCH), MAIN_BATCH);
         assert_eq!(next_batch(BATCH_BYTES / 8, MAIN_BATCH), 8);
         assert_eq!(next_batch(BATCH_BYTES, MAIN_BATCH), 1);
